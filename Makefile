@@ -1,0 +1,92 @@
+# clustered_nodes: build, test, demo, install.
+#
+#   make            build ./clustered_nodes
+#   make check      install missing Debian packages (as root), then unit and
+#                   integration tests against a throwaway PostgreSQL
+#   make demo       install what is missing, then replay the seed's failover
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/clustered_nodes
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+CFLAGS ?= -O2 -g
+
+# Ours are added to the user's CFLAGS, never instead of them.
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wformat=2 -Wformat-security -Wvla -Wpointer-arith -Wcast-qual -Wundef
+HARDEN = -fstack-protector-strong -fPIE
+ifneq ($(filter -O1 -O2 -O3 -Os,$(CFLAGS)),)
+HARDEN += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+endif
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null || echo -lpq)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) -Isrc $(PQ_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+# Debian's libev ships no pkg-config file.
+LIBS = $(PQ_LIBS) -lev
+
+BUILD = build
+PROG = clustered_nodes
+
+# Pure logic, unit-tested without a database.
+PURE_SRCS = src/backoff.c src/duration.c src/escape.c src/fsm.c src/lockkey.c \
+            src/names.c src/options.c
+SRCS = $(PURE_SRCS) src/log.c src/notifyq.c src/pgconn.c src/node.c src/main.c
+OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
+UNIT_SRCS = $(wildcard tests/unit/*.c)
+UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)
+
+.PHONY: all check unit integration demo deps install uninstall clean
+
+all: $(PROG)
+
+$(PROG): $(OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)/unit
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(BUILD)/check_unit: $(UNIT_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(CHECK_LIBS) $(PQ_LIBS)
+
+$(BUILD) $(BUILD)/unit:
+	mkdir -p $@
+
+# deps may install pkg-config files this make has already looked for, so the
+# real work runs in a fresh make that sees them.
+check: deps
+	@$(MAKE) --no-print-directory unit integration
+
+demo: deps
+	@$(MAKE) --no-print-directory $(PROG)
+	@bash scripts/demo.sh
+
+deps:
+	@bash scripts/install-deps.sh
+
+unit: $(BUILD)/check_unit
+	$(BUILD)/check_unit
+
+integration: $(PROG)
+	@bash tests/integration/run.sh
+
+install: $(PROG)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql
+	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
+	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/$(PROG)
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf $(BUILD) $(PROG)
+
+-include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

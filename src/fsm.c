@@ -1,0 +1,59 @@
+/* The node's states and the transitions allowed between them. */
+#include "fsm.h"
+
+static const char *const state_names[ST__COUNT] = {
+	[ST_DISCONNECTED] = "disconnected",
+	[ST_CONNECTING] = "connecting",
+	[ST_CHECKING] = "checking",
+	[ST_STANDBY] = "standby",
+	[ST_ACQUIRING] = "acquiring",
+	[ST_PROMOTING] = "promoting",
+	[ST_LEADER] = "leader",
+	[ST_PROCESSING] = "processing",
+	[ST_RELEASING] = "releasing",
+	[ST_STOPPED] = "stopped",
+};
+
+#define BIT(s) (1u << (s))
+
+/*
+ * allowed[from] is the set of states reachable from it.  Any state with a
+ * session may fall back to DISCONNECTED (session lost, unexpected answer).
+ * Only the leader states reach PROCESSING, so a standby cannot commit a step.
+ */
+static const unsigned allowed[ST__COUNT] = {
+	[ST_DISCONNECTED] = BIT(ST_CONNECTING) | BIT(ST_STOPPED),
+	[ST_CONNECTING] = BIT(ST_CHECKING) | BIT(ST_DISCONNECTED) | BIT(ST_STOPPED),
+	[ST_CHECKING] = BIT(ST_STANDBY) | BIT(ST_DISCONNECTED) | BIT(ST_STOPPED),
+	[ST_STANDBY] = BIT(ST_ACQUIRING) | BIT(ST_DISCONNECTED) | BIT(ST_STOPPED),
+	[ST_ACQUIRING] = BIT(ST_STANDBY) | BIT(ST_PROMOTING) | BIT(ST_DISCONNECTED) |
+	    BIT(ST_STOPPED),
+	[ST_PROMOTING] = BIT(ST_LEADER) | BIT(ST_DISCONNECTED),
+	[ST_LEADER] = BIT(ST_PROCESSING) | BIT(ST_RELEASING) | BIT(ST_DISCONNECTED),
+	[ST_PROCESSING] = BIT(ST_LEADER) | BIT(ST_RELEASING) | BIT(ST_DISCONNECTED),
+	[ST_RELEASING] = BIT(ST_PROCESSING) | BIT(ST_STOPPED) | BIT(ST_DISCONNECTED),
+	[ST_STOPPED] = 0,
+};
+
+const char *
+node_state_name(enum node_state state)
+{
+	if ((unsigned) state >= ST__COUNT)
+		return "invalid";
+	return state_names[state];
+}
+
+bool
+node_transition_allowed(enum node_state from, enum node_state to)
+{
+	if ((unsigned) from >= ST__COUNT || (unsigned) to >= ST__COUNT)
+		return false;
+	return (allowed[from] & BIT(to)) != 0;
+}
+
+bool
+node_state_holds_lock(enum node_state state)
+{
+	return state == ST_PROMOTING || state == ST_LEADER ||
+	    state == ST_PROCESSING || state == ST_RELEASING;
+}

@@ -1,0 +1,28 @@
+/* Derivation of the advisory-lock key that a cluster's nodes compete for. */
+#include <string.h>
+
+#include "lockkey.h"
+
+#define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+
+static uint64_t
+fnv1a64(uint64_t hash, const char *bytes, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		hash ^= (unsigned char) bytes[i];
+		hash *= FNV64_PRIME;
+	}
+	return hash;
+}
+
+int64_t
+lock_key_for_cluster(const char *cluster)
+{
+	static const char prefix[] = "clustered_nodes:";
+	uint64_t hash = fnv1a64(FNV64_OFFSET_BASIS, prefix, sizeof(prefix) - 1);
+
+	hash = fnv1a64(hash, cluster, strlen(cluster));
+	/* Two's-complement reinterpretation, as PostgreSQL stores bigint. */
+	return (int64_t) hash;
+}

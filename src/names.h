@@ -1,0 +1,27 @@
+/* Validation of operator-supplied names: node, cluster and channel names. */
+#ifndef CN_NAMES_H
+#define CN_NAMES_H
+
+#include <stdbool.h>
+
+/*
+ * PostgreSQL truncates identifiers (channel names) to NAMEDATALEN - 1 = 63
+ * bytes; a longer channel would silently LISTEN on a different name, so it
+ * is refused.  Node and cluster names share the limit so that they fit in
+ * application_name and stay readable in status output.
+ */
+#define NAME_MAX_BYTES 63
+
+/* The channel on which a stopping leader wakes the standbys. */
+#define HANDOFF_CHANNEL "clustered_nodes_handoff"
+
+/*
+ * Returns NULL when the name is acceptable, else a short reason
+ * ("is empty", "is longer than 63 bytes", "contains a control character").
+ */
+const char *name_problem(const char *name);
+
+/* As name_problem(), and also refuses the reserved handoff channel. */
+const char *channel_problem(const char *channel);
+
+#endif

@@ -1,0 +1,71 @@
+/* One node: its session, standby polling, leadership, processing steps and handoff. */
+#ifndef CN_NODE_H
+#define CN_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "backoff.h"
+#include "fsm.h"
+#include "notifyq.h"
+#include "options.h"
+#include "pgconn.h"
+
+/* The schema version (sql/NNN_*.sql) this binary needs, and the file that gives it. */
+#define SCHEMA_VERSION 1
+#define SCHEMA_FILE "sql/001_cluster_state.sql"
+
+/* What the batch in flight has answered so far. */
+struct batch_answer {
+	int index;		/* results seen */
+	int value_index;	/* the statement whose first row we keep, or -1 */
+	bool failed;
+	char sqlstate[6];
+	char error[512];
+	bool has_row;
+	long long values[2];	/* its first two columns; 't'/'f' read as 1/0 */
+};
+
+struct node {
+	struct pgconn pg;	/* the coordination session */
+	struct ev_loop *loop;
+	const struct options *opt;
+	enum node_state state;
+
+	int64_t lock_key;
+	char lock_key_text[24];
+	char application_name[NAME_MAX_BYTES + 32];
+
+	ev_timer poll_timer;	/* standby: try the lock */
+	ev_timer retry_timer;	/* disconnected: reconnect */
+	ev_timer stop_timer;	/* graceful stop's deadline */
+	ev_signal sigterm_watcher;
+	ev_signal sigint_watcher;
+	ev_prepare before_wait;	/* start a step for what arrived; flush logs */
+	struct backoff backoff;
+
+	bool stopping;
+	bool poll_again;	/* a handoff arrived while a lock poll was in flight */
+	bool unlistened;	/* stopping leader: data LISTENs are gone */
+	bool release_sent;	/* stopping leader: unlock + handoff NOTIFY in flight */
+	int exit_code;
+
+	int64_t term;		/* valid while leader */
+	char term_text[24];
+	int64_t counter;	/* the counter after our last committed step */
+
+	struct notifyq queue;	/* received, not yet committed */
+	size_t step_size;	/* how many of queue the step in flight covers */
+	struct batch_answer answer;
+	char *escaped_payload;	/* scratch for log escaping */
+};
+
+/* Prepares the node and its watchers; the options must outlive it. */
+bool node_init(struct node *n, struct ev_loop *loop, const struct options *opt);
+/* Starts connecting; ev_run() then drives the node until it stops. */
+void node_start(struct node *n);
+void node_free(struct node *n);
+
+#endif

@@ -1,0 +1,66 @@
+/* FIFO of received notifications waiting for (or inside) a processing step. */
+#include <stdlib.h>
+
+#include "notifyq.h"
+
+void
+notifyq_init(struct notifyq *q)
+{
+	q->items = NULL;
+	q->capacity = 0;
+	q->head = 0;
+	q->count = 0;
+}
+
+static bool
+grow(struct notifyq *q)
+{
+	size_t capacity = q->capacity ? q->capacity * 2 : 256;
+	PGnotify **items = malloc(capacity * sizeof(*items));
+
+	if (items == NULL)
+		return false;
+	for (size_t i = 0; i < q->count; i++)
+		items[i] = notifyq_at(q, i);
+	free(q->items);
+	q->items = items;
+	q->capacity = capacity;
+	q->head = 0;
+	return true;
+}
+
+bool
+notifyq_push(struct notifyq *q, PGnotify *n)
+{
+	if (q->count == q->capacity && !grow(q))
+		return false;
+	q->items[(q->head + q->count) & (q->capacity - 1)] = n;
+	q->count++;
+	return true;
+}
+
+PGnotify *
+notifyq_at(const struct notifyq *q, size_t i)
+{
+	return q->items[(q->head + i) & (q->capacity - 1)];
+}
+
+void
+notifyq_drop(struct notifyq *q, size_t k)
+{
+	if (k > q->count)
+		k = q->count;
+	for (size_t i = 0; i < k; i++)
+		PQfreemem(notifyq_at(q, i));
+	if (q->capacity)
+		q->head = (q->head + k) & (q->capacity - 1);
+	q->count -= k;
+}
+
+void
+notifyq_free(struct notifyq *q)
+{
+	notifyq_drop(q, q->count);
+	free(q->items);
+	notifyq_init(q);
+}

@@ -1,0 +1,29 @@
+/* FIFO of received notifications waiting for (or inside) a processing step. */
+#ifndef CN_NOTIFYQ_H
+#define CN_NOTIFYQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+/*
+ * A ring of pointers that grows by doubling and never shrinks: once warm,
+ * queueing a notification allocates nothing beyond what libpq already did.
+ */
+struct notifyq {
+	PGnotify **items;
+	size_t capacity;	/* a power of two, or 0 */
+	size_t head;
+	size_t count;
+};
+
+void notifyq_init(struct notifyq *q);
+bool notifyq_push(struct notifyq *q, PGnotify *n);
+/* The i-th oldest entry; i < count. */
+PGnotify *notifyq_at(const struct notifyq *q, size_t i);
+/* Frees and removes the k oldest entries. */
+void notifyq_drop(struct notifyq *q, size_t k);
+void notifyq_free(struct notifyq *q);
+
+#endif
