@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "escape.h"
 #include "options.h"
 
 static const struct option long_options[] = {
@@ -73,8 +74,13 @@ static int
 usage_error(char *err, size_t errlen, const char *option, const char *value,
 	    const char *why)
 {
-	if (value)
-		snprintf(err, errlen, "%s '%s' %s", option, value, why);
+	char shown[ESCAPE_MAX_LEN(128)];
+
+	/* The value may hold the very control characters we complain about. */
+	if (value) {
+		escape_for_log(shown, sizeof(shown), value, strlen(value));
+		snprintf(err, errlen, "%s '%s' %s", option, shown, why);
+	}
 	else
 		snprintf(err, errlen, "%s %s", option, why);
 	return EX_USAGE;

@@ -1,0 +1,101 @@
+# Helpers for integration tests: start nodes, query state, poll with deadlines.
+# Sourced by run.sh after pgtmp.sh; every test gets its own cluster name, so
+# tests share one server without sharing state.
+
+declare -A NODE_PID=()
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_for DESCRIPTION TIMEOUT_MS COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+	local what=$1 timeout=$2 deadline
+	shift 2
+	deadline=$(( $(now_ms) + timeout ))
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			echo "timed out after ${timeout} ms waiting for: $what" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+fail() { echo "FAIL: $*" >&2; return 1; }
+
+assert_eq() {
+	[ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"
+}
+
+q() { pgtmp_psql -c "$1"; }
+
+# SQL with psql variables (:'name'), values passed as -v name=value.
+q_vars() {
+	local sql=$1
+	shift
+	printf '%s\n' "$sql" | pgtmp_psql "$@"
+}
+
+state_of() { q "SELECT $2 FROM clustered_nodes.cluster_state WHERE cluster = '$1'"; }
+counter_of() { state_of "$1" counter; }
+term_of() { local t; t=$(state_of "$1" term); echo "${t:-0}"; }
+leader_of() { state_of "$1" leader; }
+
+# The node that holds the cluster's lock and has recorded itself as leader
+# with a term above MIN_TERM (the term bump and LISTEN commit together, so
+# from then on it is listening).
+leader_ready() {
+	local cluster=$1 min_term=${2:-0} leader
+	leader=$(q "SELECT s.leader FROM clustered_nodes.cluster_state s
+		JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND l.pid = s.leader_pid
+		  AND ((l.classid::int8 << 32) | l.objid::int8) = s.lock_key
+		WHERE s.cluster = '$cluster' AND s.term > $min_term")
+	[ -n "$leader" ] && echo "$leader"
+}
+
+# How many sessions hold the cluster's advisory lock (0 or 1).
+lock_holders() {
+	q "SELECT count(*) FROM pg_locks l JOIN clustered_nodes.cluster_state s
+		ON ((l.classid::int8 << 32) | l.objid::int8) = s.lock_key
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND s.cluster = '$1'"
+}
+
+counter_is() { [ "$(counter_of "$1")" == "$2" ]; }
+
+node_log() { echo "$WORK/$1.$2.log"; }
+
+# start_node CLUSTER NAME [extra options...]
+start_node() {
+	local cluster=$1 name=$2
+	shift 2
+	"$ROOT/clustered_nodes" --node "$name" --cluster "$cluster" \
+		--dbname "$PGTMP_CONNINFO" "$@" >>"$(node_log "$cluster" "$name")" 2>&1 &
+	NODE_PID[$name]=$!
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+
+# Sends COUNT notifications "PREFIX-1".."PREFIX-COUNT" on CHANNEL, each its
+# own transaction, from one psql session.
+send_notifications() {
+	local channel=$1 count=$2 prefix=$3 i
+	for ((i = 1; i <= count; i++)); do
+		printf "SELECT pg_notify(:'ch', :'prefix' || '-%d');\n" "$i"
+	done | pgtmp_psql -o /dev/null -v ch="$channel" -v prefix="$prefix"
+}
+
+received_in() { grep -c 'Received message:' "$1" || true; }
+
+# Total "Received message" lines over every node log of a cluster.
+received_total() {
+	cat "$WORK/$1".*.log | grep -c 'Received message:' || true
+}
+
+kill_nodes() {
+	local pid
+	for pid in "${NODE_PID[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+	for pid in "${NODE_PID[@]}"; do wait "$pid" 2>/dev/null || true; done
+	NODE_PID=()
+}

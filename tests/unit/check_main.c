@@ -1,0 +1,22 @@
+/* Runs every unit-test suite; exit status 0 only if all pass. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int
+main(void)
+{
+	SRunner *runner = srunner_create(backoff_suite());
+	int failed;
+
+	srunner_add_suite(runner, duration_suite());
+	srunner_add_suite(runner, escape_suite());
+	srunner_add_suite(runner, fsm_suite());
+	srunner_add_suite(runner, lockkey_suite());
+	srunner_add_suite(runner, names_suite());
+	srunner_add_suite(runner, options_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

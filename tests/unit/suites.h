@@ -1,0 +1,15 @@
+/* Unit-test suites for the pure modules, one per module under test. */
+#ifndef CN_TEST_SUITES_H
+#define CN_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *backoff_suite(void);
+Suite *duration_suite(void);
+Suite *escape_suite(void);
+Suite *fsm_suite(void);
+Suite *lockkey_suite(void);
+Suite *names_suite(void);
+Suite *options_suite(void);
+
+#endif

@@ -1,0 +1,40 @@
+/* Unit tests: advisory-lock key derivation from the cluster name. */
+#include "lockkey.h"
+#include "suites.h"
+
+START_TEST(test_known_values)
+{
+	/* FNV-1a 64 of "clustered_nodes:default", as documented in the README. */
+	ck_assert_int_eq(lock_key_for_cluster("default"), 6443140123505536929LL);
+}
+END_TEST
+
+START_TEST(test_distinct_clusters_distinct_keys)
+{
+	static const char *const names[] = {"default", "a", "b", "default2", "Default", ""};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (unsigned j = i + 1; j < sizeof(names) / sizeof(names[0]); j++)
+			ck_assert_int_ne(lock_key_for_cluster(names[i]),
+					 lock_key_for_cluster(names[j]));
+}
+END_TEST
+
+START_TEST(test_stable)
+{
+	ck_assert_int_eq(lock_key_for_cluster("payments"), lock_key_for_cluster("payments"));
+}
+END_TEST
+
+Suite *
+lockkey_suite(void)
+{
+	Suite *s = suite_create("lockkey");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_known_values);
+	tcase_add_test(tc, test_distinct_clusters_distinct_keys);
+	tcase_add_test(tc, test_stable);
+	suite_add_tcase(s, tc);
+	return s;
+}
