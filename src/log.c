@@ -38,7 +38,8 @@ log_msg(enum log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s [%s] ", stamp, now.tv_nsec / 1000000,
+	/* Microseconds: latency between nodes and PostgreSQL is read off these. */
+	fprintf(stderr, "%s.%06ldZ %s [%s] ", stamp, now.tv_nsec / 1000,
 		level_names[level], log_node);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

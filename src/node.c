@@ -145,11 +145,12 @@ static void
 run_try_lock(struct node *n)
 {
 	const char *params[] = {n->lock_key_text};
+	bool wait = n->opt->acquire == ACQUIRE_WAIT;
 
 	answer_reset(n, 0);
-	if (!send(n, SQL_TRY_LOCK, 1, params) || !sync_batch(n))
+	if (!send(n, wait ? SQL_WAIT_LOCK : SQL_TRY_LOCK, 1, params) || !sync_batch(n))
 		return;
-	set_state(n, ST_ACQUIRING, "polling the leader lock");
+	set_state(n, ST_ACQUIRING, wait ? "waiting for the leader lock" : "polling the leader lock");
 }
 
 static void
@@ -159,6 +160,8 @@ run_take_lead(struct node *n)
 
 	answer_reset(n, 1);
 	if (!send(n, "BEGIN", 0, NULL) || !send(n, SQL_TAKE_LEAD, 3, params))
+		return;
+	if (n->opt->acquire == ACQUIRE_WAIT && !send(n, SQL_RESET_LOCK_TIMEOUT, 0, NULL))
 		return;
 	for (int i = 0; i < n->opt->nchannels; i++) {
 		const char *channel = n->opt->channels[i];
@@ -294,6 +297,14 @@ on_schema_checked(struct node *n)
 static void
 on_lock_polled(struct node *n)
 {
+	if (n->answer.failed && n->opt->acquire == ACQUIRE_WAIT && !n->stopping &&
+	    strcmp(n->answer.sqlstate, "55P03") == 0) {
+		/* lock_timeout: a healthy session, the lock is still held; queue again. */
+		backoff_reset(&n->backoff);
+		set_state(n, ST_STANDBY, "the lock is held by another node");
+		run_try_lock(n);
+		return;
+	}
 	if (n->answer.failed) {
 		char reason[600];
 
@@ -395,8 +406,12 @@ on_connected(struct pgconn *c)
 		 PQhost(c->conn), PQport(c->conn), PQdb(c->conn), PQuser(c->conn),
 		 PQbackendPID(c->conn));
 	answer_reset(n, 0);
-	if (!send(n, SQL_SCHEMA_VERSION, 0, NULL) || !send(n, SQL_LISTEN_HANDOFF, 0, NULL) ||
-	    !sync_batch(n))
+	if (!send(n, SQL_SCHEMA_VERSION, 0, NULL) || !send(n, SQL_LISTEN_HANDOFF, 0, NULL))
+		return;
+	if (n->opt->acquire == ACQUIRE_WAIT && (!send(n, SQL_WAIT_LOCK_TIMEOUT, 0, NULL) ||
+						!send(n, SQL_WAIT_CLIENT_CHECK, 0, NULL)))
+		return;
+	if (!sync_batch(n))
 		return;
 	set_state(n, ST_CHECKING, "connected; checking the schema");
 }
@@ -533,7 +548,7 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void) loop;
 	(void) revents;
-	if (n->state == ST_STANDBY)
+	if (n->state == ST_STANDBY && n->opt->acquire == ACQUIRE_POLL)
 		run_try_lock(n);
 }
 
@@ -581,6 +596,11 @@ on_stop_signal(struct node *n, const char *signame)
 	case ST_CHECKING:
 	case ST_STANDBY:
 		finish(n, 0, "stop requested");
+		break;
+	case ST_ACQUIRING:
+		/* A lock wait may last long: leave the queue by closing the session. */
+		if (n->opt->acquire == ACQUIRE_WAIT)
+			finish(n, 0, "stop requested");
 		break;
 	case ST_LEADER:
 		leader_next(n);
@@ -654,8 +674,10 @@ node_init(struct node *n, struct ev_loop *loop, const struct options *opt)
 void
 node_start(struct node *n)
 {
-	log_info("starting: cluster=%s channels=%d poll_interval=%lums lock_key=%s",
-		 n->opt->cluster, n->opt->nchannels, n->opt->poll_interval_ms, n->lock_key_text);
+	log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums lock_key=%s",
+		 n->opt->cluster, n->opt->nchannels,
+		 n->opt->acquire == ACQUIRE_WAIT ? "wait" : "poll", n->opt->poll_interval_ms,
+		 n->lock_key_text);
 	ev_timer_start(n->loop, &n->poll_timer);
 	ev_signal_start(n->loop, &n->sigterm_watcher);
 	ev_signal_start(n->loop, &n->sigint_watcher);

@@ -14,6 +14,7 @@ static const struct option long_options[] = {
 	{"cluster", required_argument, NULL, 'c'},
 	{"listen", required_argument, NULL, 'l'},
 	{"poll-interval", required_argument, NULL, 'p'},
+	{"acquire", required_argument, NULL, 'a'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -40,6 +41,10 @@ options_print_usage(FILE *out)
 		"  -p, --poll-interval TIME  how often a standby tries the leader lock: a number\n"
 		"                            of milliseconds or with a unit ms, s, min, h\n"
 		"                            (default: %dms)\n"
+		"  -a, --acquire MODE        how a standby competes for the lock: 'poll' tries\n"
+		"                            it every poll interval; 'wait' queues in\n"
+		"                            pg_advisory_lock and is woken by its release\n"
+		"                            (faster, fair; needs PostgreSQL 14+) (default: poll)\n"
 		"  -h, --help                print this help and exit\n"
 		"  -V, --version             print the version and exit\n"
 		"\n"
@@ -102,7 +107,7 @@ options_parse(struct options *o, int argc, char **argv, char *err, size_t errlen
 
 	optind = 0;		/* GNU: full re-initialisation, so tests may parse twice */
 	opterr = 0;		/* we print our own one-line errors */
-	while ((c = getopt_long(argc, argv, ":n:d:c:l:p:hV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:d:c:l:p:a:hV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if ((why = name_problem(optarg)) != NULL)
@@ -136,6 +141,15 @@ options_parse(struct options *o, int argc, char **argv, char *err, size_t errlen
 				return usage_error(err, errlen, "--poll-interval", optarg,
 						   strcmp(why, "is out of range") == 0 ?
 						   "is out of range (1ms to 1h)" : why);
+			break;
+		case 'a':
+			if (strcmp(optarg, "poll") == 0)
+				o->acquire = ACQUIRE_POLL;
+			else if (strcmp(optarg, "wait") == 0)
+				o->acquire = ACQUIRE_WAIT;
+			else
+				return usage_error(err, errlen, "--acquire", optarg,
+						   "is not a mode (use poll or wait)");
 			break;
 		case 'h':
 			o->action = ACTION_HELP;

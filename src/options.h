@@ -13,6 +13,12 @@
 #define DEFAULT_POLL_INTERVAL_MS 100
 #define MAX_POLL_INTERVAL_MS (3600UL * 1000)
 
+/* How a standby competes for the leader lock. */
+enum acquire_mode {
+	ACQUIRE_POLL,		/* pg_try_advisory_lock every poll interval */
+	ACQUIRE_WAIT,		/* queue in pg_advisory_lock; woken by the release */
+};
+
 enum cn_action {
 	ACTION_RUN,
 	ACTION_HELP,
@@ -27,6 +33,7 @@ struct options {
 	const char *channels[MAX_CHANNELS];
 	int nchannels;
 	unsigned long poll_interval_ms;
+	enum acquire_mode acquire;
 	char node_default[NAME_MAX_BYTES + 1];	/* storage for the host name */
 };
 

@@ -13,6 +13,20 @@
 #define SQL_TRY_LOCK "SELECT pg_try_advisory_lock($1::bigint)"
 
 /*
+ * Standby in wait mode: queue for the lock (FIFO among waiters).  The wait
+ * ends when the lock is granted or after WAIT_LOCK_TIMEOUT (SQLSTATE 55P03),
+ * when the node simply queues again; the server checks every second that the
+ * client is still there, so a standby that goes away leaves the queue.
+ * $1 lock key.
+ */
+#define WAIT_LOCK_TIMEOUT "60s"
+#define SQL_WAIT_LOCK_TIMEOUT "SET lock_timeout = '" WAIT_LOCK_TIMEOUT "'"
+#define SQL_WAIT_CLIENT_CHECK "SET client_connection_check_interval = '1s'"
+#define SQL_WAIT_LOCK "SELECT true FROM pg_advisory_lock($1::bigint)"
+/* In the take-lead transaction: a leader's own statements never time out on locks. */
+#define SQL_RESET_LOCK_TIMEOUT "RESET lock_timeout"
+
+/*
  * Taking the lead, inside BEGIN ... LISTEN ... COMMIT: raise the term, record
  * ourselves, create the row on first use.  $1 cluster, $2 lock key, $3 node.
  */

@@ -34,7 +34,8 @@ test_three_nodes_process_each_notification_once() {
 # Kills the leader with SIGNAL/method, then checks takeover and continuity.
 failover_case() {
 	local how=$1 old new term t0 elapsed
-	start_three
+	shift
+	start_three "$@"
 	old=$(leader_ready "$CLUSTER")
 	term=$(term_of "$CLUSTER")
 	send_notifications test_channel 3 before
@@ -64,6 +65,32 @@ failover_case() {
 
 test_sigkill_of_leader_hands_over_within_a_second() {
 	failover_case sigkill
+}
+
+test_sigkill_of_leader_hands_over_in_wait_mode() {
+	failover_case sigkill --acquire wait
+	grep -q 'acquire=wait' "$(node_log "$CLUSTER" node1)" || fail "wait mode not in effect"
+}
+
+test_terminated_leader_hands_over_in_wait_mode() {
+	failover_case terminate --acquire wait
+}
+
+test_waiting_standby_stops_at_once_and_leaves_the_queue() {
+	local leader n rc t0
+	start_three --acquire wait
+	leader=$(leader_ready "$CLUSTER")
+	for n in node1 node2 node3; do [ "$n" != "$leader" ] && break; done
+	wait_for "$n waiting in the lock queue" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted\")\" -ge 2 ]"
+	t0=$(now_ms)
+	kill -TERM "${NODE_PID[$n]}"
+	rc=0
+	wait "${NODE_PID[$n]}" || rc=$?
+	unset "NODE_PID[$n]"
+	assert_eq "$rc" 0 "exit status of the stopped waiting standby"
+	[ $(( $(now_ms) - t0 )) -lt 1000 ] || fail "stopping a waiting standby took over a second"
+	# Its backend leaves the lock queue (client_connection_check_interval).
+	wait_for "one waiter left" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted\")\" = 1 ]"
 }
 
 test_terminated_leader_session_hands_over_and_rejoins() {

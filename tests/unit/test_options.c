@@ -78,6 +78,7 @@ static const struct {
 	{"--node", "bad\nname", "control character"},
 	{"--cluster", "bad\x01", "control character"},
 	{"--cluster", "", "is empty"},
+	{"--acquire", "sometimes", "is not a mode (use poll or wait)"},
 };
 
 START_TEST(test_bad_values)
