@@ -40,7 +40,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit integration demo deps install uninstall clean
+.PHONY: all check unit integration demo bench deps install uninstall clean
 
 all: $(PROG)
 
@@ -70,6 +70,13 @@ demo: deps
 
 deps:
 	@bash scripts/install-deps.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory $(PROG) $(BUILD)/raw_listener
+	@bash bench/run.sh
+
+$(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
 
 unit: $(BUILD)/check_unit
 	$(BUILD)/check_unit

@@ -10,6 +10,7 @@ packages=(
 	check                  # unit tests
 	postgresql postgresql-client  # throwaway server, psql, pgbench
 	procps iproute2        # ps, ss: tests watch processes and ports
+	python3                # benchmark statistics
 )
 
 missing=()

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# `make bench`: throughput, latency, takeover and footprint of clustered_nodes,
+# each throughput figure next to a raw LISTEN client under the same load in
+# the same run.  Starts its own PostgreSQL (fsync on: the server's defaults),
+# prints a table and writes every figure to bench/results/.
+# BENCH_QUICK=1 shortens every scenario (about a minute in all).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/pgtmp.sh"
+source "$ROOT/tests/integration/lib.sh"
+ANALYZE="python3 $ROOT/bench/analyze.py"
+RAW="$ROOT/build/raw_listener"
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	DURATION=3 KILLS=5 IDLE_SECONDS=2 STARTUPS=5
+else
+	DURATION=10 KILLS=20 IDLE_SECONDS=5 STARTUPS=10
+fi
+LATENCY_RATE=1000
+TAKEOVER_RATE=500
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/clustered_nodes.bench.XXXXXX")
+RESULTS=$WORK/results.txt
+cleanup() {
+	kill_nodes
+	pkill -f "^$RAW " 2>/dev/null || true
+	pkill -f "pgbench .*bench_" 2>/dev/null || true
+	pgtmp_stop
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now_us() { date +%s%6N; }
+record() { echo "$1 $2" >>"$RESULTS"; }
+calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_kib() { awk "/^$2:/ { print \$2 }" "/proc/$1/status"; }
+log_ts_us() { date -d "$1" +%s%6N; }
+pgb() { pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n "$@" postgres; }
+
+pgtmp_start max_connections=200 >/dev/null
+pgtmp_psql -f "$ROOT/sql/001_cluster_state.sql"
+pgtmp_psql -c "CREATE SEQUENCE IF NOT EXISTS bench_seq"
+echo "SELECT pg_notify('bench', 'x');" >"$WORK/notify.sql"
+echo "SELECT pg_notify('bench_lat', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text);" >"$WORK/latency.sql"
+echo "SELECT pg_notify('bench_to', nextval('bench_seq')::text);" >"$WORK/sequence.sql"
+
+record machine "\"$(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $(lscpu | sed -n 's/^Model name: *//p' | head -n1)\""
+record postgres "$(pgtmp_psql -c 'SHOW server_version' | cut -d' ' -f1)"
+record fsync "$(pgtmp_psql -c 'SHOW fsync')"
+record quick "$QUICK"
+
+# ---- throughput: one leader and the raw listener on the same channel ----
+throughput() {
+	local c=$1 cl=bench_tp_c$1 pid raw t0 sent tps raw_out count last leader_last cpu0 cpu1 t1
+	start_node "$cl" leader --listen bench
+	pid=${NODE_PID[leader]}
+	wait_for "leader of $cl" 10000 leader_ready "$cl"
+	"$RAW" "$PGTMP_CONNINFO" bench >"$WORK/raw.$c" 2>&1 &
+	raw=$!
+	wait_for "raw listener" 10000 grep -q ready "$WORK/raw.$c"
+	cpu0=$(cpu_ticks "$pid")
+	t0=$(now_us)
+	pgb -f "$WORK/notify.sql" -c "$c" -j "$c" -T "$DURATION" >"$WORK/pgbench.$c" 2>&1
+	sent=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.$c")
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.$c")
+	wait_for "the leader to process all $sent" 120000 counter_is "$cl" "$sent"
+	t1=$(now_us)
+	cpu1=$(cpu_ticks "$pid")
+	kill -TERM "$raw"
+	wait "$raw" || true
+	read -r count _ last < <(tail -n 1 "$WORK/raw.$c")
+	leader_last=$($ANALYZE last-ts "$(node_log "$cl" leader)")
+	record "throughput.c$c.sent" "$sent"
+	record "throughput.c$c.sent_per_s" "$tps"
+	record "throughput.c$c.raw_received" "$count"
+	record "throughput.c$c.raw_per_s" "$(calc "$count * 1000000 / ($last - $t0)")"
+	record "throughput.c$c.leader_per_s" "$(calc "$sent * 1000000 / ($leader_last - $t0)")"
+	record "throughput.c$c.ratio" "$(calc "($last - $t0) / ($leader_last - $t0)")"
+	record "throughput.c$c.counter_ok" "$([ "$(counter_of "$cl")" = "$sent" ] && [ "$count" = "$sent" ] && echo 1 || echo 0)"
+	if [ "$c" = 8 ]; then
+		record footprint.leader_load_clients "$c"
+		record footprint.leader_rss_kib "$(rss_kib "$pid" VmHWM)"
+		record footprint.leader_cpu_pct "$(calc "($cpu1 - $cpu0) / $(getconf CLK_TCK) * 100 / (($t1 - $t0) / 1000000)")"
+	fi
+	kill_nodes
+	echo "  throughput with $c client(s): $sent sent" >&2
+}
+
+# ---- latency at a fixed rate ----
+latency() {
+	local cl=bench_latency sent
+	start_node "$cl" leader --listen bench_lat
+	wait_for "leader of $cl" 10000 leader_ready "$cl"
+	pgb -f "$WORK/latency.sql" -R "$LATENCY_RATE" -c 2 -j 2 -T "$DURATION" >"$WORK/pgbench.lat" 2>&1
+	sent=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.lat")
+	wait_for "the leader to process all $sent" 60000 counter_is "$cl" "$sent"
+	read -r count p50 p99 max < <($ANALYZE latency "$(node_log "$cl" leader)")
+	record latency.rate "$LATENCY_RATE"
+	record latency.count "$count"
+	record latency.p50_us "$p50"
+	record latency.p99_us "$p99"
+	record latency.max_us "$max"
+	kill_nodes
+	echo "  latency: $count notifications" >&2
+}
+
+# The node of $1 whose session is in the lock queue or idle: all three present.
+three_sessions() {
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'clustered_nodes:$1_%'")" = 3 ]
+}
+
+# ---- takeover: a sequence-numbered stream, the leader killed KILLS times ----
+takeover() {
+	local case=$1 how=$2 mode=$3 cl=bench_to_$1 i n leader term t_kill new first producer
+	: >"$WORK/kills.$case"
+	for i in 1 2 3; do start_node "$cl" "${case}_$i" --listen bench_to --acquire "$mode"; done
+	wait_for "leader of $cl" 10000 leader_ready "$cl"
+	wait_for "three sessions" 10000 three_sessions "$case"
+	pgb -f "$WORK/sequence.sql" -R "$TAKEOVER_RATE" -c 1 -T 3600 >/dev/null 2>&1 &
+	producer=$!
+	for ((i = 1; i <= KILLS; i++)); do
+		leader=$(leader_ready "$cl")
+		term=$(term_of "$cl")
+		# Let the leader work a little before each kill.
+		wait_for "traffic" 5000 bash -c "[ \$(grep -c 'Received message' '$(node_log "$cl" "$leader")') -gt 0 ]"
+		t_kill=$(now_us)
+		case $how in
+		sigkill) kill -9 "${NODE_PID[$leader]}" 2>/dev/null ;;
+		sigterm) kill -TERM "${NODE_PID[$leader]}" ;;
+		terminate) q "SELECT pg_terminate_backend(leader_pid) FROM clustered_nodes.cluster_state WHERE cluster = '$cl'" >/dev/null ;;
+		esac
+		echo "$t_kill" >>"$WORK/kills.$case"
+		wait_for "a new leader of $cl" 10000 leader_ready "$cl" "$term"
+		new=$(leader_ready "$cl" "$term")
+		first=-1
+		local deadline=$(( $(now_ms) + 10000 ))
+		while [ "$first" = -1 ] && [ "$(now_ms)" -lt "$deadline" ]; do
+			first=$($ANALYZE first-after "$t_kill" "$(node_log "$cl" "$new")")
+			[ "$first" = -1 ] && sleep 0.01
+		done
+		record "takeover.$case.ms" "$(calc "($first - $t_kill) / 1000")"
+		if [ "$how" != terminate ]; then
+			{ wait "${NODE_PID[$leader]}"; } 2>/dev/null || true
+			start_node "$cl" "$leader" --listen bench_to --acquire "$mode"
+		fi
+		wait_for "three sessions again" 10000 three_sessions "$case"
+	done
+	kill "$producer" 2>/dev/null || true
+	wait "$producer" 2>/dev/null || true
+	$ANALYZE gaps "$WORK/kills.$case" "$WORK/$cl".*.log | while read -r lost; do
+		record "takeover.$case.lost" "$lost"
+	done
+	kill_nodes
+	echo "  takeover $case: $KILLS kills" >&2
+}
+
+# ---- footprint: an idle standby, start-up time, the binary ----
+footprint() {
+	local cl=bench_fp i pid c0 c1 t0 line samples=()
+	for i in 1 2; do start_node "$cl" "fp_$i"; done
+	wait_for "leader of $cl" 10000 leader_ready "$cl"
+	wait_for "two sessions" 10000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'clustered_nodes:fp_%'\")\" = 2 ]"
+	pid=${NODE_PID[fp_1]}
+	[ "$(leader_of "$cl")" = fp_1 ] && pid=${NODE_PID[fp_2]}
+	c0=$(cpu_ticks "$pid")
+	t0=$(now_us)
+	sleep "$IDLE_SECONDS"	# measuring idle CPU over a fixed window, not synchronising
+	c1=$(cpu_ticks "$pid")
+	record footprint.standby_rss_kib "$(rss_kib "$pid" VmRSS)"
+	record footprint.standby_pss_kib "$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup")"
+	record footprint.standby_anon_kib "$(awk '/^Anonymous:/ { print $2 }' "/proc/$pid/smaps_rollup")"
+	record footprint.standby_cpu_pct "$(calc "($c1 - $c0) / $(getconf CLK_TCK) * 100 / (($(now_us) - $t0) / 1000000)")"
+	record footprint.binary_bytes "$(stat -c %s "$ROOT/clustered_nodes")"
+	for ((i = 1; i <= STARTUPS; i++)); do
+		local log
+		log=$(node_log "$cl" "start_$i")
+		t0=$(now_us)
+		start_node "$cl" "start_$i"
+		wait_for "standby" 10000 grep -q 'checking → standby' "$log"
+		line=$(grep -m1 'checking → standby' "$log")
+		samples+=("$(calc "($(log_ts_us "${line%% *}") - $t0) / 1000")")
+		{ kill -9 "${NODE_PID[start_$i]}"; wait "${NODE_PID[start_$i]}"; } 2>/dev/null || true
+		unset "NODE_PID[start_$i]"
+	done
+	read -r p50 max < <(printf '%s\n' "${samples[@]}" | sort -n |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[NR] }')
+	record footprint.startup_ms_p50 "$p50"
+	record footprint.startup_ms_max "$max"
+	kill_nodes
+	echo "  footprint measured" >&2
+}
+
+echo "running benchmarks (quick=$QUICK); this takes $([ "$QUICK" = 1 ] && echo 'about a minute' || echo 'several minutes')" >&2
+for c in 1 4 8; do throughput "$c"; done
+latency
+takeover poll_sigkill sigkill poll
+takeover wait_sigkill sigkill wait
+takeover poll_sigterm sigterm poll
+takeover poll_terminate terminate poll
+footprint
+
+mkdir -p "$ROOT/bench/results"
+out="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)$([ "$QUICK" = 1 ] && echo -quick).json"
+$ANALYZE report "$RESULTS" "$out"
+cp "$out" "$ROOT/bench/results/latest$([ "$QUICK" = 1 ] && echo -quick).json"
