@@ -128,7 +128,7 @@ takeover() {
 		wait_for "traffic" 5000 bash -c "[ \$(grep -c 'Received message' '$(node_log "$cl" "$leader")') -gt 0 ]"
 		t_kill=$(now_us)
 		case $how in
-		sigkill) kill -9 "${NODE_PID[$leader]}" 2>/dev/null ;;
+		sigkill) { kill -9 "${NODE_PID[$leader]}"; wait "${NODE_PID[$leader]}"; } 2>/dev/null || true ;;
 		sigterm) kill -TERM "${NODE_PID[$leader]}" ;;
 		terminate) q "SELECT pg_terminate_backend(leader_pid) FROM clustered_nodes.cluster_state WHERE cluster = '$cl'" >/dev/null ;;
 		esac
@@ -193,7 +193,7 @@ footprint() {
 	echo "  footprint measured" >&2
 }
 
-echo "running benchmarks (quick=$QUICK); this takes $([ "$QUICK" = 1 ] && echo 'about a minute' || echo 'several minutes')" >&2
+echo "running benchmarks (quick=$QUICK); BENCH_QUICK=1 takes about a minute, the full run a few" >&2
 for c in 1 4 8; do throughput "$c"; done
 latency
 takeover poll_sigkill sigkill poll
@@ -202,7 +202,9 @@ takeover poll_sigterm sigterm poll
 takeover poll_terminate terminate poll
 footprint
 
+suffix=
+[ "$QUICK" = 1 ] && suffix=-quick
 mkdir -p "$ROOT/bench/results"
-out="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)$([ "$QUICK" = 1 ] && echo -quick).json"
+out="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)$suffix.json"
 $ANALYZE report "$RESULTS" "$out"
-cp "$out" "$ROOT/bench/results/latest$([ "$QUICK" = 1 ] && echo -quick).json"
+cp "$out" "$ROOT/bench/results/latest$suffix.json"
