@@ -9,6 +9,8 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/clustered_nodes
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -27,15 +29,20 @@ CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) -Isrc $(PQ_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 # Debian's libev ships no pkg-config file.
-LIBS = $(PQ_LIBS) -lev
+# libinih (Debian's libinih-dev) parses the config file.
+INIH_LIBS := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
+LIBS = $(PQ_LIBS) $(INIH_LIBS) -lev
 
+# `make V=1` shows the commands.
+Q = $(if $(V),,@)
 BUILD = build
 PROG = clustered_nodes
 
 # Pure logic, unit-tested without a database.
-PURE_SRCS = src/backoff.c src/duration.c src/escape.c src/fsm.c src/lockkey.c \
-            src/names.c src/options.c
-SRCS = $(PURE_SRCS) src/log.c src/notifyq.c src/pgconn.c src/node.c src/main.c
+PURE_SRCS = src/backoff.c src/cli.c src/config.c src/duration.c src/escape.c src/fsm.c \
+            src/json.c src/lockkey.c src/log.c src/names.c src/settings.c
+SRCS = $(PURE_SRCS) src/notifyq.c src/pgconn.c src/node.c src/standby.c src/leader.c \
+       src/check.c src/status.c src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)
@@ -45,16 +52,20 @@ UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(
 all: $(PROG)
 
 $(PROG): $(OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)/unit
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 $(BUILD)/check_unit: $(UNIT_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(CHECK_LIBS) $(PQ_LIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(CHECK_LIBS) $(PQ_LIBS) $(INIH_LIBS)
 
 $(BUILD) $(BUILD)/unit:
 	mkdir -p $@
@@ -76,7 +87,8 @@ bench: deps
 	@bash bench/run.sh
 
 $(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
 
 unit: $(BUILD)/check_unit
 	$(BUILD)/check_unit
@@ -85,12 +97,19 @@ integration: $(PROG)
 	@bash tests/integration/run.sh
 
 install: $(PROG)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR)
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
 	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 etc/clustered_nodes.conf $(DESTDIR)$(DATADIR)/clustered_nodes.conf.sample
+	install -m 0644 etc/clustered_nodes.8 $(DESTDIR)$(MANDIR)/man8/clustered_nodes.8
+	sed 's|@BINDIR@|$(BINDIR)|g' etc/clustered_nodes@.service \
+		>$(DESTDIR)$(UNITDIR)/clustered_nodes@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/clustered_nodes@.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/$(PROG)
+	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/clustered_nodes.8 \
+		$(DESTDIR)$(UNITDIR)/clustered_nodes@.service
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

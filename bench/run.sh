@@ -41,7 +41,7 @@ log_ts_us() { date -d "$1" +%s%6N; }
 pgb() { pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n "$@" postgres; }
 
 pgtmp_start max_connections=200 >/dev/null
-pgtmp_psql -f "$ROOT/sql/001_cluster_state.sql"
+apply_schema >/dev/null
 pgtmp_psql -c "CREATE SEQUENCE IF NOT EXISTS bench_seq"
 echo "SELECT pg_notify('bench', 'x');" >"$WORK/notify.sql"
 echo "SELECT pg_notify('bench_lat', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text);" >"$WORK/latency.sql"
@@ -179,8 +179,8 @@ footprint() {
 		log=$(node_log "$cl" "start_$i")
 		t0=$(now_us)
 		start_node "$cl" "start_$i"
-		wait_for "standby" 10000 grep -q 'checking → standby' "$log"
-		line=$(grep -m1 'checking → standby' "$log")
+		wait_for "standby" 10000 grep -q '→ standby: registered' "$log"
+		line=$(grep -m1 '→ standby: registered' "$log")
 		samples+=("$(calc "($(log_ts_us "${line%% *}") - $t0) / 1000")")
 		{ kill -9 "${NODE_PID[start_$i]}"; wait "${NODE_PID[start_$i]}"; } 2>/dev/null || true
 		unset "NODE_PID[start_$i]"

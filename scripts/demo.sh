@@ -47,7 +47,7 @@ notify() {
 
 say "Starting a throwaway PostgreSQL and applying sql/"
 pgtmp_start
-pgtmp_psql -f "$ROOT/sql/001_cluster_state.sql"
+apply_schema
 echo "  PostgreSQL on 127.0.0.1:$PGTMP_PORT, schema clustered_nodes applied"
 
 say "Starting node1, node2, node3 (one process each, same database)"

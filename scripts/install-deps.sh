@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config    # build
-	libpq-dev libev-dev    # the daemon's libraries
+	libpq-dev libev-dev libinih-dev  # the daemon's libraries
 	check                  # unit tests
 	postgresql postgresql-client  # throwaway server, psql, pgbench
 	procps iproute2        # ps, ss: tests watch processes and ports

@@ -8,12 +8,14 @@ enum node_state {
 	ST_DISCONNECTED,	/* no session; a reconnect is scheduled */
 	ST_CONNECTING,		/* PQconnectPoll in progress */
 	ST_CHECKING,		/* schema check and handoff LISTEN in flight */
+	ST_REGISTERING,		/* our members row being written */
 	ST_STANDBY,		/* connected, waiting for the next lock poll */
 	ST_ACQUIRING,		/* pg_try_advisory_lock in flight */
 	ST_PROMOTING,		/* term bump + LISTEN transaction in flight */
 	ST_LEADER,		/* holds the lock, listens, nothing in flight */
 	ST_PROCESSING,		/* a processing step's transaction in flight */
-	ST_RELEASING,		/* graceful stop: UNLISTEN or unlock in flight */
+	ST_RELEASING,		/* leader's graceful stop: UNLISTEN or unlock in flight */
+	ST_LEAVING,		/* standby's graceful stop: deregistering */
 	ST_STOPPED,		/* final: the loop ends */
 	ST__COUNT
 };

@@ -2,6 +2,8 @@
 #ifndef CN_LOG_H
 #define CN_LOG_H
 
+#include <stdbool.h>
+
 enum log_level {
 	LEVEL_ERROR,
 	LEVEL_WARN,
@@ -9,8 +11,19 @@ enum log_level {
 	LEVEL_DEBUG,
 };
 
-/* Sets the threshold and the node name shown on every record. */
-void log_init(enum log_level threshold, const char *node);
+enum log_format {
+	LOG_FORMAT_TEXT,	/* 2026-11-27T12:00:00.123456Z info [node1] message */
+	LOG_FORMAT_JSON,	/* {"ts":"…","level":"info","node":"node1","msg":"…"} */
+};
+
+/* Sets the node name shown on every record and switches stderr to full buffering. */
+void log_init(const char *node);
+void log_set_level(enum log_level threshold);
+void log_set_format(enum log_format format);
+
+const char *log_level_name(enum log_level level);
+/* Parses "error", "warn", "info", "debug"; false if it is none of them. */
+bool log_level_parse(const char *text, enum log_level *out);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,74 +1,35 @@
-/* Entry point: parse options, then run one node on one libev loop until it stops. */
+/* Entry point: parse the command line and configuration, then run a node, --check or status. */
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <sysexits.h>
 
 #include <ev.h>
-#include <libpq-fe.h>
 
+#include "cli.h"
+#include "config.h"
 #include "log.h"
 #include "node.h"
-#include "options.h"
+#include "oneshot.h"
 #include "version.h"
 
-/* Rejects a conninfo libpq cannot parse now, rather than at every reconnect. */
-static bool
-conninfo_ok(const char *conninfo)
+static int
+run_node(struct config *cfg, const struct cli *cli)
 {
-	char *err = NULL;
-	PQconninfoOption *parsed;
-
-	if (conninfo[0] == '\0')
-		return true;
-	parsed = PQconninfoParse(conninfo, &err);
-	if (parsed == NULL) {
-		char line[512];
-
-		snprintf(line, sizeof(line), "%s", err ? err : "out of memory");
-		line[strcspn(line, "\n")] = '\0';
-		fprintf(stderr, "clustered_nodes: --dbname: %s\n", line);
-		PQfreemem(err);
-		return false;
-	}
-	PQconninfoFree(parsed);
-	return true;
-}
-
-int
-main(int argc, char **argv)
-{
-	struct options opt;
-	struct node node;
 	struct ev_loop *loop;
-	char err[512];
+	struct node node;
 	int rc;
-
-	rc = options_parse(&opt, argc, argv, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "clustered_nodes: %s\n", err);
-		return rc;
-	}
-	if (opt.action == ACTION_HELP) {
-		options_print_usage(stdout);
-		return 0;
-	}
-	if (opt.action == ACTION_VERSION) {
-		printf("clustered_nodes %s\n", CN_VERSION);
-		return 0;
-	}
-	if (!conninfo_ok(opt.dbname))
-		return EX_USAGE;
 
 	/* A peer closing a socket must be an error return, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	log_init(LEVEL_INFO, opt.node);
+	log_init(cfg->node);
+	log_set_level(cfg->log_level);
+	log_set_format(cfg->log_format);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (loop == NULL) {
 		fprintf(stderr, "clustered_nodes: cannot initialise the event loop\n");
 		return EX_SOFTWARE;
 	}
-	if (!node_init(&node, loop, &opt)) {
+	if (!node_init(&node, loop, cfg, cli)) {
 		fprintf(stderr, "clustered_nodes: out of memory\n");
 		return EX_SOFTWARE;
 	}
@@ -77,5 +38,47 @@ main(int argc, char **argv)
 	rc = node.exit_code;
 	node_free(&node);
 	log_flush();
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	struct config cfg;
+	char err[700];
+	int rc;
+
+	rc = cli_parse(&cli, argc, argv, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "clustered_nodes: %s\n", err);
+		return rc;
+	}
+	if (cli.command == CMD_HELP) {
+		cli_print_usage(stdout);
+		return 0;
+	}
+	if (cli.command == CMD_VERSION) {
+		printf("clustered_nodes %s\n", CN_VERSION);
+		return 0;
+	}
+	rc = config_load(&cfg, &cli, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "clustered_nodes: %s\n", err);
+		config_free(&cfg);
+		return rc;
+	}
+	switch (cli.command) {
+	case CMD_CHECK:
+		rc = run_check(&cfg);
+		break;
+	case CMD_STATUS:
+		rc = run_status(&cfg, cli.json);
+		break;
+	default:
+		rc = run_node(&cfg, &cli);
+		break;
+	}
+	config_free(&cfg);
 	return rc;
 }

@@ -8,14 +8,17 @@
 #include <ev.h>
 
 #include "backoff.h"
+#include "cli.h"
 #include "fsm.h"
 #include "notifyq.h"
-#include "options.h"
 #include "pgconn.h"
+#include "settings.h"
 
-/* The schema version (sql/NNN_*.sql) this binary needs, and the file that gives it. */
-#define SCHEMA_VERSION 1
-#define SCHEMA_FILE "sql/001_cluster_state.sql"
+/* The schema version (sql/NNN_*.sql) this binary needs. */
+#define SCHEMA_VERSION 2
+
+/* PostgreSQL's payloads are shorter than 8000 bytes. */
+#define MAX_PAYLOAD_BYTES 8000
 
 /* What the batch in flight has answered so far. */
 struct batch_answer {
@@ -31,23 +34,30 @@ struct batch_answer {
 struct node {
 	struct pgconn pg;	/* the coordination session */
 	struct ev_loop *loop;
-	const struct options *opt;
+	struct config *cfg;	/* reloadable settings change in place on SIGHUP */
+	const struct cli *cli;	/* to rebuild the configuration on SIGHUP */
 	enum node_state state;
 
 	int64_t lock_key;
 	char lock_key_text[24];
 	char application_name[NAME_MAX_BYTES + 32];
+	char host[256];
+	char pid_text[16];
 
 	ev_timer poll_timer;	/* standby: try the lock */
+	ev_timer heartbeat_timer;	/* marks a heartbeat due */
 	ev_timer retry_timer;	/* disconnected: reconnect */
 	ev_timer stop_timer;	/* graceful stop's deadline */
 	ev_signal sigterm_watcher;
 	ev_signal sigint_watcher;
+	ev_signal sighup_watcher;
 	ev_prepare before_wait;	/* start a step for what arrived; flush logs */
 	struct backoff backoff;
 
 	bool stopping;
 	bool poll_again;	/* a handoff arrived while a lock poll was in flight */
+	bool heartbeat_due;
+	bool heartbeat_in_batch;	/* the batch in flight refreshes it */
 	bool unlistened;	/* stopping leader: data LISTENs are gone */
 	bool release_sent;	/* stopping leader: unlock + handoff NOTIFY in flight */
 	int exit_code;
@@ -62,8 +72,8 @@ struct node {
 	char *escaped_payload;	/* scratch for log escaping */
 };
 
-/* Prepares the node and its watchers; the options must outlive it. */
-bool node_init(struct node *n, struct ev_loop *loop, const struct options *opt);
+/* Prepares the node and its watchers; cfg and cli must outlive it. */
+bool node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct cli *cli);
 /* Starts connecting; ev_run() then drives the node until it stops. */
 void node_start(struct node *n);
 void node_free(struct node *n);

@@ -2,12 +2,45 @@
 #ifndef CN_QUERIES_H
 #define CN_QUERIES_H
 
-/* On connect: the schema version present ($ none). */
+#include "names.h"
+
+/* On connect: the schema version present. */
 #define SQL_SCHEMA_VERSION \
 	"SELECT coalesce(max(version), 0) FROM clustered_nodes.schema_migrations"
 
 /* On connect: standbys are woken on this channel when a leader stops. */
 #define SQL_LISTEN_HANDOFF "LISTEN " HANDOFF_CHANNEL
+
+/*
+ * On connect: register, or take over our own row.  A row held by another
+ * process whose session is still alive is left alone and nothing is
+ * returned: a second live node with our name.  A namesake whose session is
+ * gone (crashed, restarted by systemd) is replaced.
+ * $1 cluster, $2 node, $3 host, $4 pid, $5 version.
+ */
+#define SQL_REGISTER \
+	"INSERT INTO clustered_nodes.members AS m " \
+	"  (cluster, node, host, pid, version, role, term, started_at, heartbeat_at, backend_pid) " \
+	"VALUES ($1, $2, $3, $4::integer, $5, 'standby', NULL, now(), now(), pg_backend_pid()) " \
+	"ON CONFLICT (cluster, node) DO UPDATE SET host = excluded.host, pid = excluded.pid, " \
+	"  version = excluded.version, role = 'standby', term = NULL, " \
+	"  started_at = CASE WHEN m.host = excluded.host AND m.pid = excluded.pid " \
+	"    THEN m.started_at ELSE excluded.started_at END, " \
+	"  heartbeat_at = now(), backend_pid = pg_backend_pid() " \
+	"WHERE (m.host = excluded.host AND m.pid = excluded.pid) " \
+	"   OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a " \
+	"                  WHERE a.pid = m.backend_pid AND a.pid <> pg_backend_pid()) " \
+	"RETURNING true"
+
+/* Piggybacked on a lock poll or a step when due.  $1 cluster, $2 node. */
+#define SQL_HEARTBEAT \
+	"UPDATE clustered_nodes.members SET heartbeat_at = now() " \
+	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid()"
+
+/* Graceful stop.  $1 cluster, $2 node. */
+#define SQL_DEREGISTER \
+	"DELETE FROM clustered_nodes.members " \
+	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid()"
 
 /* Standby poll.  $1 lock key. */
 #define SQL_TRY_LOCK "SELECT pg_try_advisory_lock($1::bigint)"
@@ -15,9 +48,9 @@
 /*
  * Standby in wait mode: queue for the lock (FIFO among waiters).  The wait
  * ends when the lock is granted or after WAIT_LOCK_TIMEOUT (SQLSTATE 55P03),
- * when the node simply queues again; the server checks every second that the
- * client is still there, so a standby that goes away leaves the queue.
- * $1 lock key.
+ * when the node refreshes its heartbeat and queues again; the server checks
+ * every second that the client is still there, so a standby that goes away
+ * leaves the queue.  $1 lock key.
  */
 #define WAIT_LOCK_TIMEOUT "60s"
 #define SQL_WAIT_LOCK_TIMEOUT "SET lock_timeout = '" WAIT_LOCK_TIMEOUT "'"
@@ -28,21 +61,29 @@
 
 /*
  * Taking the lead, inside BEGIN ... LISTEN ... COMMIT: raise the term, record
- * ourselves, create the row on first use.  $1 cluster, $2 lock key, $3 node.
+ * ourselves in cluster_state (creating the row on first use) and in members.
+ * $1 cluster, $2 lock key, $3 node.
  */
 #define SQL_TAKE_LEAD \
-	"INSERT INTO clustered_nodes.cluster_state AS s " \
-	"  (cluster, lock_key, term, leader, leader_pid, elected_at, updated_at) " \
-	"VALUES ($1, $2::bigint, 1, $3, pg_backend_pid(), now(), now()) " \
-	"ON CONFLICT (cluster) DO UPDATE SET term = s.term + 1, " \
-	"  leader = excluded.leader, leader_pid = excluded.leader_pid, " \
-	"  elected_at = excluded.elected_at, updated_at = excluded.updated_at " \
-	"RETURNING term, counter"
+	"WITH s AS (" \
+	"  INSERT INTO clustered_nodes.cluster_state AS s " \
+	"    (cluster, lock_key, term, leader, leader_pid, elected_at, updated_at) " \
+	"  VALUES ($1, $2::bigint, 1, $3, pg_backend_pid(), now(), now()) " \
+	"  ON CONFLICT (cluster) DO UPDATE SET term = s.term + 1, " \
+	"    leader = excluded.leader, leader_pid = excluded.leader_pid, " \
+	"    elected_at = excluded.elected_at, updated_at = excluded.updated_at " \
+	"  RETURNING term, counter), " \
+	"m AS (" \
+	"  UPDATE clustered_nodes.members SET role = 'leader', term = (SELECT term FROM s), " \
+	"    heartbeat_at = now() " \
+	"  WHERE cluster = $1 AND node = $3 AND backend_pid = pg_backend_pid()) " \
+	"SELECT term, counter FROM s"
 
 /*
- * One processing step covering $3 notifications, guarded by our term: no
- * row means another node has taken over.  Returns the counter before the
- * step.  $1 cluster, $2 term, $3 count.
+ * One processing step covering $3 notifications (0: a heartbeat that also
+ * proves we still lead), guarded by our term: no row means another node has
+ * taken over.  Returns the counter before the step.  $1 cluster, $2 term,
+ * $3 count.
  */
 #define SQL_STEP \
 	"UPDATE clustered_nodes.cluster_state " \
@@ -55,7 +96,7 @@
 
 /*
  * Graceful stop: clear our leader mark (if still ours), release the lock
- * and wake the standbys.  $1 cluster, $2 term, $3 lock key.
+ * and wake the standbys.  $1 cluster, $2 term / lock key.
  */
 #define SQL_CLEAR_LEADER \
 	"UPDATE clustered_nodes.cluster_state " \

@@ -65,12 +65,26 @@ counter_is() { [ "$(counter_of "$1")" == "$2" ]; }
 
 node_log() { echo "$WORK/$1.$2.log"; }
 
-# start_node CLUSTER NAME [extra options...]
+# Applies every migration in order, then the least-privilege role, and
+# creates the login role NODE_USER that nodes connect as.
+apply_schema() {
+	local f
+	for f in "$ROOT"/sql/[0-9][0-9][0-9]_*.sql "$ROOT/sql/roles.sql"; do
+		pgtmp_psql -f "$f" || return 1
+	done
+	pgtmp_psql -c "DO \$\$ BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cn_node') THEN
+			CREATE ROLE cn_node LOGIN IN ROLE clustered_nodes_node;
+		END IF; END \$\$"
+	NODE_CONNINFO="host=127.0.0.1 port=$PGTMP_PORT user=cn_node dbname=postgres"
+}
+
+# start_node CLUSTER NAME [extra options...]: as the least-privilege role.
 start_node() {
 	local cluster=$1 name=$2
 	shift 2
 	"$ROOT/clustered_nodes" --node "$name" --cluster "$cluster" \
-		--dbname "$PGTMP_CONNINFO" "$@" >>"$(node_log "$cluster" "$name")" 2>&1 &
+		--dbname "${NODE_CONNINFO:-$PGTMP_CONNINFO}" "$@" >>"$(node_log "$cluster" "$name")" 2>&1 &
 	NODE_PID[$name]=$!
 }
 

@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 
 pgtmp_start fsync=off || exit 1
-pgtmp_psql -f "$ROOT/sql/001_cluster_state.sql" || exit 1
+apply_schema || exit 1
 
 for f in "$ROOT"/tests/integration/t_*.sh; do source "$f"; done
 

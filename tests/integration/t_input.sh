@@ -20,13 +20,16 @@ test_bad_options_exit_64_with_one_line() {
 	run_bad "control character" --cluster $'tab\there'
 	run_bad "unknown option '--frobnicate'" --frobnicate
 	run_bad "--node needs a value" --node
-	run_bad "--dbname:" --dbname "host=localhost nonsense_option=1"
+	run_bad "--dbname is not a valid connection string" --dbname "host=localhost nonsense_option=1"
+	run_bad "--acquire 'sometimes' is not a mode" --acquire sometimes
+	run_bad "--log-level 'loud' is not a level" --log-level loud
 }
 
 test_help_and_version_tell_the_truth() {
 	local help opt
 	help=$("$ROOT/clustered_nodes" --help)
-	for opt in --node --dbname --cluster --listen --poll-interval --help --version; do
+	for opt in --node --dbname --cluster --listen --poll-interval --acquire \
+		--heartbeat-interval --log-level --log-format --config --check --json --help --version; do
 		[[ "$help" == *"$opt"* ]] || fail "--help does not mention $opt"
 	done
 	[[ "$("$ROOT/clustered_nodes" --version)" =~ ^clustered_nodes\ [0-9]+\.[0-9]+\.[0-9]+$ ]] ||

@@ -192,7 +192,7 @@ test_standby_never_processes_while_lock_is_held_elsewhere() {
 	holder=$!
 	wait_for "the outside holder" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::int8 << 32) | objid::int8) = $key\")\" = 1 ]"
 	start_node "$CLUSTER" node2
-	wait_for "node2 standing by" 5000 grep -q 'checking → standby' "$(node_log "$CLUSTER" node2)"
+	wait_for "node2 standing by" 5000 grep -q '→ standby' "$(node_log "$CLUSTER" node2)"
 	send_notifications test_channel 5 ignored
 	# The outside holder's session ends; node2 must take over within a poll
 	# interval or so.  (Killing psql alone would leave its backend sleeping.)

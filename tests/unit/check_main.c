@@ -9,12 +9,14 @@ main(void)
 	SRunner *runner = srunner_create(backoff_suite());
 	int failed;
 
+	srunner_add_suite(runner, cli_suite());
+	srunner_add_suite(runner, config_suite());
 	srunner_add_suite(runner, duration_suite());
 	srunner_add_suite(runner, escape_suite());
 	srunner_add_suite(runner, fsm_suite());
+	srunner_add_suite(runner, json_suite());
 	srunner_add_suite(runner, lockkey_suite());
 	srunner_add_suite(runner, names_suite());
-	srunner_add_suite(runner, options_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	failed = srunner_ntests_failed(runner);
 	srunner_free(runner);

@@ -5,11 +5,13 @@
 #include <check.h>
 
 Suite *backoff_suite(void);
+Suite *cli_suite(void);
+Suite *config_suite(void);
 Suite *duration_suite(void);
 Suite *escape_suite(void);
 Suite *fsm_suite(void);
+Suite *json_suite(void);
 Suite *lockkey_suite(void);
 Suite *names_suite(void);
-Suite *options_suite(void);
 
 #endif

@@ -5,7 +5,8 @@
 START_TEST(test_happy_path_is_allowed)
 {
 	static const enum node_state path[] = {
-		ST_DISCONNECTED, ST_CONNECTING, ST_CHECKING, ST_STANDBY, ST_ACQUIRING,
+		ST_DISCONNECTED, ST_CONNECTING, ST_CHECKING, ST_REGISTERING, ST_STANDBY,
+		ST_ACQUIRING,
 		ST_STANDBY, ST_ACQUIRING, ST_PROMOTING, ST_LEADER, ST_PROCESSING,
 		ST_LEADER, ST_RELEASING, ST_PROCESSING, ST_RELEASING, ST_STOPPED,
 	};
@@ -33,7 +34,7 @@ END_TEST
 
 START_TEST(test_every_session_state_can_lose_it)
 {
-	for (int s = ST_CONNECTING; s <= ST_RELEASING; s++)
+	for (int s = ST_CONNECTING; s <= ST_LEAVING; s++)
 		ck_assert_msg(node_transition_allowed((enum node_state) s, ST_DISCONNECTED),
 			      "%s cannot fall back", node_state_name((enum node_state) s));
 }

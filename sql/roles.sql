@@ -1,0 +1,33 @@
+-- ClusteredNodes: the least-privilege group role for nodes.
+--
+-- Apply after the migrations, as a role that may create roles:
+--   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
+-- then give each node's login role the group:
+--   CREATE ROLE node_payments LOGIN PASSWORD '…' IN ROLE clustered_nodes_node;
+-- Idempotent; re-apply after each migration (it grants on what exists).
+--
+-- What nodes need and nothing more: read the schema version, write
+-- cluster_state and their own members row.  Advisory locks, LISTEN/NOTIFY
+-- and pg_stat_activity's pid column need no grant.  The role cannot create,
+-- drop or truncate anything, nor delete a cluster's state.
+
+SET client_min_messages = warning;
+
+BEGIN;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
+        CREATE ROLE clustered_nodes_node NOLOGIN;
+    END IF;
+END $$;
+
+REVOKE ALL ON SCHEMA clustered_nodes FROM clustered_nodes_node;
+GRANT USAGE ON SCHEMA clustered_nodes TO clustered_nodes_node;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA clustered_nodes FROM clustered_nodes_node;
+GRANT SELECT ON clustered_nodes.schema_migrations TO clustered_nodes_node;
+GRANT SELECT, INSERT, UPDATE ON clustered_nodes.cluster_state TO clustered_nodes_node;
+GRANT SELECT, INSERT, UPDATE, DELETE ON clustered_nodes.members TO clustered_nodes_node;
+
+COMMIT;

@@ -1,0 +1,186 @@
+/* The command line: subcommand, --config, --check, and setting values to apply last. */
+#include <getopt.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli.h"
+#include "escape.h"
+
+/* Options that are not settings; their codes lie above any character. */
+enum {
+	OPT_CONFIG = 256,
+	OPT_CHECK,
+	OPT_JSON,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_SETTING_BASE = 512,	/* + index into settings[] */
+};
+
+static char long_names[32][40];
+
+static void
+long_name_of(const struct setting *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", s->key);
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = '-';
+}
+
+void
+cli_print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: clustered_nodes [OPTION]...            run one node\n"
+		"       clustered_nodes --check [OPTION]...    check the configuration and the database\n"
+		"       clustered_nodes status [--json] [OPTION]...\n"
+		"                                             show the cluster (exit 0: a leader holds\n"
+		"                                             the lock, 2: none does)\n"
+		"\n"
+		"Exactly one node of a cluster, the leader, reacts to PostgreSQL notifications and\n"
+		"persists its counter; the others stand by and take over when its session ends.\n"
+		"\n"
+		"Settings (each OPTION-NAME is also the config file key option_name and the\n"
+		"environment variable CLUSTERED_NODES_OPTION_NAME; the command line wins over\n"
+		"the environment, which wins over the file):\n");
+	for (size_t i = 0; i < settings_count; i++) {
+		const struct setting *s = &settings[i];
+		char name[40], left[80];
+
+		long_name_of(s, name, sizeof(name));
+		if (s->short_option)
+			snprintf(left, sizeof(left), "  -%c, --%s %s", s->short_option, name, s->argument);
+		else
+			snprintf(left, sizeof(left), "      --%s %s", name, s->argument);
+		fprintf(out, "%-30s %s (default: %s)%s\n", left, s->help, s->default_text,
+			s->reloadable ? "; reloaded on SIGHUP" : "");
+	}
+	fprintf(out,
+		"\n"
+		"Other options:\n"
+		"      --config FILE              read settings from an ini file (also\n"
+		"                                 CLUSTERED_NODES_CONFIG)\n"
+		"      --check                    validate the settings, connect, check the schema;\n"
+		"                                 print \"configuration OK\" or the problem\n"
+		"      --json                     with status: print JSON\n"
+		"  -h, --help                     print this help and exit\n"
+		"  -V, --version                  print the version and exit\n"
+		"\n"
+		"TIME is a number of milliseconds or a number with a unit: ms, s, min, h.\n"
+		"Names are 1 to 63 bytes without control characters.\n"
+		"\n"
+		"Signals: SIGTERM, SIGINT stop (a leader hands over first); SIGHUP reloads.\n"
+		"\n"
+		"Exit status:\n"
+		"  0   stopped by SIGTERM or SIGINT; --check passed; status: a leader holds the lock\n"
+		"  2   status: no session holds the cluster's lock\n"
+		"  64  bad command-line usage\n"
+		"  69  --check or status: the database cannot be reached\n"
+		"  70  internal error\n"
+		"  78  configuration problem: a bad config file or environment value, the\n"
+		"      schema missing or too old, or another live node with the same name\n");
+}
+
+static int
+usage_error(char *err, size_t errlen, const char *what, const char *value, const char *why)
+{
+	char shown[ESCAPE_MAX_LEN(128)];
+
+	/* The value may hold the very control characters we complain about. */
+	if (value) {
+		escape_for_log(shown, sizeof(shown), value, strlen(value));
+		snprintf(err, errlen, "%s '%s' %s", what, shown, why);
+	} else
+		snprintf(err, errlen, "%s %s", what, why);
+	return EX_USAGE;
+}
+
+int
+cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen)
+{
+	struct option long_options[sizeof(long_names) / sizeof(long_names[0]) + 8];
+	char short_options[2 * sizeof(long_names) / sizeof(long_names[0]) + 8] = ":";
+	size_t n = 0;
+	int first = 1;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->command = CMD_RUN;
+	if (argc > 1 && strcmp(argv[1], "status") == 0) {
+		a->command = CMD_STATUS;
+		first = 2;
+	}
+	for (size_t i = 0; i < settings_count; i++) {
+		char one[3] = {settings[i].short_option, ':', '\0'};
+
+		long_name_of(&settings[i], long_names[i], sizeof(long_names[i]));
+		long_options[n++] = (struct option) {long_names[i], required_argument, NULL,
+						     OPT_SETTING_BASE + (int) i};
+		if (settings[i].short_option)
+			strcat(short_options, one);
+	}
+	long_options[n++] = (struct option) {"config", required_argument, NULL, OPT_CONFIG};
+	long_options[n++] = (struct option) {"check", no_argument, NULL, OPT_CHECK};
+	long_options[n++] = (struct option) {"json", no_argument, NULL, OPT_JSON};
+	long_options[n++] = (struct option) {"help", no_argument, NULL, 'h'};
+	long_options[n++] = (struct option) {"version", no_argument, NULL, 'V'};
+	long_options[n] = (struct option) {NULL, 0, NULL, 0};
+	strcat(short_options, "hV");
+
+	optind = 0;		/* GNU: full re-initialisation, so tests may parse twice */
+	opterr = 0;		/* we print our own one-line errors */
+	argv += first - 1;
+	argc -= first - 1;
+	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+		const struct setting *s = NULL;
+
+		for (size_t i = 0; i < settings_count; i++)
+			if (c == OPT_SETTING_BASE + (int) i || (c < 256 && c == settings[i].short_option))
+				s = &settings[i];
+		if (s != NULL) {
+			if (strcmp(s->key, "listen") == 0) {
+				if (a->nchannels == MAX_CHANNELS)
+					return usage_error(err, errlen, "--listen", NULL,
+							   "is given more than 64 times");
+				a->channels[a->nchannels++] = optarg;
+				continue;
+			}
+			if (a->nvalues == MAX_CLI_VALUES)
+				return usage_error(err, errlen, "the command line", NULL,
+						   "has too many options");
+			a->values[a->nvalues].setting = s;
+			a->values[a->nvalues++].text = optarg;
+			continue;
+		}
+		switch (c) {
+		case OPT_CONFIG:
+			a->config_path = optarg;
+			break;
+		case OPT_CHECK:
+			if (a->command == CMD_STATUS)
+				return usage_error(err, errlen, "--check", NULL,
+						   "does not go with status");
+			a->command = CMD_CHECK;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case 'h':
+			a->command = CMD_HELP;
+			return 0;
+		case 'V':
+			a->command = CMD_VERSION;
+			return 0;
+		case ':':
+			return usage_error(err, errlen, argv[optind - 1], NULL, "needs a value");
+		default:
+			return usage_error(err, errlen, "unknown option", argv[optind - 1],
+					   "(see --help)");
+		}
+	}
+	if (optind < argc)
+		return usage_error(err, errlen, "unexpected argument", argv[optind], "(see --help)");
+	if (a->json && a->command != CMD_STATUS)
+		return usage_error(err, errlen, "--json", NULL, "only goes with status");
+	return 0;
+}

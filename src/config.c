@@ -1,0 +1,193 @@
+/* Builds the configuration: defaults < config file < environment < command line. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "escape.h"
+
+struct file_reader {
+	FILE *fp;
+	const char *path;
+	int line;		/* of the line last read */
+	struct config *config;
+	unsigned seen;		/* bit i: settings[i] was set in this file */
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static void
+describe(char *err, size_t errlen, const char *where, const char *key, const char *value,
+	 const char *why)
+{
+	char shown[ESCAPE_MAX_LEN(128)];
+
+	/* A connection string may carry a password: never echo it. */
+	if (strstr(key, "dbname") != NULL || strstr(key, "DBNAME") != NULL) {
+		snprintf(err, errlen, "%s: %s %s", where, key, why);
+		return;
+	}
+	escape_for_log(shown, sizeof(shown), value, strlen(value));
+	snprintf(err, errlen, "%s: %s '%s' %s", where, key, shown, why);
+}
+
+/* libinih's line reader, counting lines so that errors can name them. */
+static char *
+read_line(char *buf, int size, void *stream)
+{
+	struct file_reader *r = stream;
+	char *line = fgets(buf, size, r->fp);
+
+	if (line != NULL)
+		r->line++;
+	return line;
+}
+
+static int
+on_ini_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct file_reader *r = user;
+	const struct setting *s;
+	char where[600];
+	const char *why;
+	size_t index;
+
+	if (r->failed)
+		return 0;
+	snprintf(where, sizeof(where), "%s:%d", r->path, r->line);
+	if (section[0] != '\0' && strcmp(section, CONFIG_SECTION) != 0) {
+		snprintf(r->err, r->errlen, "%s: unknown section [%s] (use [%s] or none)", where,
+			 section, CONFIG_SECTION);
+		r->failed = true;
+		return 0;
+	}
+	if ((s = setting_by_key(key)) == NULL) {
+		snprintf(r->err, r->errlen, "%s: unknown key '%s'", where, key);
+		r->failed = true;
+		return 0;
+	}
+	index = (size_t) (s - settings);
+	if (r->seen & (1u << index)) {
+		snprintf(r->err, r->errlen, "%s: key '%s' is set twice", where, key);
+		r->failed = true;
+		return 0;
+	}
+	r->seen |= 1u << index;
+	if (!s->apply(r->config, value, &why)) {
+		describe(r->err, r->errlen, where, key, value, why);
+		r->failed = true;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct file_reader r = {.path = path, .config = c, .err = err, .errlen = errlen};
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+		return EX_CONFIG;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: the config file is a directory", path);
+		return EX_CONFIG;
+	}
+	if ((r.fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+		return EX_CONFIG;
+	}
+	rc = ini_parse_stream(read_line, &r, on_ini_entry, &r);
+	fclose(r.fp);
+	if (r.failed)
+		return EX_CONFIG;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error (expected key = value, or [%s])", path,
+			 rc > 0 ? rc : r.line, CONFIG_SECTION);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+static int
+load_environment(struct config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < settings_count; i++) {
+		char name[64];
+		const char *value, *why;
+		size_t k;
+
+		k = (size_t) snprintf(name, sizeof(name), "%s", ENV_PREFIX);
+		for (const char *p = settings[i].key; *p && k + 1 < sizeof(name); p++)
+			name[k++] = (char) toupper((unsigned char) *p);
+		name[k] = '\0';
+		if ((value = getenv(name)) == NULL)
+			continue;
+		if (!settings[i].apply(c, value, &why)) {
+			describe(err, errlen, "environment", name, value, why);
+			return EX_CONFIG;
+		}
+	}
+	return 0;
+}
+
+static int
+load_command_line(struct config *c, const struct cli *a, char *err, size_t errlen)
+{
+	const char *why;
+
+	for (int i = 0; i < a->nvalues; i++) {
+		const struct setting *s = a->values[i].setting;
+		char option[48];
+
+		if (s->apply(c, a->values[i].text, &why))
+			continue;
+		snprintf(option, sizeof(option), "--%s", s->key);
+		for (char *p = option; *p; p++)
+			if (*p == '_')
+				*p = '-';
+		describe(err, errlen, "command line", option, a->values[i].text, why);
+		return EX_USAGE;
+	}
+	if (a->nchannels > 0 && !config_set_channels(c, a->channels, a->nchannels, &why)) {
+		snprintf(err, errlen, "command line: --listen %s", why);
+		/* Name the offending channel when a single one is at fault. */
+		for (int i = 0; i < a->nchannels; i++) {
+			const char *one = channel_problem(a->channels[i]);
+
+			if (one) {
+				describe(err, errlen, "command line", "--listen", a->channels[i], one);
+				break;
+			}
+		}
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+int
+config_load(struct config *c, const struct cli *a, char *err, size_t errlen)
+{
+	const char *path = a->config_path ? a->config_path : getenv(ENV_PREFIX "CONFIG");
+	int rc;
+
+	if (!config_init(c)) {
+		snprintf(err, errlen, "out of memory");
+		return EX_SOFTWARE;
+	}
+	if (path != NULL && path[0] != '\0' && (rc = load_file(c, path, err, errlen)) != 0)
+		return rc;
+	if ((rc = load_environment(c, err, errlen)) != 0)
+		return rc;
+	return load_command_line(c, a, err, errlen);
+}

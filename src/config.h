@@ -1,0 +1,21 @@
+/* Builds the configuration: defaults < config file < environment < command line. */
+#ifndef CN_CONFIG_H
+#define CN_CONFIG_H
+
+#include <stddef.h>
+
+#include "cli.h"
+#include "settings.h"
+
+#define CONFIG_SECTION "clustered_nodes"
+
+/*
+ * Fills c (which the caller frees with config_free) from, in rising
+ * precedence, the defaults, the ini file named by --config or
+ * CLUSTERED_NODES_CONFIG, CLUSTERED_NODES_<KEY> variables, and the command
+ * line.  Returns 0; EX_CONFIG for a bad file or environment value (err names
+ * the file and line, or the variable); EX_USAGE for a bad command-line value.
+ */
+int config_load(struct config *c, const struct cli *a, char *err, size_t errlen);
+
+#endif

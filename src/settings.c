@@ -1,0 +1,341 @@
+/* The node's settings: one table drives the command line, the config file,
+ * the environment, --help and reload. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "duration.h"
+#include "settings.h"
+
+#define HOUR_MS (3600UL * 1000)
+
+static bool
+replace_string(char **slot, const char *text, const char **why)
+{
+	char *copy = strdup(text);
+
+	if (copy == NULL) {
+		*why = "out of memory";
+		return false;
+	}
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+static bool
+apply_name(char **slot, const char *text, const char **why)
+{
+	if ((*why = name_problem(text)) != NULL)
+		return false;
+	return replace_string(slot, text, why);
+}
+
+static bool
+apply_node(struct config *c, const char *text, const char **why)
+{
+	return apply_name(&c->node, text, why);
+}
+
+static bool
+apply_cluster(struct config *c, const char *text, const char **why)
+{
+	return apply_name(&c->cluster, text, why);
+}
+
+/* Rejects what libpq cannot parse now, rather than at every reconnect. */
+static bool
+apply_dbname(struct config *c, const char *text, const char **why)
+{
+	static char reason[256];
+	char *err = NULL;
+	PQconninfoOption *parsed;
+
+	if (text[0] != '\0') {
+		parsed = PQconninfoParse(text, &err);
+		if (parsed == NULL) {
+			snprintf(reason, sizeof(reason), "is not a valid connection string: %s",
+				 err ? err : "out of memory");
+			reason[strcspn(reason, "\n")] = '\0';
+			PQfreemem(err);
+			*why = reason;
+			return false;
+		}
+		PQconninfoFree(parsed);
+	}
+	return replace_string(&c->dbname, text, why);
+}
+
+/* Comma-separated in files and the environment; blanks around names are dropped. */
+static bool
+apply_listen(struct config *c, const char *text, const char **why)
+{
+	char *copy = strdup(text), *save = NULL;
+	const char *names[MAX_CHANNELS + 1];
+	int n = 0;
+	bool ok;
+
+	if (copy == NULL) {
+		*why = "out of memory";
+		return false;
+	}
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (n == MAX_CHANNELS) {
+			free(copy);
+			*why = "lists more than 64 channels";
+			return false;
+		}
+		names[n++] = tok;
+	}
+	if (n == 0)
+		names[n++] = "";	/* reported as "is empty" */
+	ok = config_set_channels(c, names, n, why);
+	free(copy);
+	return ok;
+}
+
+static bool
+apply_duration(unsigned long *slot, const char *text, unsigned long min_ms,
+	       unsigned long max_ms, const char *range, const char **why)
+{
+	if (!parse_duration_ms(text, min_ms, max_ms, slot, why)) {
+		if (strcmp(*why, "is out of range") == 0)
+			*why = range;
+		return false;
+	}
+	return true;
+}
+
+static bool
+apply_poll_interval(struct config *c, const char *text, const char **why)
+{
+	return apply_duration(&c->poll_interval_ms, text, 1, HOUR_MS,
+			      "is out of range (1ms to 1h)", why);
+}
+
+static bool
+apply_heartbeat_interval(struct config *c, const char *text, const char **why)
+{
+	return apply_duration(&c->heartbeat_interval_ms, text, 100, HOUR_MS,
+			      "is out of range (100ms to 1h)", why);
+}
+
+static bool
+apply_acquire(struct config *c, const char *text, const char **why)
+{
+	if (strcmp(text, "poll") == 0)
+		c->acquire = ACQUIRE_POLL;
+	else if (strcmp(text, "wait") == 0)
+		c->acquire = ACQUIRE_WAIT;
+	else {
+		*why = "is not a mode (use poll or wait)";
+		return false;
+	}
+	return true;
+}
+
+static bool
+apply_log_level(struct config *c, const char *text, const char **why)
+{
+	if (!log_level_parse(text, &c->log_level)) {
+		*why = "is not a level (use error, warn, info or debug)";
+		return false;
+	}
+	return true;
+}
+
+static bool
+apply_log_format(struct config *c, const char *text, const char **why)
+{
+	if (strcmp(text, "text") == 0)
+		c->log_format = LOG_FORMAT_TEXT;
+	else if (strcmp(text, "json") == 0)
+		c->log_format = LOG_FORMAT_JSON;
+	else {
+		*why = "is not a format (use text or json)";
+		return false;
+	}
+	return true;
+}
+
+static void
+show_node(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->node);
+}
+
+static void
+show_cluster(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->cluster);
+}
+
+/* Never the conninfo itself: it may carry a password. */
+static void
+show_dbname(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "(%zu bytes, not shown)", strlen(c->dbname));
+}
+
+static void
+show_listen(const struct config *c, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < c->nchannels && used < size; i++)
+		used += (size_t) snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+					  c->channels[i]);
+}
+
+static void
+show_ms(unsigned long ms, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lums", ms);
+}
+
+static void
+show_poll_interval(const struct config *c, char *buf, size_t size)
+{
+	show_ms(c->poll_interval_ms, buf, size);
+}
+
+static void
+show_heartbeat_interval(const struct config *c, char *buf, size_t size)
+{
+	show_ms(c->heartbeat_interval_ms, buf, size);
+}
+
+static void
+show_acquire(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->acquire == ACQUIRE_WAIT ? "wait" : "poll");
+}
+
+static void
+show_log_level(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", log_level_name(c->log_level));
+}
+
+static void
+show_log_format(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->log_format == LOG_FORMAT_JSON ? "json" : "text");
+}
+
+const struct setting settings[] = {
+	{"node", 'n', "NAME", false, "the short host name",
+	 "this node's name, unique in the cluster", apply_node, show_node},
+	{"dbname", 'd', "CONNINFO", false, "empty: libpq's PG* defaults",
+	 "libpq connection string or URI; what it leaves out comes from PG* variables "
+	 "and ~/.pgpass, as in psql", apply_dbname, show_dbname},
+	{"cluster", 'c', "NAME", false, DEFAULT_CLUSTER,
+	 "the cluster this node belongs to", apply_cluster, show_cluster},
+	{"listen", 'l', "CHANNEL", false, DEFAULT_CHANNEL,
+	 "a channel the leader LISTENs on; repeat the option for more (at most 64); "
+	 "in a file or the environment, a comma-separated list", apply_listen, show_listen},
+	{"poll_interval", 'p', "TIME", true, "100ms",
+	 "how often a standby tries the leader lock", apply_poll_interval, show_poll_interval},
+	{"acquire", 'a', "MODE", false, "poll",
+	 "how a standby competes for the lock: 'poll' tries it every poll interval; 'wait' "
+	 "queues in pg_advisory_lock and is woken by its release (faster, fair; PostgreSQL 14+)",
+	 apply_acquire, show_acquire},
+	{"heartbeat_interval", 0, "TIME", true, "5s",
+	 "how often a node refreshes its row in clustered_nodes.members",
+	 apply_heartbeat_interval, show_heartbeat_interval},
+	{"log_level", 0, "LEVEL", true, "info",
+	 "error, warn, info or debug", apply_log_level, show_log_level},
+	{"log_format", 0, "FORMAT", true, "text",
+	 "text, or json (one object per line)", apply_log_format, show_log_format},
+};
+
+const size_t settings_count = sizeof(settings) / sizeof(settings[0]);
+
+const struct setting *
+setting_by_key(const char *key)
+{
+	for (size_t i = 0; i < settings_count; i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+bool
+config_set_channels(struct config *c, const char *const *channels, int n, const char **why)
+{
+	char *copies[MAX_CHANNELS];
+
+	if (n > MAX_CHANNELS) {
+		*why = "is given more than 64 times";
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		if ((*why = channel_problem(channels[i])) != NULL)
+			return false;
+		for (int j = 0; j < i; j++)
+			if (strcmp(channels[i], channels[j]) == 0) {
+				*why = "names a channel twice";
+				return false;
+			}
+	}
+	for (int i = 0; i < n; i++)
+		if ((copies[i] = strdup(channels[i])) == NULL) {
+			while (i-- > 0)
+				free(copies[i]);
+			*why = "out of memory";
+			return false;
+		}
+	for (int i = 0; i < c->nchannels; i++)
+		free(c->channels[i]);
+	memcpy(c->channels, copies, (size_t) n * sizeof(copies[0]));
+	c->nchannels = n;
+	return true;
+}
+
+bool
+config_init(struct config *c)
+{
+	static const char *const default_channels[] = {DEFAULT_CHANNEL};
+	char host[256];
+	const char *why;
+
+	memset(c, 0, sizeof(*c));
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	host[strcspn(host, ".")] = '\0';
+	if (name_problem(host) != NULL)
+		strcpy(host, "node");
+	c->node = strdup(host);
+	c->dbname = strdup("");
+	c->cluster = strdup(DEFAULT_CLUSTER);
+	c->poll_interval_ms = 100;
+	c->acquire = ACQUIRE_POLL;
+	c->heartbeat_interval_ms = 5000;
+	c->log_level = LEVEL_INFO;
+	c->log_format = LOG_FORMAT_TEXT;
+	return c->node && c->dbname && c->cluster &&
+	    config_set_channels(c, default_channels, 1, &why);
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->node);
+	free(c->dbname);
+	free(c->cluster);
+	for (int i = 0; i < c->nchannels; i++)
+		free(c->channels[i]);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,62 @@
+/* The node's settings: one table drives the command line, the config file,
+ * the environment, --help and reload. */
+#ifndef CN_SETTINGS_H
+#define CN_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "names.h"
+
+#define MAX_CHANNELS 64
+#define DEFAULT_CLUSTER "default"
+#define DEFAULT_CHANNEL "test_channel"
+#define ENV_PREFIX "CLUSTERED_NODES_"
+
+/* How a standby competes for the leader lock. */
+enum acquire_mode {
+	ACQUIRE_POLL,		/* pg_try_advisory_lock every poll interval */
+	ACQUIRE_WAIT,		/* queue in pg_advisory_lock; woken by the release */
+};
+
+struct config {
+	char *node;
+	char *dbname;		/* conninfo or URI; "" = libpq's PG* defaults */
+	char *cluster;
+	char *channels[MAX_CHANNELS];
+	int nchannels;
+	unsigned long poll_interval_ms;
+	enum acquire_mode acquire;
+	unsigned long heartbeat_interval_ms;
+	enum log_level log_level;
+	enum log_format log_format;
+};
+
+struct setting {
+	const char *key;	/* config key; --key with '-' for '_'; CLUSTERED_NODES_KEY */
+	char short_option;	/* or 0 */
+	const char *argument;	/* what --help calls the value */
+	bool reloadable;	/* SIGHUP applies it without a restart */
+	const char *default_text;
+	const char *help;
+	/* Validates and stores text; false with a short reason. */
+	bool (*apply)(struct config *c, const char *text, const char **why);
+	/* Writes the value as an operator would write it. */
+	void (*show)(const struct config *c, char *buf, size_t size);
+};
+
+extern const struct setting settings[];
+extern const size_t settings_count;
+
+const struct setting *setting_by_key(const char *key);
+
+/* Every setting at its default; the node name defaults to the short host name. */
+bool config_init(struct config *c);
+void config_free(struct config *c);
+
+/* Replaces the channel list (each validated, no duplicates). */
+bool config_set_channels(struct config *c, const char *const *channels, int n,
+			 const char **why);
+
+#endif

@@ -1,0 +1,187 @@
+/* The standby side of a node: schema check, registration, competing for the lock, leaving. */
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "log.h"
+#include "node_internal.h"
+#include "queries.h"
+#include "version.h"
+
+/* The migration that brings the schema to each version. */
+static const char *const migration_files[SCHEMA_VERSION + 1] = {
+	[1] = "sql/001_cluster_state.sql",
+	[2] = "sql/002_members.sql",
+};
+
+/* Names every file from version `from` + 1 on, for the one-line error. */
+static void
+files_to_apply(long long from, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (long long v = from + 1; v <= SCHEMA_VERSION && used < size; v++)
+		used += (size_t) snprintf(buf + used, size - used, "%s%s",
+					  v > from + 1 ? " then " : "", migration_files[v]);
+}
+
+void
+standby_check_schema(struct node *n)
+{
+	node_answer_reset(n, 0);
+	if (!node_send(n, SQL_SCHEMA_VERSION, 0, NULL) ||
+	    !node_send(n, SQL_LISTEN_HANDOFF, 0, NULL))
+		return;
+	if (n->cfg->acquire == ACQUIRE_WAIT && (!node_send(n, SQL_WAIT_LOCK_TIMEOUT, 0, NULL) ||
+						!node_send(n, SQL_WAIT_CLIENT_CHECK, 0, NULL)))
+		return;
+	if (!node_sync(n))
+		return;
+	node_set_state(n, ST_CHECKING, "connected; checking the schema");
+}
+
+static void
+register_member(struct node *n)
+{
+	const char *params[] = {n->cfg->cluster, n->cfg->node, n->host, n->pid_text, CN_VERSION};
+
+	node_answer_reset(n, 0);
+	if (!node_send(n, SQL_REGISTER, 5, params) || !node_sync(n))
+		return;
+	node_set_state(n, ST_REGISTERING, "schema is current; registering");
+}
+
+void
+standby_on_schema_checked(struct node *n)
+{
+	char files[256];
+
+	if (n->answer.failed && (strcmp(n->answer.sqlstate, "3F000") == 0 ||
+				 strcmp(n->answer.sqlstate, "42P01") == 0)) {
+		/* 3F000: no such schema; 42P01: no such table. */
+		files_to_apply(0, files, sizeof(files));
+		log_error("the clustered_nodes schema is missing in this database: apply %s "
+			  "(psql -v ON_ERROR_STOP=1 -f FILE)", files);
+		node_finish(n, EX_CONFIG, "schema missing");
+		return;
+	}
+	if (n->answer.failed) {
+		char reason[600];
+
+		snprintf(reason, sizeof(reason), "schema check failed: %s", n->answer.error);
+		node_reset(n, reason);
+		return;
+	}
+	if (n->answer.values[0] < SCHEMA_VERSION) {
+		files_to_apply(n->answer.values[0], files, sizeof(files));
+		log_error("the clustered_nodes schema is at version %lld, this node needs %d: apply %s "
+			  "(psql -v ON_ERROR_STOP=1 -f FILE)", n->answer.values[0], SCHEMA_VERSION,
+			  files);
+		node_finish(n, EX_CONFIG, "schema too old");
+		return;
+	}
+	if (n->stopping) {
+		node_finish(n, 0, "stop requested");
+		return;
+	}
+	register_member(n);
+}
+
+void
+standby_on_registered(struct node *n)
+{
+	if (n->answer.failed) {
+		char reason[600];
+
+		snprintf(reason, sizeof(reason), "registration failed: %s", n->answer.error);
+		node_reset(n, reason);
+		return;
+	}
+	if (!n->answer.has_row) {
+		log_error("another node named \"%s\" is running in cluster \"%s\" (its database "
+			  "session is alive); refusing to start a second one", n->cfg->node,
+			  n->cfg->cluster);
+		node_finish(n, EX_CONFIG, "duplicate node name");
+		return;
+	}
+	n->heartbeat_due = false;
+	node_set_state(n, ST_STANDBY, "registered");
+	if (n->stopping)
+		standby_leave(n);
+	else
+		standby_try_lock(n);
+}
+
+void
+standby_try_lock(struct node *n)
+{
+	const char *params[] = {n->lock_key_text};
+	bool wait = n->cfg->acquire == ACQUIRE_WAIT;
+
+	node_answer_reset(n, 0);
+	if (!node_send(n, wait ? SQL_WAIT_LOCK : SQL_TRY_LOCK, 1, params) ||
+	    !node_send_heartbeat_if_due(n) || !node_sync(n))
+		return;
+	node_set_state(n, ST_ACQUIRING,
+		       wait ? "waiting for the leader lock" : "polling the leader lock");
+}
+
+void
+standby_on_lock_polled(struct node *n)
+{
+	if (n->answer.failed && n->cfg->acquire == ACQUIRE_WAIT && !n->stopping &&
+	    strcmp(n->answer.sqlstate, "55P03") == 0) {
+		/* lock_timeout: a healthy session, the lock is still held; queue again. */
+		backoff_reset(&n->backoff);
+		n->heartbeat_due = true;
+		node_set_state(n, ST_STANDBY, "the lock is held by another node");
+		standby_try_lock(n);
+		return;
+	}
+	if (n->answer.failed) {
+		char reason[600];
+
+		snprintf(reason, sizeof(reason), "lock poll failed: %s", n->answer.error);
+		node_reset(n, reason);
+		return;
+	}
+	if (n->heartbeat_in_batch)
+		n->heartbeat_due = false;
+	if (n->stopping) {
+		/* Closing the session releases the lock if the poll just won it. */
+		standby_leave(n);
+		return;
+	}
+	if (n->answer.has_row && n->answer.values[0] == 1) {
+		leader_take_lead(n);
+		return;
+	}
+	/* A clean "no": the database is healthy, so the next failure starts afresh. */
+	backoff_reset(&n->backoff);
+	node_set_state(n, ST_STANDBY, "the lock is held by another node");
+	if (n->poll_again || n->heartbeat_due) {
+		n->poll_again = false;
+		standby_try_lock(n);
+	}
+}
+
+/* Graceful stop of a standby: remove our members row, then end. */
+void
+standby_leave(struct node *n)
+{
+	const char *params[] = {n->cfg->cluster, n->cfg->node};
+
+	node_answer_reset(n, -1);
+	if (!node_send(n, SQL_DEREGISTER, 2, params) || !node_sync(n))
+		return;
+	node_set_state(n, ST_LEAVING, "stop requested: deregistering");
+}
+
+void
+standby_on_left(struct node *n)
+{
+	if (n->answer.failed)
+		log_warn("could not remove our members row: %s", n->answer.error);
+	node_finish(n, 0, "stopped");
+}

@@ -1,0 +1,202 @@
+/* `clustered_nodes status [--json]`: the cluster as the database and pg_locks see it. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "json.h"
+#include "lockkey.h"
+#include "oneshot.h"
+
+#define MAX_PROBLEMS 16
+
+static const char SQL_STATE[] =
+	"SELECT term, counter, leader, leader_pid, "
+	"  to_char(elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	"FROM clustered_nodes.cluster_state WHERE cluster = $1";
+
+/* The session that holds the lock, whatever the table says. */
+static const char SQL_HOLDER[] =
+	"SELECT l.pid, coalesce(a.application_name, '') FROM pg_locks l "
+	"LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+	"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+	"  AND ((l.classid::int8 << 32) | l.objid::int8) = $1::bigint";
+
+static const char SQL_MEMBERS[] =
+	"SELECT m.node, m.role, m.host, m.pid, m.version, coalesce(m.term::text, ''), "
+	"  round(extract(epoch FROM now() - m.heartbeat_at)::numeric, 1), "
+	"  coalesce(m.backend_pid, 0), "
+	"  CASE WHEN a.pid IS NULL THEN 'gone' "
+	"       WHEN a.wait_event_type = 'Lock' THEN 'waiting' ELSE 'live' END, "
+	"  coalesce(m.status_url, '') "
+	"FROM clustered_nodes.members m "
+	"LEFT JOIN pg_stat_activity a ON a.pid = m.backend_pid "
+	"WHERE m.cluster = $1 ORDER BY m.node";
+
+static PGresult *
+query(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "clustered_nodes: status query failed: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static void
+print_json(const struct config *c, PGresult *state, PGresult *holder, PGresult *members,
+	   char problems[][256], int nproblems)
+{
+	bool has_state = PQntuples(state) == 1;
+
+	printf("{\"cluster\":");
+	json_write_string(stdout, c->cluster);
+	printf(",\"term\":%s,\"counter\":%s,\"leader\":",
+	       has_state ? PQgetvalue(state, 0, 0) : "null",
+	       has_state ? PQgetvalue(state, 0, 1) : "null");
+	json_write_string(stdout, has_state && !PQgetisnull(state, 0, 2) ? PQgetvalue(state, 0, 2) : NULL);
+	printf(",\"leader_pid\":%s,\"elected_at\":",
+	       has_state && !PQgetisnull(state, 0, 3) ? PQgetvalue(state, 0, 3) : "null");
+	json_write_string(stdout, has_state && !PQgetisnull(state, 0, 4) ? PQgetvalue(state, 0, 4) : NULL);
+	printf(",\"lock_key\":%" PRId64 ",\"lock_holder\":", lock_key_for_cluster(c->cluster));
+	if (PQntuples(holder) == 1) {
+		printf("{\"pid\":%s,\"application_name\":", PQgetvalue(holder, 0, 0));
+		json_write_string(stdout, PQgetvalue(holder, 0, 1));
+		printf("}");
+	} else
+		printf("null");
+	printf(",\"members\":[");
+	for (int i = 0; i < PQntuples(members); i++) {
+		static const char *const names[] = {"node", "role", "host", "pid", "version", "term",
+			"heartbeat_age_s", "backend_pid", "session", "status_url"};
+		static const bool numeric[] = {false, false, false, true, false, true, true, true,
+			false, false};
+
+		printf(i ? ",{" : "{");
+		for (int f = 0; f < 10; f++) {
+			const char *v = PQgetvalue(members, i, f);
+
+			printf("%s\"%s\":", f ? "," : "", names[f]);
+			if (numeric[f])
+				printf("%s", v[0] && strcmp(v, "0") != 0 ? v : (f == 6 ? v : "null"));
+			else
+				json_write_string(stdout, v[0] ? v : NULL);
+		}
+		printf("}");
+	}
+	printf("],\"problems\":[");
+	for (int i = 0; i < nproblems; i++) {
+		printf(i ? "," : "");
+		json_write_string(stdout, problems[i]);
+	}
+	printf("]}\n");
+}
+
+static void
+print_text(const struct config *c, PGresult *state, PGresult *holder, PGresult *members,
+	   char problems[][256], int nproblems)
+{
+	bool has_state = PQntuples(state) == 1;
+
+	printf("cluster   %s\n", c->cluster);
+	if (has_state) {
+		printf("term      %s\n", PQgetvalue(state, 0, 0));
+		printf("counter   %s\n", PQgetvalue(state, 0, 1));
+		if (!PQgetisnull(state, 0, 2))
+			printf("leader    %s since %s (backend pid %s)\n", PQgetvalue(state, 0, 2),
+			       PQgetvalue(state, 0, 4), PQgetvalue(state, 0, 3));
+		else
+			printf("leader    none recorded\n");
+	} else
+		printf("state     no leader has ever been elected in this cluster\n");
+	if (PQntuples(holder) == 1)
+		printf("lock      held by backend pid %s (%s)\n", PQgetvalue(holder, 0, 0),
+		       PQgetvalue(holder, 0, 1));
+	else
+		printf("lock      not held: no leader\n");
+	printf("\n%-20s %-8s %-8s %-20s %-8s %-8s %s\n", "NODE", "ROLE", "SESSION", "HOST", "PID",
+	       "VERSION", "HEARTBEAT AGE");
+	for (int i = 0; i < PQntuples(members); i++)
+		printf("%-20s %-8s %-8s %-20s %-8s %-8s %ss\n", PQgetvalue(members, i, 0),
+		       PQgetvalue(members, i, 1), PQgetvalue(members, i, 8),
+		       PQgetvalue(members, i, 2), PQgetvalue(members, i, 3),
+		       PQgetvalue(members, i, 4), PQgetvalue(members, i, 6));
+	if (PQntuples(members) == 0)
+		printf("(no members registered)\n");
+	for (int i = 0; i < nproblems; i++)
+		printf("%s%s\n", i ? "" : "\nproblems:\n", problems[i]);
+}
+
+/* Where the table and pg_locks disagree, in words an operator can act on. */
+static int
+find_problems(PGresult *state, PGresult *holder, PGresult *members, char problems[][256])
+{
+	bool has_state = PQntuples(state) == 1;
+	bool held = PQntuples(holder) == 1;
+	const char *leader = has_state && !PQgetisnull(state, 0, 2) ? PQgetvalue(state, 0, 2) : NULL;
+	const char *leader_pid = has_state && !PQgetisnull(state, 0, 3) ? PQgetvalue(state, 0, 3) : NULL;
+	int n = 0;
+
+	if (!held && leader)
+		snprintf(problems[n++], 256, "stale leader row: cluster_state names %s (backend pid "
+			 "%s) but no session holds the lock", leader, leader_pid ? leader_pid : "?");
+	if (held && (!leader_pid || strcmp(leader_pid, PQgetvalue(holder, 0, 0)) != 0))
+		snprintf(problems[n++], 256, "the lock is held by backend pid %s (%s) but "
+			 "cluster_state names %s (backend pid %s)", PQgetvalue(holder, 0, 0),
+			 PQgetvalue(holder, 0, 1), leader ? leader : "no leader",
+			 leader_pid ? leader_pid : "none");
+	for (int i = 0; i < PQntuples(members) && n < MAX_PROBLEMS; i++) {
+		const char *node = PQgetvalue(members, i, 0);
+
+		if (strcmp(PQgetvalue(members, i, 8), "gone") == 0)
+			snprintf(problems[n++], 256, "member %s: its session is gone (stopped "
+				 "without deregistering, or cut off)", node);
+		else if (strcmp(PQgetvalue(members, i, 1), "leader") == 0 &&
+			 (!held || strcmp(PQgetvalue(members, i, 7), PQgetvalue(holder, 0, 0)) != 0))
+			snprintf(problems[n++], 256, "member %s says it leads but does not hold the "
+				 "lock", node);
+	}
+	return n;
+}
+
+int
+run_status(const struct config *c, bool json)
+{
+	char key[24];
+	const char *cluster_param[] = {c->cluster};
+	const char *key_param[] = {key};
+	PGresult *state = NULL, *holder = NULL, *members = NULL;
+	char problems[MAX_PROBLEMS][256];
+	long long version;
+	PGconn *conn;
+	int rc = EX_UNAVAILABLE, nproblems;
+
+	if ((conn = oneshot_connect(c, "status")) == NULL)
+		return EX_UNAVAILABLE;
+	if (!oneshot_schema_current(conn, &version)) {
+		PQfinish(conn);
+		return EX_CONFIG;
+	}
+	snprintf(key, sizeof(key), "%" PRId64, lock_key_for_cluster(c->cluster));
+	/* One snapshot: the table and pg_locks read at the same moment. */
+	PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+	if ((state = query(conn, SQL_STATE, 1, cluster_param)) != NULL &&
+	    (holder = query(conn, SQL_HOLDER, 1, key_param)) != NULL &&
+	    (members = query(conn, SQL_MEMBERS, 1, cluster_param)) != NULL) {
+		nproblems = find_problems(state, holder, members, problems);
+		if (json)
+			print_json(c, state, holder, members, problems, nproblems);
+		else
+			print_text(c, state, holder, members, problems, nproblems);
+		rc = PQntuples(holder) == 1 ? 0 : EXIT_NO_LEADER;
+	}
+	PQclear(state);
+	PQclear(holder);
+	PQclear(members);
+	PQfinish(conn);
+	return rc;
+}
