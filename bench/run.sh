@@ -130,7 +130,13 @@ takeover() {
 		case $how in
 		sigkill) { kill -9 "${NODE_PID[$leader]}"; wait "${NODE_PID[$leader]}"; } 2>/dev/null || true ;;
 		sigterm) kill -TERM "${NODE_PID[$leader]}" ;;
-		terminate) q "SELECT pg_terminate_backend(leader_pid) FROM clustered_nodes.cluster_state WHERE cluster = '$cl'" >/dev/null ;;
+		terminate)
+			# The moment the backend is gone, not when psql starts (~10 ms earlier,
+			# while the old leader still commits): pg_terminate_backend(pid, 1000)
+			# waits for the backend to exit.
+			q "SELECT pg_terminate_backend(leader_pid, 1000) FROM clustered_nodes.cluster_state WHERE cluster = '$cl'" >/dev/null
+			t_kill=$(now_us)
+			;;
 		esac
 		echo "$t_kill" >>"$WORK/kills.$case"
 		wait_for "a new leader of $cl" 10000 leader_ready "$cl" "$term"
