@@ -26,12 +26,16 @@ PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null || echo -lpq)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) -Isrc $(PQ_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) -Isrc $(PQ_CFLAGS) $(MHD_CFLAGS) \
+             $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 # Debian's libev ships no pkg-config file.
 # libinih (Debian's libinih-dev) parses the config file.
 INIH_LIBS := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
-LIBS = $(PQ_LIBS) $(INIH_LIBS) -lev
+# libmicrohttpd (Debian's libmicrohttpd-dev) serves the status endpoint.
+MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+LIBS = $(PQ_LIBS) $(INIH_LIBS) $(MHD_LIBS) -lev
 
 # `make V=1` shows the commands.
 Q = $(if $(V),,@)
@@ -40,9 +44,10 @@ PROG = clustered_nodes
 
 # Pure logic, unit-tested without a database.
 PURE_SRCS = src/backoff.c src/cli.c src/config.c src/duration.c src/escape.c src/fsm.c \
-            src/json.c src/lockkey.c src/log.c src/names.c src/settings.c
+            src/json.c src/listen_addr.c src/lockkey.c src/log.c src/names.c src/settings.c \
+            src/stats.c
 SRCS = $(PURE_SRCS) src/notifyq.c src/pgconn.c src/node.c src/standby.c src/leader.c \
-       src/check.c src/status.c src/main.c
+       src/view.c src/http.c src/http_pages.c src/check.c src/status.c src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)

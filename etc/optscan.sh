@@ -10,7 +10,7 @@ problems=0
 missing() { echo "optscan: $*" >&2; problems=$((problems + 1)); }
 
 # Settings are the --help lines that name a value and a default.
-mapfile -t options < <("$BIN" --help | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\) [A-Z]*  *.*(default: .*/\2/p')
+mapfile -t options < <("$BIN" --help | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\) [A-Z:]*  *.*(default: .*/\2/p')
 [ ${#options[@]} -gt 0 ] || missing "no settings found in --help"
 for option in "${options[@]}"; do
 	key=${option//-/_}

@@ -6,11 +6,13 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config    # build
-	libpq-dev libev-dev libinih-dev  # the daemon's libraries
+	libpq-dev libev-dev libinih-dev libmicrohttpd-dev  # the daemon's libraries
 	check                  # unit tests
 	postgresql postgresql-client  # throwaway server, psql, pgbench
 	procps iproute2        # ps, ss: tests watch processes and ports
-	python3                # benchmark statistics
+	python3                # benchmark statistics, JSON checks in tests
+	curl                   # status endpoint tests
+	chromium               # the status page's browser test
 )
 
 missing=()

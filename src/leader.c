@@ -58,7 +58,8 @@ leader_on_promoted(struct node *n)
 	n->counter = n->answer.values[1];
 	snprintf(n->term_text, sizeof(n->term_text), "%" PRId64, n->term);
 	backoff_reset(&n->backoff);
-	n->heartbeat_due = false;
+	n->heartbeat_due = true;	/* refresh the member row and the view at once */
+	n->stats.failovers++;
 	node_set_state(n, ST_LEADER, "term raised and channels listened");
 	log_info("starting psql listener: cluster=%s term=%" PRId64 " counter=%" PRId64
 		 " channels=%d", n->cfg->cluster, n->term, n->counter, n->cfg->nchannels);
@@ -80,8 +81,9 @@ leader_step(struct node *n)
 	    n->queue.count : MAX_STEP_NOTIFICATIONS;
 	snprintf(count_text, sizeof(count_text), "%zu", n->step_size);
 	node_answer_reset(n, 1);
+	n->step_started = ev_time();
 	if (!node_send(n, "BEGIN", 0, NULL) || !node_send(n, SQL_STEP, 3, params) ||
-	    !node_send_heartbeat_if_due(n) || !node_send(n, "COMMIT", 0, NULL) || !node_sync(n))
+	    !node_send_housekeeping(n) || !node_send(n, "COMMIT", 0, NULL) || !node_sync(n))
 		return;
 	node_set_state(n, ST_PROCESSING, n->step_size ? "processing notifications" : "heartbeat");
 }
@@ -118,7 +120,7 @@ leader_next(struct node *n)
 {
 	if (n->stopping && !n->unlistened)
 		run_unlisten(n);
-	else if (n->queue.count > 0 || (n->heartbeat_due && !n->stopping))
+	else if (n->queue.count > 0 || (node_housekeeping_due(n) && !n->stopping))
 		leader_step(n);
 	else if (n->stopping)
 		run_release(n);
@@ -127,13 +129,31 @@ leader_next(struct node *n)
 }
 
 static void
+count_processed(struct node *n, const PGnotify *note, long long counter, double now)
+{
+	for (int c = 0; c < n->cfg->nchannels; c++)
+		if (strcmp(n->cfg->channels[c], note->relname) == 0) {
+			n->stats.processed[c]++;
+			break;
+		}
+	n->stats.last_notification_at = now;
+	if (n->want_view)
+		stats_remember(&n->stats, now, counter, note->relname, note->extra);
+}
+
+/* After the commit: one log line and one count per notification. */
+static void
 log_step(struct node *n, long long counter_before)
 {
 	char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)];
+	double now = ev_time();
 
+	if (n->step_size > 0)
+		stats_observe_step(&n->stats, now - n->step_started);
 	for (size_t i = 0; i < n->step_size; i++) {
 		PGnotify *note = notifyq_at(&n->queue, i);
 
+		count_processed(n, note, counter_before + (long long) i, now);
 		escape_for_log(channel, sizeof(channel), note->relname, strlen(note->relname));
 		escape_for_log(n->escaped_payload, ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES),
 			       note->extra, strlen(note->extra));

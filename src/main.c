@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "node.h"
 #include "oneshot.h"
@@ -15,6 +16,7 @@
 static int
 run_node(struct config *cfg, const struct cli *cli)
 {
+	struct http_server *http = NULL;
 	struct ev_loop *loop;
 	struct node node;
 	int rc;
@@ -33,9 +35,22 @@ run_node(struct config *cfg, const struct cli *cli)
 		fprintf(stderr, "clustered_nodes: out of memory\n");
 		return EX_SOFTWARE;
 	}
+	if (cfg->http[0] != '\0') {
+		char err[512];
+
+		http = http_start(loop, cfg->http, &node, node.status_url, sizeof(node.status_url),
+				  err, sizeof(err));
+		if (http == NULL) {
+			fprintf(stderr, "clustered_nodes: %s\n", err);
+			node_free(&node);
+			return EX_CONFIG;
+		}
+		node.want_view = true;
+	}
 	node_start(&node);
 	ev_run(loop, 0);
 	rc = node.exit_code;
+	http_stop(http);
 	node_free(&node);
 	log_flush();
 	return rc;

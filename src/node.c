@@ -18,6 +18,7 @@
 #define RECONNECT_BASE_MS 100
 #define RECONNECT_CAP_MS 5000
 #define STOP_DEADLINE_S 10.0
+#define VIEW_REFRESH_S 1.0
 
 void
 node_set_state(struct node *n, enum node_state to, const char *reason)
@@ -74,6 +75,7 @@ node_reset(struct node *n, const char *reason)
 	notifyq_drop(&n->queue, n->queue.count);
 	n->step_size = 0;
 	n->poll_again = false;
+	n->stats.reconnects++;
 	node_set_state(n, ST_DISCONNECTED, reason);
 	if (n->stopping) {
 		node_finish(n, n->exit_code, "stop requested");
@@ -90,6 +92,8 @@ node_answer_reset(struct node *n, int value_index)
 {
 	memset(&n->answer, 0, sizeof(n->answer));
 	n->answer.value_index = value_index;
+	n->answer.view_state_index = -1;
+	n->answer.view_members_index = -1;
 	n->heartbeat_in_batch = false;
 }
 
@@ -98,8 +102,10 @@ node_send(struct node *n, const char *sql, int nparams, const char *const *param
 {
 	char reason[600];
 
-	if (pgconn_send(&n->pg, sql, nparams, params))
+	if (pgconn_send(&n->pg, sql, nparams, params)) {
+		n->answer.sent++;
 		return true;
+	}
 	snprintf(reason, sizeof(reason), "could not send a query: %s", n->pg.error);
 	node_reset(n, reason);
 	return false;
@@ -118,14 +124,30 @@ node_sync(struct node *n)
 }
 
 bool
-node_send_heartbeat_if_due(struct node *n)
+node_housekeeping_due(const struct node *n)
+{
+	return n->heartbeat_due || n->view_due;
+}
+
+bool
+node_send_housekeeping(struct node *n)
 {
 	const char *params[] = {n->cfg->cluster, n->cfg->node};
+	const char *view_params[] = {n->cfg->cluster};
 
-	if (!n->heartbeat_due)
+	if (n->heartbeat_due) {
+		n->heartbeat_in_batch = true;
+		if (!node_send(n, SQL_HEARTBEAT, 2, params))
+			return false;
+	}
+	if (!n->view_due && !(n->heartbeat_due && n->want_view))
 		return true;
-	n->heartbeat_in_batch = true;
-	return node_send(n, SQL_HEARTBEAT, 2, params);
+	/* The status endpoint's view of the cluster rides along. */
+	n->answer.view_state_index = n->answer.sent;
+	if (!node_send(n, SQL_VIEW_STATE, 1, view_params))
+		return false;
+	n->answer.view_members_index = n->answer.sent;
+	return node_send(n, SQL_VIEW_MEMBERS, 1, view_params);
 }
 
 static void
@@ -193,6 +215,12 @@ on_result(struct pgconn *c, const PGresult *res)
 		}
 		return;
 	case PGRES_TUPLES_OK:
+		if (index == a->view_state_index)
+			view_read_state(&n->view, res, ev_time());
+		if (index == a->view_members_index) {
+			view_read_members(&n->view, res);
+			n->view_due = false;
+		}
 		if (index != a->value_index || PQntuples(res) < 1)
 			return;
 		a->has_row = true;
@@ -302,10 +330,22 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		standby_try_lock(n);
 }
 
+/* An idle node sends due housekeeping at once; a busy one adds it to its next batch. */
+static void
+housekeeping_now(struct node *n)
+{
+	if (n->stopping)
+		return;
+	if (n->state == ST_STANDBY)
+		standby_try_lock(n);
+	else if (n->state == ST_LEADER)
+		leader_step(n);
+}
+
 /*
- * Marks a heartbeat due; the next lock poll or step carries it.  An idle
- * node sends it at once.  A standby waiting in wait mode refreshes it each
- * time its lock wait re-arms (WAIT_LOCK_TIMEOUT).
+ * Marks a heartbeat due; the next lock poll or step carries it.  A standby
+ * waiting in wait mode refreshes it each time its lock wait re-arms
+ * (WAIT_LOCK_TIMEOUT).
  */
 static void
 heartbeat_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -315,12 +355,19 @@ heartbeat_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) loop;
 	(void) revents;
 	n->heartbeat_due = true;
-	if (n->stopping)
-		return;
-	if (n->state == ST_STANDBY)
-		standby_try_lock(n);
-	else if (n->state == ST_LEADER)
-		leader_step(n);
+	housekeeping_now(n);
+}
+
+/* With --http, the page and /status may lag the database by this much at most. */
+static void
+view_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = node_of(w, offsetof(struct node, view_timer));
+
+	(void) loop;
+	(void) revents;
+	n->view_due = true;
+	housekeeping_now(n);
 }
 
 static void
@@ -477,6 +524,7 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 		snprintf(n->host, sizeof(n->host), "unknown");
 	n->host[sizeof(n->host) - 1] = '\0';
 	snprintf(n->pid_text, sizeof(n->pid_text), "%d", (int) getpid());
+	n->stats.started_at = ev_time();
 	n->escaped_payload = malloc(ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES));
 	if (n->escaped_payload == NULL)
 		return false;
@@ -488,6 +536,7 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 		      cfg->poll_interval_ms / 1000.0);
 	ev_timer_init(&n->heartbeat_timer, heartbeat_timer_cb, cfg->heartbeat_interval_ms / 1000.0,
 		      cfg->heartbeat_interval_ms / 1000.0);
+	ev_timer_init(&n->view_timer, view_timer_cb, VIEW_REFRESH_S, VIEW_REFRESH_S);
 	ev_init(&n->retry_timer, retry_timer_cb);
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
@@ -500,12 +549,14 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 void
 node_start(struct node *n)
 {
-	log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums lock_key=%s",
+	log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums lock_key=%s%s%s",
 		 n->cfg->cluster, n->cfg->nchannels,
 		 n->cfg->acquire == ACQUIRE_WAIT ? "wait" : "poll", n->cfg->poll_interval_ms,
-		 n->lock_key_text);
+		 n->lock_key_text, n->status_url[0] ? " status=" : "", n->status_url);
 	ev_timer_start(n->loop, &n->poll_timer);
 	ev_timer_start(n->loop, &n->heartbeat_timer);
+	if (n->want_view)
+		ev_timer_start(n->loop, &n->view_timer);
 	ev_signal_start(n->loop, &n->sigterm_watcher);
 	ev_signal_start(n->loop, &n->sigint_watcher);
 	ev_signal_start(n->loop, &n->sighup_watcher);

@@ -13,6 +13,8 @@
 #include "notifyq.h"
 #include "pgconn.h"
 #include "settings.h"
+#include "stats.h"
+#include "view.h"
 
 /* The schema version (sql/NNN_*.sql) this binary needs. */
 #define SCHEMA_VERSION 2
@@ -22,7 +24,10 @@
 
 /* What the batch in flight has answered so far. */
 struct batch_answer {
+	int sent;		/* statements sent */
 	int index;		/* results seen */
+	int view_state_index;	/* where the view's statements are, or -1 */
+	int view_members_index;
 	int value_index;	/* the statement whose first row we keep, or -1 */
 	bool failed;
 	char sqlstate[6];
@@ -46,6 +51,7 @@ struct node {
 
 	ev_timer poll_timer;	/* standby: try the lock */
 	ev_timer heartbeat_timer;	/* marks a heartbeat due */
+	ev_timer view_timer;	/* with --http: marks a view refresh due */
 	ev_timer retry_timer;	/* disconnected: reconnect */
 	ev_timer stop_timer;	/* graceful stop's deadline */
 	ev_signal sigterm_watcher;
@@ -70,6 +76,13 @@ struct node {
 	size_t step_size;	/* how many of queue the step in flight covers */
 	struct batch_answer answer;
 	char *escaped_payload;	/* scratch for log escaping */
+	double step_started;	/* monotonic, for the step-duration histogram */
+
+	struct node_stats stats;
+	struct cluster_view view;	/* refreshed with heartbeats when HTTP is on */
+	bool want_view;
+	bool view_due;
+	char status_url[300];	/* "" without --http */
 };
 
 /* Prepares the node and its watchers; cfg and cli must outlive it. */

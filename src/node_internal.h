@@ -15,8 +15,10 @@ void node_answer_reset(struct node *n, int value_index);
 /* One statement of the batch / the batch's end; false after resetting the node. */
 bool node_send(struct node *n, const char *sql, int nparams, const char *const *params);
 bool node_sync(struct node *n);
-/* Adds the heartbeat to the batch being built if one is due. */
-bool node_send_heartbeat_if_due(struct node *n);
+/* Adds the heartbeat and the view's queries to the batch being built when due. */
+bool node_send_housekeeping(struct node *n);
+/* Whether a heartbeat or a view refresh is waiting for the next batch. */
+bool node_housekeeping_due(const struct node *n);
 
 /* standby.c */
 void standby_check_schema(struct node *n);

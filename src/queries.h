@@ -16,14 +16,16 @@
  * process whose session is still alive is left alone and nothing is
  * returned: a second live node with our name.  A namesake whose session is
  * gone (crashed, restarted by systemd) is replaced.
- * $1 cluster, $2 node, $3 host, $4 pid, $5 version.
+ * $1 cluster, $2 node, $3 host, $4 pid, $5 version, $6 status URL or NULL.
  */
 #define SQL_REGISTER \
 	"INSERT INTO clustered_nodes.members AS m " \
-	"  (cluster, node, host, pid, version, role, term, started_at, heartbeat_at, backend_pid) " \
-	"VALUES ($1, $2, $3, $4::integer, $5, 'standby', NULL, now(), now(), pg_backend_pid()) " \
+	"  (cluster, node, host, pid, version, role, term, started_at, heartbeat_at, backend_pid, " \
+	"   status_url) " \
+	"VALUES ($1, $2, $3, $4::integer, $5, 'standby', NULL, now(), now(), pg_backend_pid(), $6) " \
 	"ON CONFLICT (cluster, node) DO UPDATE SET host = excluded.host, pid = excluded.pid, " \
 	"  version = excluded.version, role = 'standby', term = NULL, " \
+	"  status_url = excluded.status_url, " \
 	"  started_at = CASE WHEN m.host = excluded.host AND m.pid = excluded.pid " \
 	"    THEN m.started_at ELSE excluded.started_at END, " \
 	"  heartbeat_at = now(), backend_pid = pg_backend_pid() " \

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include "duration.h"
+#include "listen_addr.h"
 #include "settings.h"
 
 #define HOUR_MS (3600UL * 1000)
@@ -168,6 +169,23 @@ apply_log_format(struct config *c, const char *text, const char **why)
 	return true;
 }
 
+static bool
+apply_http(struct config *c, const char *text, const char **why)
+{
+	char host[256], port[8];
+
+	if (text[0] != '\0' && strcmp(text, "off") != 0 &&
+	    !listen_addr_parse(text, host, sizeof(host), port, sizeof(port), why))
+		return false;
+	return replace_string(&c->http, strcmp(text, "off") == 0 ? "" : text, why);
+}
+
+static void
+show_http(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->http[0] ? c->http : "off");
+}
+
 static void
 show_node(const struct config *c, char *buf, size_t size)
 {
@@ -258,6 +276,9 @@ const struct setting settings[] = {
 	 "error, warn, info or debug", apply_log_level, show_log_level},
 	{"log_format", 0, "FORMAT", true, "text",
 	 "text, or json (one object per line)", apply_log_format, show_log_format},
+	{"http", 0, "ADDR:PORT", false, "off",
+	 "serve /healthz, /readyz, /status, /metrics and a status page there; a bare port "
+	 "binds 127.0.0.1", apply_http, show_http},
 };
 
 const size_t settings_count = sizeof(settings) / sizeof(settings[0]);
@@ -320,12 +341,13 @@ config_init(struct config *c)
 	c->node = strdup(host);
 	c->dbname = strdup("");
 	c->cluster = strdup(DEFAULT_CLUSTER);
+	c->http = strdup("");
 	c->poll_interval_ms = 100;
 	c->acquire = ACQUIRE_POLL;
 	c->heartbeat_interval_ms = 5000;
 	c->log_level = LEVEL_INFO;
 	c->log_format = LOG_FORMAT_TEXT;
-	return c->node && c->dbname && c->cluster &&
+	return c->node && c->dbname && c->cluster && c->http &&
 	    config_set_channels(c, default_channels, 1, &why);
 }
 
@@ -335,6 +357,7 @@ config_free(struct config *c)
 	free(c->node);
 	free(c->dbname);
 	free(c->cluster);
+	free(c->http);
 	for (int i = 0; i < c->nchannels; i++)
 		free(c->channels[i]);
 	memset(c, 0, sizeof(*c));

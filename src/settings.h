@@ -31,6 +31,7 @@ struct config {
 	unsigned long heartbeat_interval_ms;
 	enum log_level log_level;
 	enum log_format log_format;
+	char *http;		/* listen address of the status endpoint; "" = off */
 };
 
 struct setting {

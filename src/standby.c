@@ -44,10 +44,12 @@ standby_check_schema(struct node *n)
 static void
 register_member(struct node *n)
 {
-	const char *params[] = {n->cfg->cluster, n->cfg->node, n->host, n->pid_text, CN_VERSION};
+	const char *params[] = {n->cfg->cluster, n->cfg->node, n->host, n->pid_text, CN_VERSION,
+		n->status_url[0] ? n->status_url : NULL};
 
 	node_answer_reset(n, 0);
-	if (!node_send(n, SQL_REGISTER, 5, params) || !node_sync(n))
+	n->heartbeat_due = true;	/* the first poll refreshes it and (with --http) the view */
+	if (!node_send(n, SQL_REGISTER, 6, params) || !node_sync(n))
 		return;
 	node_set_state(n, ST_REGISTERING, "schema is current; registering");
 }
@@ -105,7 +107,6 @@ standby_on_registered(struct node *n)
 		node_finish(n, EX_CONFIG, "duplicate node name");
 		return;
 	}
-	n->heartbeat_due = false;
 	node_set_state(n, ST_STANDBY, "registered");
 	if (n->stopping)
 		standby_leave(n);
@@ -121,7 +122,7 @@ standby_try_lock(struct node *n)
 
 	node_answer_reset(n, 0);
 	if (!node_send(n, wait ? SQL_WAIT_LOCK : SQL_TRY_LOCK, 1, params) ||
-	    !node_send_heartbeat_if_due(n) || !node_sync(n))
+	    !node_send_housekeeping(n) || !node_sync(n))
 		return;
 	node_set_state(n, ST_ACQUIRING,
 		       wait ? "waiting for the leader lock" : "polling the leader lock");
@@ -160,7 +161,7 @@ standby_on_lock_polled(struct node *n)
 	/* A clean "no": the database is healthy, so the next failure starts afresh. */
 	backoff_reset(&n->backoff);
 	node_set_state(n, ST_STANDBY, "the lock is held by another node");
-	if (n->poll_again || n->heartbeat_due) {
+	if (n->poll_again || node_housekeeping_due(n)) {
 		n->poll_again = false;
 		standby_try_lock(n);
 	}

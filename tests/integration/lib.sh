@@ -113,3 +113,16 @@ kill_nodes() {
 	for pid in "${NODE_PID[@]}"; do wait "$pid" 2>/dev/null || true; done
 	NODE_PID=()
 }
+
+# A loopback port nothing listens on now.
+free_port() {
+	local port
+	while :; do
+		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+		ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+	done
+}
+
+# http_code URL [curl args...]: the status code only.
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+http_body() { curl -s --max-time 5 "$@"; }

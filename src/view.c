@@ -1,0 +1,43 @@
+/* The node's latest view of its cluster, read with its heartbeat, for HTTP. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "view.h"
+
+void
+view_read_state(struct cluster_view *v, const PGresult *res, double now)
+{
+	if (PQntuples(res) != 1 || PQnfields(res) < 6)
+		return;
+	v->valid = true;
+	v->taken_at = now;
+	v->has_state = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+	v->term = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	v->counter = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(v->leader, sizeof(v->leader), "%s", PQgetvalue(res, 0, 2));
+	snprintf(v->elected_at, sizeof(v->elected_at), "%s", PQgetvalue(res, 0, 3));
+	v->queue_usage = strtod(PQgetvalue(res, 0, 4), NULL);
+}
+
+void
+view_read_members(struct cluster_view *v, const PGresult *res)
+{
+	int n = PQntuples(res);
+
+	if (PQnfields(res) < 6)
+		return;
+	if (n > VIEW_MAX_MEMBERS)
+		n = VIEW_MAX_MEMBERS;
+	for (int i = 0; i < n; i++) {
+		struct member_view *m = &v->members[i];
+
+		snprintf(m->node, sizeof(m->node), "%s", PQgetvalue(res, i, 0));
+		snprintf(m->role, sizeof(m->role), "%s", PQgetvalue(res, i, 1));
+		snprintf(m->host, sizeof(m->host), "%s", PQgetvalue(res, i, 2));
+		m->pid = atoi(PQgetvalue(res, i, 3));
+		snprintf(m->session, sizeof(m->session), "%s", PQgetvalue(res, i, 4));
+		m->heartbeat_age = strtod(PQgetvalue(res, i, 5), NULL);
+	}
+	v->nmembers = n;
+}
