@@ -10,6 +10,13 @@
 -- cluster_state and their own members row.  Advisory locks, LISTEN/NOTIFY
 -- and pg_stat_activity's pid column need no grant.  The role cannot create,
 -- drop or truncate anything, nor delete a cluster's state.
+--
+-- Hung-leader eviction (lease_timeout) ends the stuck leader's backend with
+-- pg_terminate_backend, which PostgreSQL allows against the same role or
+-- with pg_signal_backend; the grant below covers nodes that log in as
+-- different roles.  pg_signal_backend can end any non-superuser backend of
+-- the server (never a superuser's): if that is too much for you, log every
+-- node in as the same role, drop the grant, or set lease_timeout = off.
 
 SET client_min_messages = warning;
 
@@ -29,5 +36,6 @@ REVOKE ALL ON ALL TABLES IN SCHEMA clustered_nodes FROM clustered_nodes_node;
 GRANT SELECT ON clustered_nodes.schema_migrations TO clustered_nodes_node;
 GRANT SELECT, INSERT, UPDATE ON clustered_nodes.cluster_state TO clustered_nodes_node;
 GRANT SELECT, INSERT, UPDATE, DELETE ON clustered_nodes.members TO clustered_nodes_node;
+GRANT pg_signal_backend TO clustered_nodes_node;
 
 COMMIT;

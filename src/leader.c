@@ -14,10 +14,10 @@
 void
 leader_take_lead(struct node *n)
 {
-	const char *params[] = {n->cfg->cluster, n->lock_key_text, n->cfg->node};
+	const char *params[] = {n->cfg->cluster, n->lock_key_text, n->cfg->node, n->lease_ms_text};
 
 	node_answer_reset(n, 1);
-	if (!node_send(n, "BEGIN", 0, NULL) || !node_send(n, SQL_TAKE_LEAD, 3, params))
+	if (!node_send(n, "BEGIN", 0, NULL) || !node_send(n, SQL_TAKE_LEAD, 4, params))
 		return;
 	if (n->cfg->acquire == ACQUIRE_WAIT && !node_send(n, SQL_RESET_LOCK_TIMEOUT, 0, NULL))
 		return;
@@ -75,14 +75,15 @@ void
 leader_step(struct node *n)
 {
 	char count_text[24];
-	const char *params[] = {n->cfg->cluster, n->term_text, count_text};
+	const char *params[] = {n->cfg->cluster, n->term_text, count_text, n->lease_ms_text};
 
 	n->step_size = n->queue.count < MAX_STEP_NOTIFICATIONS ?
 	    n->queue.count : MAX_STEP_NOTIFICATIONS;
 	snprintf(count_text, sizeof(count_text), "%zu", n->step_size);
 	node_answer_reset(n, 1);
 	n->step_started = ev_time();
-	if (!node_send(n, "BEGIN", 0, NULL) || !node_send(n, SQL_STEP, 3, params) ||
+	n->lease_due = false;	/* every step renews the lease */
+	if (!node_send(n, "BEGIN", 0, NULL) || !node_send(n, SQL_STEP, 4, params) ||
 	    !node_send_housekeeping(n) || !node_send(n, "COMMIT", 0, NULL) || !node_sync(n))
 		return;
 	node_set_state(n, ST_PROCESSING, n->step_size ? "processing notifications" : "heartbeat");

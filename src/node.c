@@ -72,9 +72,12 @@ node_reset(struct node *n, const char *reason)
 		log_warn("step of term %" PRId64 " was in flight: whether it committed is recorded "
 			 "only in the database", n->term);
 	pgconn_close(&n->pg);
+	ev_timer_stop(n->loop, &n->deadline_timer);
 	notifyq_drop(&n->queue, n->queue.count);
 	n->step_size = 0;
 	n->poll_again = false;
+	n->lease_check = false;
+	n->evicting = false;
 	n->stats.reconnects++;
 	node_set_state(n, ST_DISCONNECTED, reason);
 	if (n->stopping) {
@@ -90,6 +93,7 @@ node_reset(struct node *n, const char *reason)
 void
 node_answer_reset(struct node *n, int value_index)
 {
+	n->unbounded_batch = false;
 	memset(&n->answer, 0, sizeof(n->answer));
 	n->answer.value_index = value_index;
 	n->answer.view_state_index = -1;
@@ -116,8 +120,14 @@ node_sync(struct node *n)
 {
 	char reason[600];
 
-	if (pgconn_sync(&n->pg))
+	if (pgconn_sync(&n->pg)) {
+		/* Every answer is due within the deadline, but a lock wait's. */
+		if (!n->unbounded_batch && !ev_is_active(&n->deadline_timer)) {
+			ev_timer_set(&n->deadline_timer, n->timing.answer_deadline_ms / 1000.0, 0.);
+			ev_timer_start(n->loop, &n->deadline_timer);
+		}
 		return true;
+	}
 	snprintf(reason, sizeof(reason), "could not send a query: %s", n->pg.error);
 	node_reset(n, reason);
 	return false;
@@ -126,7 +136,7 @@ node_sync(struct node *n)
 bool
 node_housekeeping_due(const struct node *n)
 {
-	return n->heartbeat_due || n->view_due;
+	return n->heartbeat_due || n->view_due || (n->lease_due && node_state_holds_lock(n->state));
 }
 
 bool
@@ -153,8 +163,13 @@ node_send_housekeeping(struct node *n)
 static void
 node_connect(struct node *n)
 {
-	const char *const keywords[] = {"dbname", "application_name", NULL};
-	const char *const values[] = {n->cfg->dbname, n->application_name, NULL};
+	/* libpq's own keepalives and tcp_user_timeout, on top of the answer deadline. */
+	const char *const keywords[] = {"dbname", "application_name", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		NULL};
+	const char *const values[] = {n->cfg->dbname, n->application_name, "1",
+		n->keepalive_idle_text, n->keepalive_interval_text, n->keepalive_count_text,
+		n->user_timeout_text, NULL};
 
 	if (!pgconn_start(&n->pg, keywords, values, CONNECT_TIMEOUT_S)) {
 		unsigned delay_ms = backoff_next(&n->backoff, arc4random());
@@ -224,7 +239,7 @@ on_result(struct pgconn *c, const PGresult *res)
 		if (index != a->value_index || PQntuples(res) < 1)
 			return;
 		a->has_row = true;
-		for (int col = 0; col < 2 && col < PQnfields(res); col++) {
+		for (int col = 0; col < 4 && col < PQnfields(res); col++) {
 			const char *v = PQgetvalue(res, 0, col);
 
 			a->values[col] = strcmp(v, "t") == 0 ? 1 : strcmp(v, "f") == 0 ? 0 :
@@ -241,6 +256,7 @@ on_batch_done(struct pgconn *c)
 {
 	struct node *n = c->owner;
 
+	ev_timer_stop(n->loop, &n->deadline_timer);
 	switch (n->state) {
 	case ST_CHECKING:
 		standby_on_schema_checked(n);
@@ -303,7 +319,15 @@ on_notify(struct pgconn *c, PGnotify *note)
 	}
 }
 
+static void
+on_notice(struct pgconn *c, const char *message)
+{
+	(void) c;
+	log_warn("server: %s", message);
+}
+
 static const struct pgconn_handlers session_handlers = {
+	.notice = on_notice,
 	.connected = on_connected,
 	.failed = on_failed,
 	.result = on_result,
@@ -345,7 +369,7 @@ housekeeping_now(struct node *n)
 /*
  * Marks a heartbeat due; the next lock poll or step carries it.  A standby
  * waiting in wait mode refreshes it each time its lock wait re-arms
- * (WAIT_LOCK_TIMEOUT).
+ * (WAIT_LOCK_TIMEOUT_MS, or the lease timeout).
  */
 static void
 heartbeat_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -356,6 +380,44 @@ heartbeat_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) revents;
 	n->heartbeat_due = true;
 	housekeeping_now(n);
+}
+
+/* Leader: a lease renewal is due; an idle leader sends it now as an empty step. */
+static void
+lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = node_of(w, offsetof(struct node, lease_timer));
+
+	(void) loop;
+	(void) revents;
+	n->lease_due = true;
+	if (!n->stopping && n->state == ST_LEADER)
+		leader_step(n);
+}
+
+/*
+ * No answer within the deadline: the network or the server is gone for us.
+ * A leader stops here, before the server can free its lock (the deadline
+ * and renewal interval add up to less than the server's release bound), so
+ * it never processes anything while another node may lead.
+ */
+static void
+deadline_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = node_of(w, offsetof(struct node, deadline_timer));
+	char reason[300];
+
+	(void) loop;
+	(void) revents;
+	if (node_state_holds_lock(n->state))
+		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms: "
+			 "self-demotion, before the server can free the lock (%lu ms after our "
+			 "last contact)", n->timing.answer_deadline_ms, n->timing.server_release_ms);
+	else
+		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms",
+			 n->timing.answer_deadline_ms);
+	log_warn("%s", reason);
+	node_reset(n, reason);
 }
 
 /* With --http, the page and /status may lag the database by this much at most. */
@@ -537,6 +599,20 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	ev_timer_init(&n->heartbeat_timer, heartbeat_timer_cb, cfg->heartbeat_interval_ms / 1000.0,
 		      cfg->heartbeat_interval_ms / 1000.0);
 	ev_timer_init(&n->view_timer, view_timer_cb, VIEW_REFRESH_S, VIEW_REFRESH_S);
+	fault_timing_compute(cfg->session_timeout_ms, cfg->lease_timeout_ms, &n->timing);
+	snprintf(n->keepalive_idle_text, sizeof(n->keepalive_idle_text), "%u", n->timing.keepalive_idle_s);
+	snprintf(n->keepalive_interval_text, sizeof(n->keepalive_interval_text), "%u",
+		 n->timing.keepalive_interval_s);
+	snprintf(n->keepalive_count_text, sizeof(n->keepalive_count_text), "%u",
+		 n->timing.keepalive_count);
+	snprintf(n->user_timeout_text, sizeof(n->user_timeout_text), "%lu", n->timing.user_timeout_ms);
+	snprintf(n->lease_ms_text, sizeof(n->lease_ms_text), "%lu", n->timing.lease_ms);
+	snprintf(n->wait_timeout_text, sizeof(n->wait_timeout_text), "%lums",
+		 cfg->lease_timeout_ms && cfg->lease_timeout_ms < WAIT_LOCK_TIMEOUT_MS ?
+		 cfg->lease_timeout_ms : (unsigned long) WAIT_LOCK_TIMEOUT_MS);
+	ev_timer_init(&n->lease_timer, lease_timer_cb, n->timing.renew_interval_ms / 1000.0,
+		      n->timing.renew_interval_ms / 1000.0);
+	ev_init(&n->deadline_timer, deadline_timer_cb);
 	ev_init(&n->retry_timer, retry_timer_cb);
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
@@ -553,8 +629,16 @@ node_start(struct node *n)
 		 n->cfg->cluster, n->cfg->nchannels,
 		 n->cfg->acquire == ACQUIRE_WAIT ? "wait" : "poll", n->cfg->poll_interval_ms,
 		 n->lock_key_text, n->status_url[0] ? " status=" : "", n->status_url);
+	log_info("session_timeout=%lums: the server frees a vanished node's lock %lu ms after its "
+		 "last packet (keepalives %u s + %u x %u s, tcp_user_timeout %lu ms); a leader cut "
+		 "off stops within %lu ms (renews every %lu ms, gives up on an answer after %lu ms); "
+		 "lease_timeout=%s", n->cfg->session_timeout_ms, n->timing.server_release_ms,
+		 n->timing.keepalive_idle_s, n->timing.keepalive_count, n->timing.keepalive_interval_s,
+		 n->timing.user_timeout_ms, n->timing.demote_bound_ms, n->timing.renew_interval_ms,
+		 n->timing.answer_deadline_ms, n->cfg->lease_timeout_ms ? "on" : "off (no eviction)");
 	ev_timer_start(n->loop, &n->poll_timer);
 	ev_timer_start(n->loop, &n->heartbeat_timer);
+	ev_timer_start(n->loop, &n->lease_timer);
 	if (n->want_view)
 		ev_timer_start(n->loop, &n->view_timer);
 	ev_signal_start(n->loop, &n->sigterm_watcher);

@@ -14,10 +14,11 @@
 #include "pgconn.h"
 #include "settings.h"
 #include "stats.h"
+#include "timing.h"
 #include "view.h"
 
 /* The schema version (sql/NNN_*.sql) this binary needs. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* PostgreSQL's payloads are shorter than 8000 bytes. */
 #define MAX_PAYLOAD_BYTES 8000
@@ -33,7 +34,7 @@ struct batch_answer {
 	char sqlstate[6];
 	char error[512];
 	bool has_row;
-	long long values[2];	/* its first two columns; 't'/'f' read as 1/0 */
+	long long values[4];	/* its first four columns; 't'/'f' read as 1/0 */
 };
 
 struct node {
@@ -52,6 +53,8 @@ struct node {
 	ev_timer poll_timer;	/* standby: try the lock */
 	ev_timer heartbeat_timer;	/* marks a heartbeat due */
 	ev_timer view_timer;	/* with --http: marks a view refresh due */
+	ev_timer lease_timer;	/* leader: marks a lease renewal due */
+	ev_timer deadline_timer;	/* a batch unanswered this long: we are cut off */
 	ev_timer retry_timer;	/* disconnected: reconnect */
 	ev_timer stop_timer;	/* graceful stop's deadline */
 	ev_signal sigterm_watcher;
@@ -82,6 +85,14 @@ struct node {
 	struct cluster_view view;	/* refreshed with heartbeats when HTTP is on */
 	bool want_view;
 	bool view_due;
+	bool lease_due;
+	bool lease_check;	/* wait mode: poll once after a lock wait timed out */
+	bool evicting;		/* standby: pg_terminate_backend of a lapsed leader in flight */
+	bool unbounded_batch;	/* a lock wait: no answer deadline */
+
+	struct fault_timing timing;
+	char keepalive_idle_text[12], keepalive_interval_text[12], keepalive_count_text[12];
+	char user_timeout_text[24], lease_ms_text[24], wait_timeout_text[24];
 	char status_url[300];	/* "" without --http */
 };
 

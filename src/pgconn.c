@@ -21,14 +21,19 @@ pgconn_one_line(char *buf, size_t size, const char *message)
 		snprintf(buf, size, "unknown error");
 }
 
-/* Points the io watcher at the session's current socket and wanted events. */
+/*
+ * Points the io watcher at the session's current socket and wanted events.
+ * While connecting, libpq may close a socket and open the next host's, which
+ * can get the same descriptor number; epoll forgets a closed descriptor, so
+ * then the watcher must be re-armed even though nothing seems to change.
+ */
 static void
-watch(struct pgconn *c, int events)
+watch_socket(struct pgconn *c, int events, bool rearm)
 {
 	int fd = PQsocket(c->conn);
 
 	if (ev_is_active(&c->io)) {
-		if (c->io.fd == fd && (c->io.events & (EV_READ | EV_WRITE)) == events)
+		if (!rearm && c->io.fd == fd && (c->io.events & (EV_READ | EV_WRITE)) == events)
 			return;
 		ev_io_stop(c->loop, &c->io);
 	}
@@ -36,6 +41,12 @@ watch(struct pgconn *c, int events)
 		return;
 	ev_io_set(&c->io, fd, events);
 	ev_io_start(c->loop, &c->io);
+}
+
+static void
+watch(struct pgconn *c, int events)
+{
+	watch_socket(c, events, false);
 }
 
 /* Closes the session and reports why to the owner. */
@@ -118,15 +129,27 @@ flush_output(struct pgconn *c)
 	return true;
 }
 
+/* Server notices (e.g. "terminating connection due to ...") go to our log, on one line. */
+static void
+on_notice(void *arg, const char *message)
+{
+	struct pgconn *c = arg;
+	char line[512];
+
+	pgconn_one_line(line, sizeof(line), message);
+	if (c->handlers->notice)
+		c->handlers->notice(c, line);
+}
+
 static void
 connect_step(struct pgconn *c)
 {
 	switch (PQconnectPoll(c->conn)) {
 	case PGRES_POLLING_READING:
-		watch(c, EV_READ);
+		watch_socket(c, EV_READ, true);
 		return;
 	case PGRES_POLLING_WRITING:
-		watch(c, EV_WRITE);
+		watch_socket(c, EV_WRITE, true);
 		return;
 	case PGRES_POLLING_OK:
 		ev_timer_stop(c->loop, &c->connect_timer);
@@ -202,6 +225,7 @@ pgconn_start(struct pgconn *c, const char *const *keywords,
 		pgconn_close(c);
 		return false;
 	}
+	PQsetNoticeProcessor(c->conn, on_notice, c);
 	c->connecting = true;
 	/* libpq: before the first PQconnectPoll, behave as if it asked to write. */
 	watch(c, EV_WRITE);

@@ -23,6 +23,8 @@ struct pgconn_handlers {
 	void (*batch_done)(struct pgconn *c);
 	/* A notification; the handler owns it and releases it with PQfreemem. */
 	void (*notify)(struct pgconn *c, PGnotify *n);
+	/* A notice or warning from the server, on one line. */
+	void (*notice)(struct pgconn *c, const char *message);
 };
 
 struct pgconn {

@@ -44,18 +44,54 @@
 	"DELETE FROM clustered_nodes.members " \
 	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid()"
 
-/* Standby poll.  $1 lock key. */
-#define SQL_TRY_LOCK "SELECT pg_try_advisory_lock($1::bigint)"
+/*
+ * Standby poll: try the lock, and read what eviction needs: the term, whether
+ * the lease has lapsed, and the holder's pid (read before our attempt).
+ * $1 lock key, $2 cluster.
+ */
+#define SQL_TRY_LOCK \
+	"SELECT pg_try_advisory_lock($1::bigint), coalesce(s.term, 0), " \
+	"  coalesce(s.lease_until < now(), false), coalesce(l.pid, 0) " \
+	"FROM (SELECT 1) one " \
+	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2 " \
+	"LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 " \
+	"  AND ((l.classid::int8 << 32) | l.objid::int8) = $1::bigint " \
+	"  AND l.pid <> pg_backend_pid()"
+
+/*
+ * Hung-leader eviction: end the holder's backend, only if it still holds the
+ * lock, the term is still the one we read and the lease still lapsed; wait up
+ * to a second for it to exit.  $1 lock key, $2 cluster, $3 term, $4 pid.
+ */
+#define SQL_EVICT \
+	"SELECT pg_terminate_backend(l.pid, 1000) FROM pg_locks l " \
+	"JOIN clustered_nodes.cluster_state s ON s.cluster = $2 AND s.term = $3::bigint " \
+	"  AND s.lease_until < now() " \
+	"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 " \
+	"  AND ((l.classid::int8 << 32) | l.objid::int8) = $1::bigint AND l.pid = $4::integer"
+
+/*
+ * Connect: server-side TCP keepalives and tcp_user_timeout for this session,
+ * so the server ends it (and frees the lock) within session_timeout when the
+ * node vanishes.  $1 idle s, $2 interval s, $3 count, $4 user timeout ms.
+ */
+#define SQL_SESSION_TIMEOUTS \
+	"SELECT set_config('tcp_keepalives_idle', $1, false), " \
+	"  set_config('tcp_keepalives_interval', $2, false), " \
+	"  set_config('tcp_keepalives_count', $3, false), " \
+	"  set_config('tcp_user_timeout', $4, false)"
 
 /*
  * Standby in wait mode: queue for the lock (FIFO among waiters).  The wait
- * ends when the lock is granted or after WAIT_LOCK_TIMEOUT (SQLSTATE 55P03),
- * when the node refreshes its heartbeat and queues again; the server checks
+ * ends when the lock is granted or after WAIT_LOCK_TIMEOUT_MS, or the lease
+ * timeout if shorter (SQLSTATE 55P03), when the node polls once (refreshing
+ * its heartbeat and checking the lease) and queues again; the server checks
  * every second that the client is still there, so a standby that goes away
  * leaves the queue.  $1 lock key.
  */
-#define WAIT_LOCK_TIMEOUT "60s"
-#define SQL_WAIT_LOCK_TIMEOUT "SET lock_timeout = '" WAIT_LOCK_TIMEOUT "'"
+#define WAIT_LOCK_TIMEOUT_MS 60000
+/* $1: the wait, e.g. '60s' (the lease timeout when eviction is on). */
+#define SQL_WAIT_LOCK_TIMEOUT "SELECT set_config('lock_timeout', $1, false)"
 #define SQL_WAIT_CLIENT_CHECK "SET client_connection_check_interval = '1s'"
 #define SQL_WAIT_LOCK "SELECT true FROM pg_advisory_lock($1::bigint)"
 /* In the take-lead transaction: a leader's own statements never time out on locks. */
@@ -64,16 +100,18 @@
 /*
  * Taking the lead, inside BEGIN ... LISTEN ... COMMIT: raise the term, record
  * ourselves in cluster_state (creating the row on first use) and in members.
- * $1 cluster, $2 lock key, $3 node.
+ * $1 cluster, $2 lock key, $3 node, $4 lease in ms.
  */
 #define SQL_TAKE_LEAD \
 	"WITH s AS (" \
 	"  INSERT INTO clustered_nodes.cluster_state AS s " \
-	"    (cluster, lock_key, term, leader, leader_pid, elected_at, updated_at) " \
-	"  VALUES ($1, $2::bigint, 1, $3, pg_backend_pid(), now(), now()) " \
+	"    (cluster, lock_key, term, leader, leader_pid, elected_at, updated_at, lease_until) " \
+	"  VALUES ($1, $2::bigint, 1, $3, pg_backend_pid(), now(), now(), " \
+	"    now() + $4::bigint * interval '1 millisecond') " \
 	"  ON CONFLICT (cluster) DO UPDATE SET term = s.term + 1, " \
 	"    leader = excluded.leader, leader_pid = excluded.leader_pid, " \
-	"    elected_at = excluded.elected_at, updated_at = excluded.updated_at " \
+	"    elected_at = excluded.elected_at, updated_at = excluded.updated_at, " \
+	"    lease_until = excluded.lease_until " \
 	"  RETURNING term, counter), " \
 	"m AS (" \
 	"  UPDATE clustered_nodes.members SET role = 'leader', term = (SELECT term FROM s), " \
@@ -84,12 +122,13 @@
 /*
  * One processing step covering $3 notifications (0: a heartbeat that also
  * proves we still lead), guarded by our term: no row means another node has
- * taken over.  Returns the counter before the step.  $1 cluster, $2 term,
- * $3 count.
+ * taken over.  Every step renews the lease.  Returns the counter before the
+ * step.  $1 cluster, $2 term, $3 count, $4 lease in ms.
  */
 #define SQL_STEP \
 	"UPDATE clustered_nodes.cluster_state " \
-	"SET counter = counter + $3::bigint, updated_at = now() " \
+	"SET counter = counter + $3::bigint, updated_at = now(), " \
+	"  lease_until = now() + $4::bigint * interval '1 millisecond' " \
 	"WHERE cluster = $1 AND term = $2::bigint " \
 	"RETURNING counter - $3::bigint"
 

@@ -132,6 +132,24 @@ apply_heartbeat_interval(struct config *c, const char *text, const char **why)
 }
 
 static bool
+apply_session_timeout(struct config *c, const char *text, const char **why)
+{
+	return apply_duration(&c->session_timeout_ms, text, 3000, HOUR_MS,
+			      "is out of range (3s to 1h)", why);
+}
+
+static bool
+apply_lease_timeout(struct config *c, const char *text, const char **why)
+{
+	if (strcmp(text, "off") == 0 || strcmp(text, "0") == 0) {
+		c->lease_timeout_ms = 0;
+		return true;
+	}
+	return apply_duration(&c->lease_timeout_ms, text, 1000, HOUR_MS,
+			      "is out of range (1s to 1h, or off)", why);
+}
+
+static bool
 apply_acquire(struct config *c, const char *text, const char **why)
 {
 	if (strcmp(text, "poll") == 0)
@@ -235,6 +253,21 @@ show_heartbeat_interval(const struct config *c, char *buf, size_t size)
 }
 
 static void
+show_session_timeout(const struct config *c, char *buf, size_t size)
+{
+	show_ms(c->session_timeout_ms, buf, size);
+}
+
+static void
+show_lease_timeout(const struct config *c, char *buf, size_t size)
+{
+	if (c->lease_timeout_ms == 0)
+		snprintf(buf, size, "off");
+	else
+		show_ms(c->lease_timeout_ms, buf, size);
+}
+
+static void
 show_acquire(const struct config *c, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", c->acquire == ACQUIRE_WAIT ? "wait" : "poll");
@@ -276,6 +309,13 @@ const struct setting settings[] = {
 	 "error, warn, info or debug", apply_log_level, show_log_level},
 	{"log_format", 0, "FORMAT", true, "text",
 	 "text, or json (one object per line)", apply_log_format, show_log_format},
+	{"session_timeout", 0, "TIME", false, "10s",
+	 "the server ends a vanished node's session, freeing its lock, within this; a leader "
+	 "without answers stops processing well before", apply_session_timeout,
+	 show_session_timeout},
+	{"lease_timeout", 0, "TIME", false, "10s",
+	 "a standby ends the session of a leader that has not renewed its lease for this long "
+	 "(hung or stopped); 'off' never evicts", apply_lease_timeout, show_lease_timeout},
 	{"http", 0, "ADDR:PORT", false, "off",
 	 "serve /healthz, /readyz, /status, /metrics and a status page there; a bare port "
 	 "binds 127.0.0.1", apply_http, show_http},
@@ -345,6 +385,8 @@ config_init(struct config *c)
 	c->poll_interval_ms = 100;
 	c->acquire = ACQUIRE_POLL;
 	c->heartbeat_interval_ms = 5000;
+	c->session_timeout_ms = 10000;
+	c->lease_timeout_ms = 10000;
 	c->log_level = LEVEL_INFO;
 	c->log_format = LOG_FORMAT_TEXT;
 	return c->node && c->dbname && c->cluster && c->http &&

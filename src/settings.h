@@ -32,6 +32,8 @@ struct config {
 	enum log_level log_level;
 	enum log_format log_format;
 	char *http;		/* listen address of the status endpoint; "" = off */
+	unsigned long session_timeout_ms;	/* the server frees a vanished node's lock within this */
+	unsigned long lease_timeout_ms;	/* evict a leader whose lease expired this long ago; 0 = never */
 };
 
 struct setting {

@@ -12,6 +12,7 @@
 static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[1] = "sql/001_cluster_state.sql",
 	[2] = "sql/002_members.sql",
+	[3] = "sql/003_lease.sql",
 };
 
 /* Names every file from version `from` + 1 on, for the one-line error. */
@@ -29,12 +30,18 @@ files_to_apply(long long from, char *buf, size_t size)
 void
 standby_check_schema(struct node *n)
 {
+	const char *timeouts[] = {n->keepalive_idle_text, n->keepalive_interval_text,
+		n->keepalive_count_text, n->user_timeout_text};
+	const char *wait_timeout[] = {n->wait_timeout_text};
+
 	node_answer_reset(n, 0);
 	if (!node_send(n, SQL_SCHEMA_VERSION, 0, NULL) ||
-	    !node_send(n, SQL_LISTEN_HANDOFF, 0, NULL))
+	    !node_send(n, SQL_LISTEN_HANDOFF, 0, NULL) ||
+	    !node_send(n, SQL_SESSION_TIMEOUTS, 4, timeouts))
 		return;
-	if (n->cfg->acquire == ACQUIRE_WAIT && (!node_send(n, SQL_WAIT_LOCK_TIMEOUT, 0, NULL) ||
-						!node_send(n, SQL_WAIT_CLIENT_CHECK, 0, NULL)))
+	if (n->cfg->acquire == ACQUIRE_WAIT &&
+	    (!node_send(n, SQL_WAIT_LOCK_TIMEOUT, 1, wait_timeout) ||
+	     !node_send(n, SQL_WAIT_CLIENT_CHECK, 0, NULL)))
 		return;
 	if (!node_sync(n))
 		return;
@@ -117,25 +124,65 @@ standby_on_registered(struct node *n)
 void
 standby_try_lock(struct node *n)
 {
-	const char *params[] = {n->lock_key_text};
-	bool wait = n->cfg->acquire == ACQUIRE_WAIT;
+	const char *params[] = {n->lock_key_text, n->cfg->cluster};
+	bool wait = n->cfg->acquire == ACQUIRE_WAIT && !n->lease_check;
 
 	node_answer_reset(n, 0);
-	if (!node_send(n, wait ? SQL_WAIT_LOCK : SQL_TRY_LOCK, 1, params) ||
+	n->unbounded_batch = wait;
+	if (!node_send(n, wait ? SQL_WAIT_LOCK : SQL_TRY_LOCK, wait ? 1 : 2, params) ||
 	    !node_send_housekeeping(n) || !node_sync(n))
 		return;
 	node_set_state(n, ST_ACQUIRING,
 		       wait ? "waiting for the leader lock" : "polling the leader lock");
 }
 
+/*
+ * The lock is held but the holder's lease lapsed lease_timeout ago: it is
+ * hung (stopped, deadlocked) while its socket stays open.  End its backend,
+ * if the term is still the one we read, so it can commit nothing more, then
+ * poll again at once.
+ */
+static void
+evict(struct node *n, long long term, long long pid)
+{
+	char term_text[24], pid_text[24];
+	const char *params[] = {n->lock_key_text, n->cfg->cluster, term_text, pid_text};
+
+	snprintf(term_text, sizeof(term_text), "%lld", term);
+	snprintf(pid_text, sizeof(pid_text), "%lld", pid);
+	log_warn("the leader of term %lld (backend pid %lld) holds the lock but has not renewed "
+		 "its lease for over %lu ms: ending its session", term, pid, n->cfg->lease_timeout_ms);
+	node_answer_reset(n, -1);
+	if (!node_send(n, SQL_EVICT, 4, params) || !node_sync(n))
+		return;
+	n->evicting = true;
+	node_set_state(n, ST_ACQUIRING, "evicting a hung leader");
+}
+
 void
 standby_on_lock_polled(struct node *n)
 {
+	bool got, expired;
+
+	if (n->evicting) {
+		n->evicting = false;
+		n->lease_check = n->cfg->acquire == ACQUIRE_WAIT;
+		if (n->answer.failed)
+			log_warn("eviction failed: %s (pg_terminate_backend needs the same role or "
+				 "pg_signal_backend: see sql/roles.sql)", n->answer.error);
+		node_set_state(n, ST_STANDBY, "eviction done");
+		if (!n->stopping)
+			standby_try_lock(n);
+		else
+			standby_leave(n);
+		return;
+	}
 	if (n->answer.failed && n->cfg->acquire == ACQUIRE_WAIT && !n->stopping &&
 	    strcmp(n->answer.sqlstate, "55P03") == 0) {
-		/* lock_timeout: a healthy session, the lock is still held; queue again. */
+		/* lock_timeout: a healthy session, the lock still held; check the lease once. */
 		backoff_reset(&n->backoff);
 		n->heartbeat_due = true;
+		n->lease_check = true;
 		node_set_state(n, ST_STANDBY, "the lock is held by another node");
 		standby_try_lock(n);
 		return;
@@ -149,19 +196,26 @@ standby_on_lock_polled(struct node *n)
 	}
 	if (n->heartbeat_in_batch)
 		n->heartbeat_due = false;
+	n->lease_check = false;
+	got = n->answer.has_row && n->answer.values[0] == 1;
+	expired = n->answer.has_row && n->answer.values[2] == 1;
 	if (n->stopping) {
 		/* Closing the session releases the lock if the poll just won it. */
 		standby_leave(n);
 		return;
 	}
-	if (n->answer.has_row && n->answer.values[0] == 1) {
+	if (got) {
 		leader_take_lead(n);
 		return;
 	}
 	/* A clean "no": the database is healthy, so the next failure starts afresh. */
 	backoff_reset(&n->backoff);
 	node_set_state(n, ST_STANDBY, "the lock is held by another node");
-	if (n->poll_again || node_housekeeping_due(n)) {
+	if (expired && n->cfg->lease_timeout_ms > 0 && n->answer.values[3] > 0) {
+		evict(n, n->answer.values[1], n->answer.values[3]);
+		return;
+	}
+	if (n->poll_again || node_housekeeping_due(n) || n->cfg->acquire == ACQUIRE_WAIT) {
 		n->poll_again = false;
 		standby_try_lock(n);
 	}

@@ -29,7 +29,7 @@ for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
 	[[ "$t" =~ ${TESTS:-.} ]] || continue
 	start=$(now_ms)
 	(
-		CLUSTER=$t
+		CLUSTER=${t:0:63}
 		trap kill_nodes EXIT
 		set -e
 		"$t"

@@ -1,0 +1,28 @@
+/* The fault-tolerance timings derived from session_timeout and lease_timeout. */
+#include "timing.h"
+
+void
+fault_timing_compute(unsigned long session_timeout_ms, unsigned long lease_timeout_ms,
+		     struct fault_timing *t)
+{
+	unsigned long bound_s = session_timeout_ms / 1000;
+	unsigned long rest;
+
+	if (bound_s < 3)
+		bound_s = 3;
+	/* Half the bound idle, the other half spent probing (integer seconds). */
+	t->keepalive_idle_s = (unsigned) (bound_s / 2);
+	rest = bound_s - t->keepalive_idle_s;
+	t->keepalive_interval_s = (unsigned) (rest / 3 ? rest / 3 : 1);
+	t->keepalive_count = (unsigned) (rest / t->keepalive_interval_s);
+	t->server_release_ms = 1000UL * (t->keepalive_idle_s +
+					 t->keepalive_interval_s * t->keepalive_count);
+	t->user_timeout_ms = t->server_release_ms;
+	t->answer_deadline_ms = t->server_release_ms / 2;
+	t->renew_interval_ms = t->server_release_ms / 4;
+	t->lease_ms = lease_timeout_ms ? lease_timeout_ms : t->server_release_ms;
+	/* Several renewals per lease, so a busy-but-healthy leader never lapses. */
+	if (t->renew_interval_ms > t->lease_ms / 3)
+		t->renew_interval_ms = t->lease_ms / 3;
+	t->demote_bound_ms = t->renew_interval_ms + t->answer_deadline_ms;
+}

@@ -1,0 +1,33 @@
+/* The fault-tolerance timings derived from session_timeout and lease_timeout. */
+#ifndef CN_TIMING_H
+#define CN_TIMING_H
+
+struct fault_timing {
+	/* Server-side TCP keepalives of the coordination session (and libpq's). */
+	unsigned keepalive_idle_s;
+	unsigned keepalive_interval_s;
+	unsigned keepalive_count;
+	/* The server frees a vanished node's lock no sooner than this after its last packet. */
+	unsigned long server_release_ms;
+	/* tcp_user_timeout, server side: unacknowledged data for this long ends the session. */
+	unsigned long user_timeout_ms;
+	/* A leader commits a lease renewal at least this often while idle. */
+	unsigned long renew_interval_ms;
+	/* A batch without an answer for this long means we are cut off: demote. */
+	unsigned long answer_deadline_ms;
+	/* The latest a cut-off leader stops processing, after its last contact. */
+	unsigned long demote_bound_ms;
+	/* What a renewal writes into cluster_state.lease_until (from now). */
+	unsigned long lease_ms;
+};
+
+/*
+ * Chooses keepalives so that the server's release comes within
+ * session_timeout, and renewal and answer deadlines so that a cut-off leader
+ * demotes itself clearly before that (at 3/4 of it): equal deadlines race.
+ * lease_timeout_ms 0 means eviction is off; the lease is still written.
+ */
+void fault_timing_compute(unsigned long session_timeout_ms, unsigned long lease_timeout_ms,
+			  struct fault_timing *t);
+
+#endif

@@ -1,0 +1,49 @@
+/* Unit tests: self-demotion always comes before the server frees the lock. */
+#include "suites.h"
+#include "timing.h"
+
+START_TEST(test_defaults)
+{
+	struct fault_timing t;
+
+	fault_timing_compute(10000, 10000, &t);
+	ck_assert_uint_eq(t.server_release_ms, 10000);
+	ck_assert_uint_eq(t.keepalive_idle_s, 5);
+	ck_assert_uint_eq(t.answer_deadline_ms, 5000);
+	ck_assert_uint_eq(t.renew_interval_ms, 2500);
+	ck_assert_uint_eq(t.demote_bound_ms, 7500);
+	ck_assert_uint_eq(t.lease_ms, 10000);
+}
+END_TEST
+
+START_TEST(test_demotion_precedes_release_for_every_setting)
+{
+	static const unsigned long leases[] = {0, 1000, 2000, 10000, 60000};
+
+	for (unsigned long b = 3000; b <= 3600000; b += b < 20000 ? 500 : 9000)
+		for (unsigned i = 0; i < sizeof(leases) / sizeof(leases[0]); i++) {
+			struct fault_timing t;
+
+			fault_timing_compute(b, leases[i], &t);
+			ck_assert_msg(t.server_release_ms <= b, "release %lu > %lu", t.server_release_ms, b);
+			ck_assert_msg(t.demote_bound_ms * 4 <= t.server_release_ms * 3,
+				      "demote %lu vs release %lu", t.demote_bound_ms, t.server_release_ms);
+			ck_assert_uint_gt(t.renew_interval_ms, 0);
+			ck_assert_uint_lt(t.renew_interval_ms, t.lease_ms);
+			ck_assert_uint_ge(t.keepalive_count, 1);
+			ck_assert_uint_ge(t.keepalive_interval_s, 1);
+		}
+}
+END_TEST
+
+Suite *
+timing_suite(void)
+{
+	Suite *s = suite_create("timing");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_demotion_precedes_release_for_every_setting);
+	suite_add_tcase(s, tc);
+	return s;
+}
