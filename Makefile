@@ -52,7 +52,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit integration demo bench deps install uninstall clean
+.PHONY: all check unit integration demo bench soak deps install uninstall clean
 
 all: $(PROG)
 
@@ -90,6 +90,11 @@ deps:
 bench: deps
 	@$(MAKE) --no-print-directory $(PROG) $(BUILD)/raw_listener
 	@bash bench/run.sh
+
+# SOAK_SECONDS=120 by default; make check runs a 30-second one.
+soak: deps
+	@$(MAKE) --no-print-directory $(PROG)
+	@bash tests/soak/run.sh
 
 $(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
 	@echo "  CC    $<"

@@ -205,3 +205,9 @@ test_nodes_follow_a_promoted_replica_without_losing_the_counter() {
 	wait_for "counter 25 on the new primary" 10000 bash -c "[ \"\$(psql -X -At -h 127.0.0.1 -p $p2 -U postgres -c \"SELECT counter FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'\")\" = 25 ]"
 	for n in node1 node2; do alive "${NODE_PID[$n]}" || fail "$n exited"; done
 }
+
+# ---- the short soak: random faults for 30 s, invariants checked from an audit trigger ----
+
+test_fault_soak_30_seconds() {
+	SOAK_SECONDS=30 bash "$ROOT/tests/soak/run.sh"
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# `make soak`: three nodes under a steady NOTIFY stream while random faults
+# hit them for SOAK_SECONDS (default 120): SIGKILL, SIGSTOP/SIGCONT,
+# SIGTERM and restart, pg_terminate_backend, PostgreSQL restart and (as
+# root) a network partition of one node.  A test-only trigger records every
+# committed step with its term, leader and backend; afterwards the
+# invariants are checked and a summary printed.  Exit 0 only with zero
+# violations.  Starts and removes its own PostgreSQL.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/scripts/pgtmp.sh"
+source "$ROOT/tests/integration/lib.sh"
+
+SOAK_SECONDS=${SOAK_SECONDS:-120}
+CLUSTER=soak
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/clustered_nodes.soak.XXXXXX")
+NS=cnsoak$$ HOST_IF=cns$$h NS_IF=cns$$n DB_IP=10.213.78.1 NODE_IP=10.213.78.2
+PARTITION=0
+[ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && PARTITION=1
+declare -A FAULTS=()
+declare -A STOPPED=()
+
+cleanup() {
+	local pid
+	for pid in "${NODE_PID[@]}"; do kill -CONT "$pid" 2>/dev/null; done
+	kill_nodes
+	[ -n "${PRODUCER:-}" ] && kill "$PRODUCER" 2>/dev/null
+	if [ "$PARTITION" = 1 ]; then
+		ip netns del "$NS" 2>/dev/null
+		ip link del "$HOST_IF" 2>/dev/null
+	fi
+	pgtmp_stop
+	if [ "${KEEP_LOGS:-0}" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+say() { echo "soak: $*"; }
+NODE_OPTS=(--session-timeout 4s --lease-timeout 2s --heartbeat-interval 1s)
+
+if [ "$PARTITION" = 1 ]; then
+	ip netns add "$NS"
+	ip link add "$HOST_IF" type veth peer name "$NS_IF"
+	ip link set "$NS_IF" netns "$NS"
+	ip addr add "$DB_IP/30" dev "$HOST_IF"
+	ip link set "$HOST_IF" up
+	ip netns exec "$NS" ip addr add "$NODE_IP/30" dev "$NS_IF"
+	ip netns exec "$NS" ip link set "$NS_IF" up
+	ip netns exec "$NS" ip link set lo up
+	pgtmp_start "listen_addresses=127.0.0.1,$DB_IP" >/dev/null || exit 1
+	printf 'host all all %s/32 trust\n' "$NODE_IP" >>"$PGTMP_DIR/data/pg_hba.conf"
+	pgtmp_psql -c "SELECT pg_reload_conf()" >/dev/null
+else
+	pgtmp_start >/dev/null || exit 1
+fi
+apply_schema >/dev/null || exit 1
+pgtmp_psql <<'SQL' >/dev/null
+CREATE SEQUENCE soak_seq;
+-- Test-only: every committed step, in commit order (the row lock on
+-- cluster_state serialises steps, so id order is commit order).
+CREATE TABLE soak_audit (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    term bigint, leader text, counter_before bigint, counter_after bigint,
+    backend_pid integer NOT NULL DEFAULT pg_backend_pid());
+CREATE FUNCTION soak_audit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    IF NEW.counter <> OLD.counter THEN
+        INSERT INTO soak_audit (term, leader, counter_before, counter_after)
+            VALUES (NEW.term, NEW.leader, OLD.counter, NEW.counter);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER soak_audit AFTER UPDATE ON clustered_nodes.cluster_state
+    FOR EACH ROW EXECUTE FUNCTION soak_audit();
+SQL
+
+start_soak_node() {
+	local name=$1
+	if [ "$name" = node3 ] && [ "$PARTITION" = 1 ]; then
+		ip netns exec "$NS" "$ROOT/clustered_nodes" --node node3 --cluster "$CLUSTER" "${NODE_OPTS[@]}" \
+			--dbname "host=$DB_IP port=$PGTMP_PORT user=cn_node dbname=postgres" \
+			>>"$(node_log "$CLUSTER" node3)" 2>&1 &
+		NODE_PID[node3]=$!
+	else
+		start_node "$CLUSTER" "$name" "${NODE_OPTS[@]}" $([ "$name" = node2 ] && echo --acquire wait)
+	fi
+}
+
+for n in node1 node2 node3; do start_soak_node "$n"; done
+wait_for "a first leader" 10000 leader_ready "$CLUSTER" || exit 1
+echo "SELECT pg_notify('test_channel', nextval('soak_seq')::text);" >"$WORK/producer.sql"
+# pgbench gives up when the server restarts: start it again until told to stop.
+(
+	trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
+	end=$(( $(now_ms) + (SOAK_SECONDS + 60) * 1000 ))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n -f "$WORK/producer.sql" -R 200 -c 1 \
+			-T $(( (end - $(now_ms)) / 1000 + 1 )) postgres >>"$WORK/pgbench.log" 2>&1 &
+		wait $!
+		sleep 0.2	# the server is restarting: retry pace
+	done
+) &
+PRODUCER=$!
+say "$SOAK_SECONDS s of faults on 3 nodes under 200 NOTIFY/s$([ "$PARTITION" = 1 ] && echo ', node3 in its own network namespace')"
+
+kinds=(sigkill sigstop sigterm terminate pg_restart)
+[ "$PARTITION" = 1 ] && kinds+=(partition)
+deadline=$(( $(now_ms) + SOAK_SECONDS * 1000 ))
+while [ "$(now_ms)" -lt "$deadline" ]; do
+	kind=${kinds[RANDOM % ${#kinds[@]}]}
+	leader=$(leader_of "$CLUSTER")
+	[ -n "$leader" ] || leader=node$((RANDOM % 3 + 1))
+	victim=$leader
+	[ $((RANDOM % 3)) -eq 0 ] && victim=node$((RANDOM % 3 + 1))
+	case $kind in
+	sigkill)
+		{ kill -9 "${NODE_PID[$victim]}"; wait "${NODE_PID[$victim]}"; } 2>/dev/null
+		start_soak_node "$victim" ;;
+	sigstop)
+		kill -STOP "${NODE_PID[$victim]}"
+		sleep 3	# longer than lease_timeout: the fault itself, not synchronisation
+		kill -CONT "${NODE_PID[$victim]}" ;;
+	sigterm)
+		kill -TERM "${NODE_PID[$victim]}"
+		rc=0
+		wait "${NODE_PID[$victim]}" || rc=$?
+		[ "$rc" -eq 0 ] || { say "VIOLATION: $victim exited $rc after SIGTERM"; echo x >>"$WORK/violations"; }
+		start_soak_node "$victim" ;;
+	terminate)
+		pgtmp_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = 'clustered_nodes:$victim'" >/dev/null ;;
+	pg_restart)
+		pgtmp_restart || say "PostgreSQL restart failed" ;;
+	partition)
+		victim=node3
+		ip netns exec "$NS" ip link set "$NS_IF" down
+		sleep 6	# longer than session_timeout: the fault itself
+		ip netns exec "$NS" ip link set "$NS_IF" up ;;
+	esac
+	FAULTS[$kind]=$(( ${FAULTS[$kind]:-0} + 1 ))
+	sleep "$(( RANDOM % 3 + 1 )).$(( RANDOM % 10 ))"	# pace between faults
+done
+say "faults stopped; waiting for one leader"
+t0=$(now_ms)
+wait_for "a leader after the faults" 20000 leader_ready "$CLUSTER" || echo x >>"$WORK/violations"
+settle_ms=$(( $(now_ms) - t0 ))
+kill "$PRODUCER" 2>/dev/null
+wait "$PRODUCER" 2>/dev/null
+PRODUCER=
+send_notifications test_channel 1 final
+wait_for "the final notification" 10000 bash -c "grep -q 'payload=\"final-1\"' '$WORK'/$CLUSTER.*.log" || echo x >>"$WORK/violations"
+for n in node1 node2 node3; do alive "${NODE_PID[$n]}" || { say "VIOLATION: $n is not running"; echo x >>"$WORK/violations"; }; done
+
+pgtmp_psql -A -F $'\t' -c "SELECT id, extract(epoch FROM at), term, leader, counter_before, counter_after, backend_pid FROM soak_audit ORDER BY id" >"$WORK/audit.tsv"
+final_counter=$(counter_of "$CLUSTER")
+sent=$(pgtmp_psql -c "SELECT last_value FROM soak_seq")
+fault_summary=$(for k in "${!FAULTS[@]}"; do printf '%s=%s ' "$k" "${FAULTS[$k]}"; done)
+python3 - "$WORK/audit.tsv" "$final_counter" "$sent" "$settle_ms" "$fault_summary" "$(cat "$WORK/violations" 2>/dev/null | wc -l)" "$WORK"/$CLUSTER.*.log <<'PY'
+import re, sys
+audit_file, final_counter, sent, settle_ms, faults, earlier = sys.argv[1:7]
+logs = sys.argv[7:]
+rows = [l.rstrip('\n').split('\t') for l in open(audit_file) if l.strip()]
+rows = [(int(i), float(at), int(term), leader, int(b), int(a), int(pid)) for i, at, term, leader, b, a, pid in rows]
+violations = []
+leaders, pids = {}, {}
+prev = None
+gap = 0.0
+for r in rows:
+    _, at, term, leader, before, after, pid = r
+    if after <= before:
+        violations.append(f'step {r[0]}: counter {before} -> {after}')
+    leaders.setdefault(term, set()).add(leader)
+    pids.setdefault(term, set()).add(pid)
+    if prev:
+        if term < prev[2]:
+            violations.append(f'step {r[0]} of term {term} committed after term {prev[2]}')
+        if before != prev[5]:
+            violations.append(f'step {r[0]} starts at {before}, the previous ended at {prev[5]}')
+        if term != prev[2]:
+            gap = max(gap, at - prev[1])
+    prev = r
+for term in leaders:
+    if len(leaders[term]) > 1 or len(pids[term]) > 1:
+        violations.append(f'term {term} committed by {sorted(leaders[term])} / backends {sorted(pids[term])}')
+if rows and int(final_counter) != rows[-1][5]:
+    violations.append(f'final counter {final_counter} but the last step ended at {rows[-1][5]}')
+if rows and sum(r[5] - r[4] for r in rows) != rows[-1][5] - rows[0][4]:
+    violations.append('steps do not add up to the counter')
+seen = {}
+for path in logs:
+    for line in open(path, encoding='utf-8', errors='replace'):
+        m = re.search(r'Received message: channel="[^"]*" payload="(\d+)"', line)
+        if m:
+            seen[m.group(1)] = seen.get(m.group(1), 0) + 1
+twice = [p for p, n in seen.items() if n > 1]
+if twice:
+    violations.append(f'{len(twice)} notifications processed twice, e.g. {twice[:5]}')
+violations += ['earlier check'] * int(earlier)
+terms = sorted(leaders)
+print(f'soak summary: faults {faults.strip() or "none"}')
+print(f'soak summary: {len(rows)} steps committed in {len(terms)} terms ({terms[0] if terms else "-"}..{terms[-1] if terms else "-"}), '
+      f'{max(0, len(terms) - 1)} takeovers between them, counter {final_counter}')
+print(f'soak summary: {sent} notifications sent, {final_counter} processed (the rest fell in leaderless gaps: plain NOTIFY is at-most-once)')
+print(f'soak summary: longest gap between two terms\' steps {gap:.2f} s; a leader {int(settle_ms) / 1000:.2f} s after the faults stopped')
+print(f'soak summary: invariant violations: {len(violations)}')
+for v in violations[:20]:
+    print(f'  VIOLATION: {v}')
+sys.exit(1 if violations else 0)
+PY
