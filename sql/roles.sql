@@ -37,5 +37,21 @@ GRANT SELECT ON clustered_nodes.schema_migrations TO clustered_nodes_node;
 GRANT SELECT, INSERT, UPDATE ON clustered_nodes.cluster_state TO clustered_nodes_node;
 GRANT SELECT, INSERT, UPDATE, DELETE ON clustered_nodes.members TO clustered_nodes_node;
 GRANT pg_signal_backend TO clustered_nodes_node;
+-- Durable events (version 4): consume events, record dead letters.
+GRANT SELECT, DELETE ON clustered_nodes.events TO clustered_nodes_node;
+GRANT INSERT ON clustered_nodes.dead_letters TO clustered_nodes_node;
+GRANT USAGE ON SEQUENCE clustered_nodes.dead_letters_id_seq TO clustered_nodes_node;
+
+-- Producers of durable events need only clustered_nodes.notify(), which
+-- runs with its owner's rights: grant clustered_nodes_producer to them.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_producer') THEN
+        CREATE ROLE clustered_nodes_producer NOLOGIN;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION clustered_nodes.notify(text, text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA clustered_nodes TO clustered_nodes_producer;
+GRANT EXECUTE ON FUNCTION clustered_nodes.notify(text, text) TO clustered_nodes_producer, clustered_nodes_node;
 
 COMMIT;

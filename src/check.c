@@ -60,8 +60,24 @@ run_check(const struct config *c)
 		PQfinish(conn);
 		return EX_CONFIG;
 	}
-	printf("connected to host=%s port=%s dbname=%s as %s; schema version %lld\n",
-	       PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn), version);
+	if (c->handler_sql[0] != '\0') {
+		static const Oid types[HANDLER_PARAMS] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID};
+		PGresult *res = PQprepare(conn, "", c->handler_sql, HANDLER_PARAMS, types);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			char line[512];
+
+			pgconn_one_line(line, sizeof(line), PQresultErrorMessage(res));
+			fprintf(stderr, "clustered_nodes: handler_sql does not work: %s\n", line);
+			PQclear(res);
+			PQfinish(conn);
+			return EX_CONFIG;
+		}
+		PQclear(res);
+	}
+	printf("connected to host=%s port=%s dbname=%s as %s; schema version %lld%s\n",
+	       PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn), version,
+	       c->handler_sql[0] ? "; handler_sql prepares" : "");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

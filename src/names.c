@@ -27,5 +27,7 @@ channel_problem(const char *channel)
 		return why;
 	if (strcmp(channel, HANDOFF_CHANNEL) == 0)
 		return "is reserved for leader handoff";
+	if (strcmp(channel, EVENTS_CHANNEL) == 0)
+		return "is reserved for durable events' wake-ups";
 	return NULL;
 }

@@ -14,6 +14,8 @@
 
 /* The channel on which a stopping leader wakes the standbys. */
 #define HANDOFF_CHANNEL "clustered_nodes_handoff"
+/* The channel clustered_nodes.notify() wakes the leader on for durable events. */
+#define EVENTS_CHANNEL "clustered_nodes_events"
 
 /*
  * Returns NULL when the name is acceptable, else a short reason
@@ -21,7 +23,7 @@
  */
 const char *name_problem(const char *name);
 
-/* As name_problem(), and also refuses the reserved handoff channel. */
+/* As name_problem(), and also refuses the reserved channels. */
 const char *channel_problem(const char *channel);
 
 #endif

@@ -19,6 +19,8 @@
 #define RECONNECT_CAP_MS 5000
 #define STOP_DEADLINE_S 10.0
 #define VIEW_REFRESH_S 1.0
+/* A leader looks for durable events this often even when nothing woke it. */
+#define EVENTS_CATCH_UP_S 1.0
 
 void
 node_set_state(struct node *n, enum node_state to, const char *reason)
@@ -74,6 +76,8 @@ node_reset(struct node *n, const char *reason)
 	pgconn_close(&n->pg);
 	ev_timer_stop(n->loop, &n->deadline_timer);
 	notifyq_drop(&n->queue, n->queue.count);
+	leader_forget_events(n);
+	ev_timer_stop(n->loop, &n->handler_retry_timer);
 	n->step_size = 0;
 	n->poll_again = false;
 	n->lease_check = false;
@@ -98,6 +102,8 @@ node_answer_reset(struct node *n, int value_index)
 	n->answer.value_index = value_index;
 	n->answer.view_state_index = -1;
 	n->answer.view_members_index = -1;
+	n->answer.events_index = -1;
+	n->answer.prepare_index = -1;
 	n->heartbeat_in_batch = false;
 }
 
@@ -219,6 +225,7 @@ on_result(struct pgconn *c, const PGresult *res)
 			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 			a->failed = true;
+			a->failed_index = index;
 			snprintf(a->sqlstate, sizeof(a->sqlstate), "%s", state ? state : "");
 			pgconn_one_line(a->error, sizeof(a->error), PQresultErrorMessage(res));
 		}
@@ -226,12 +233,15 @@ on_result(struct pgconn *c, const PGresult *res)
 	case PGRES_PIPELINE_ABORTED:
 		if (!a->failed) {
 			a->failed = true;
+			a->failed_index = index;
 			snprintf(a->error, sizeof(a->error), "pipeline aborted");
 		}
 		return;
 	case PGRES_TUPLES_OK:
 		if (index == a->view_state_index)
 			view_read_state(&n->view, res, ev_time());
+		if (index == a->events_index)
+			leader_store_events(n, res);
 		if (index == a->view_members_index) {
 			view_read_members(&n->view, res);
 			n->view_due = false;
@@ -304,6 +314,12 @@ on_notify(struct pgconn *c, PGnotify *note)
 		}
 		return;
 	}
+	if (strcmp(note->relname, EVENTS_CHANNEL) == 0) {
+		/* A durable event was committed: fetch at the next chance. */
+		PQfreemem(note);
+		n->events_due = true;
+		return;
+	}
 	if (!node_state_holds_lock(n->state)) {
 		char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)];
 
@@ -362,8 +378,8 @@ housekeeping_now(struct node *n)
 		return;
 	if (n->state == ST_STANDBY)
 		standby_try_lock(n);
-	else if (n->state == ST_LEADER)
-		leader_step(n);
+	else if (n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
+		leader_next(n);
 }
 
 /*
@@ -382,6 +398,31 @@ heartbeat_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	housekeeping_now(n);
 }
 
+/* Leader: look for durable events no wake-up told us about (e.g. sent while nobody led). */
+static void
+events_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = node_of(w, offsetof(struct node, events_timer));
+
+	(void) loop;
+	(void) revents;
+	n->events_due = true;
+	if (!n->stopping && n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
+		leader_next(n);
+}
+
+/* Leader: the backoff after a handler failure is over; try the head event again. */
+static void
+handler_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = node_of(w, offsetof(struct node, handler_retry_timer));
+
+	(void) loop;
+	(void) revents;
+	if (n->state == ST_LEADER)
+		leader_next(n);
+}
+
 /* Leader: a lease renewal is due; an idle leader sends it now as an empty step. */
 static void
 lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -391,8 +432,8 @@ lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) loop;
 	(void) revents;
 	n->lease_due = true;
-	if (!n->stopping && n->state == ST_LEADER)
-		leader_step(n);
+	if (!n->stopping && n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
+		leader_next(n);
 }
 
 /*
@@ -566,8 +607,9 @@ before_wait_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void) loop;
 	(void) revents;
-	if (n->state == ST_LEADER && n->queue.count > 0)
-		leader_step(n);
+	if (n->state == ST_LEADER && (n->queue.count > 0 || n->events_due) &&
+	    !ev_is_active(&n->handler_retry_timer))
+		leader_next(n);
 	log_flush();
 }
 
@@ -613,6 +655,8 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	ev_timer_init(&n->lease_timer, lease_timer_cb, n->timing.renew_interval_ms / 1000.0,
 		      n->timing.renew_interval_ms / 1000.0);
 	ev_init(&n->deadline_timer, deadline_timer_cb);
+	ev_timer_init(&n->events_timer, events_timer_cb, EVENTS_CATCH_UP_S, EVENTS_CATCH_UP_S);
+	ev_init(&n->handler_retry_timer, handler_retry_cb);
 	ev_init(&n->retry_timer, retry_timer_cb);
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
@@ -639,6 +683,7 @@ node_start(struct node *n)
 	ev_timer_start(n->loop, &n->poll_timer);
 	ev_timer_start(n->loop, &n->heartbeat_timer);
 	ev_timer_start(n->loop, &n->lease_timer);
+	ev_timer_start(n->loop, &n->events_timer);
 	if (n->want_view)
 		ev_timer_start(n->loop, &n->view_timer);
 	ev_signal_start(n->loop, &n->sigterm_watcher);
@@ -653,6 +698,9 @@ node_free(struct node *n)
 {
 	pgconn_close(&n->pg);
 	notifyq_free(&n->queue);
+	leader_forget_events(n);
+	free(n->events);
+	n->events = NULL;
 	free(n->escaped_payload);
 	n->escaped_payload = NULL;
 }

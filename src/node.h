@@ -18,7 +18,7 @@
 #include "view.h"
 
 /* The schema version (sql/NNN_*.sql) this binary needs. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* PostgreSQL's payloads are shorter than 8000 bytes. */
 #define MAX_PAYLOAD_BYTES 8000
@@ -31,10 +31,20 @@ struct batch_answer {
 	int view_members_index;
 	int value_index;	/* the statement whose first row we keep, or -1 */
 	bool failed;
+	int failed_index;	/* the statement that failed first */
+	int events_index;	/* the events fetch's statement, or -1 */
+	int prepare_index;	/* the handler's PREPARE, or -1 */
 	char sqlstate[6];
 	char error[512];
 	bool has_row;
 	long long values[4];	/* its first four columns; 't'/'f' read as 1/0 */
+};
+
+/* A durable event fetched from clustered_nodes.events, not yet committed. */
+struct durable_event {
+	long long id;
+	char *channel;
+	char *payload;
 };
 
 struct node {
@@ -76,7 +86,25 @@ struct node {
 	int64_t counter;	/* the counter after our last committed step */
 
 	struct notifyq queue;	/* received, not yet committed */
-	size_t step_size;	/* how many of queue the step in flight covers */
+	size_t step_size;	/* how many of queue (or events) the step in flight covers */
+
+	/* Durable events fetched, oldest first; a step covers either these or queue. */
+	struct durable_event *events;
+	size_t nevents;
+	size_t events_capacity;
+	bool events_due;	/* fetch: woken, took the lead, or the catch-up timer */
+	bool step_durable;	/* the step in flight covers events[] */
+	bool fetching;		/* a fetch of events is in flight */
+	ev_timer events_timer;	/* catch-up for events nobody woke us for */
+
+	/* Handler failures: retry the head event alone, then dead-letter it. */
+	int handler_first_index;	/* statement index of the step's first handler call */
+	bool isolate;		/* one event per step until the failing one is resolved */
+	unsigned long head_attempts;
+	char head_error[512];
+	bool rolling_back;	/* ROLLBACK of a failed step in flight */
+	bool dead_letter_step;	/* the step in flight dead-letters the head event */
+	ev_timer handler_retry_timer;
 	struct batch_answer answer;
 	char *escaped_payload;	/* scratch for log escaping */
 	double step_started;	/* monotonic, for the step-duration histogram */

@@ -36,5 +36,8 @@ void leader_next(struct node *n);
 void leader_step(struct node *n);
 void leader_on_step_done(struct node *n);
 void leader_on_release_done(struct node *n);
+void leader_forget_events(struct node *n);
+/* node.c keeps fetched event rows here as they arrive. */
+void leader_store_events(struct node *n, const PGresult *res);
 
 #endif

@@ -247,6 +247,28 @@ pgconn_send(struct pgconn *c, const char *sql, int nparams, const char *const *v
 }
 
 bool
+pgconn_prepare(struct pgconn *c, const char *name, const char *sql, int nparams, const Oid *types)
+{
+	if (c->conn == NULL || !PQsendPrepare(c->conn, name, sql, nparams, types)) {
+		pgconn_one_line(c->error, sizeof(c->error),
+				c->conn ? PQerrorMessage(c->conn) : "no session");
+		return false;
+	}
+	return true;
+}
+
+bool
+pgconn_send_prepared(struct pgconn *c, const char *name, int nparams, const char *const *values)
+{
+	if (c->conn == NULL || !PQsendQueryPrepared(c->conn, name, nparams, values, NULL, NULL, 0)) {
+		pgconn_one_line(c->error, sizeof(c->error),
+				c->conn ? PQerrorMessage(c->conn) : "no session");
+		return false;
+	}
+	return true;
+}
+
+bool
 pgconn_sync(struct pgconn *c)
 {
 	if (c->conn == NULL || !PQpipelineSync(c->conn)) {

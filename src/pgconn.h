@@ -60,6 +60,11 @@ bool pgconn_start(struct pgconn *c, const char *const *keywords,
 bool pgconn_send(struct pgconn *c, const char *sql, int nparams,
 		 const char *const *values);
 bool pgconn_sync(struct pgconn *c);
+/* Statement preparation and execution inside a batch; as pgconn_send. */
+bool pgconn_prepare(struct pgconn *c, const char *name, const char *sql, int nparams,
+		    const Oid *types);
+bool pgconn_send_prepared(struct pgconn *c, const char *name, int nparams,
+			  const char *const *values);
 
 bool pgconn_is_open(const struct pgconn *c);
 void pgconn_close(struct pgconn *c);

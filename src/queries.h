@@ -120,17 +120,38 @@
 	"SELECT term, counter FROM s"
 
 /*
- * One processing step covering $3 notifications (0: a heartbeat that also
- * proves we still lead), guarded by our term: no row means another node has
- * taken over.  Every step renews the lease.  Returns the counter before the
- * step.  $1 cluster, $2 term, $3 count, $4 lease in ms.
+ * A processing step's first statement (sql/004_events.sql): raise the counter
+ * by $4 if term $2 and counter $3 are still ours, renew the lease for $5 ms,
+ * delete the step's durable events $6.  Any mismatch raises SQLSTATE CN001
+ * and aborts the step, handler effects included.  $1 cluster.
  */
-#define SQL_STEP \
-	"UPDATE clustered_nodes.cluster_state " \
-	"SET counter = counter + $3::bigint, updated_at = now(), " \
-	"  lease_until = now() + $4::bigint * interval '1 millisecond' " \
-	"WHERE cluster = $1 AND term = $2::bigint " \
-	"RETURNING counter - $3::bigint"
+#define SQL_ADVANCE \
+	"SELECT clustered_nodes.advance($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, " \
+	"$6::bigint[])"
+#define SQLSTATE_SUPERSEDED "CN001"
+
+/* The leader's next durable events, oldest first.  $1 its channels (text[]). */
+#define EVENTS_BATCH 500
+#define SQL_FETCH_EVENTS \
+	"SELECT id, channel, payload FROM clustered_nodes.events " \
+	"WHERE channel = ANY ($1::text[]) ORDER BY id LIMIT 500"
+
+/* The handler, prepared on every session: $1 channel, $2 payload, $3 counter, $4 term, $5 node. */
+#define HANDLER_STATEMENT "clustered_nodes_handler"
+#define HANDLER_PARAMS 5
+/* Type OIDs from pg_type.h, fixed since PostgreSQL's first releases. */
+#define TEXTOID 25
+#define INT8OID 20
+
+/*
+ * An event whose handler failed max_attempts times, in the step that counts
+ * it.  $1 cluster, $2 channel, $3 payload, $4 event id or NULL, $5 counter,
+ * $6 term, $7 node, $8 attempts, $9 error.
+ */
+#define SQL_DEAD_LETTER \
+	"INSERT INTO clustered_nodes.dead_letters " \
+	"  (cluster, channel, payload, event_id, counter, term, node, attempts, error) " \
+	"VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7, $8::integer, $9)"
 
 /* Graceful stop: forget the data channels. */
 #define SQL_UNLISTEN_ALL "UNLISTEN *"

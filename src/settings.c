@@ -150,6 +150,27 @@ apply_lease_timeout(struct config *c, const char *text, const char **why)
 }
 
 static bool
+apply_handler_sql(struct config *c, const char *text, const char **why)
+{
+	return replace_string(&c->handler_sql, text, why);
+}
+
+static bool
+apply_max_attempts(struct config *c, const char *text, const char **why)
+{
+	char *end;
+	unsigned long value;
+
+	if (text[0] < '0' || text[0] > '9' || (value = strtoul(text, &end, 10), *end != '\0') ||
+	    value < 1 || value > 100) {
+		*why = "must be a whole number from 1 to 100";
+		return false;
+	}
+	c->max_attempts = value;
+	return true;
+}
+
+static bool
 apply_acquire(struct config *c, const char *text, const char **why)
 {
 	if (strcmp(text, "poll") == 0)
@@ -268,6 +289,18 @@ show_lease_timeout(const struct config *c, char *buf, size_t size)
 }
 
 static void
+show_handler_sql(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->handler_sql[0] ? c->handler_sql : "(none)");
+}
+
+static void
+show_max_attempts(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lu", c->max_attempts);
+}
+
+static void
 show_acquire(const struct config *c, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", c->acquire == ACQUIRE_WAIT ? "wait" : "poll");
@@ -316,6 +349,13 @@ const struct setting settings[] = {
 	{"lease_timeout", 0, "TIME", false, "10s",
 	 "a standby ends the session of a leader that has not renewed its lease for this long "
 	 "(hung or stopped); 'off' never evicts", apply_lease_timeout, show_lease_timeout},
+	{"handler_sql", 0, "STATEMENT", false, "none",
+	 "SQL run in each step's transaction for each event, with $1 channel, $2 payload, "
+	 "$3 counter, $4 term, $5 node: its effects commit with the counter, exactly once",
+	 apply_handler_sql, show_handler_sql},
+	{"max_attempts", 0, "N", false, "5",
+	 "handler failures (with backoff) before an event goes to clustered_nodes.dead_letters",
+	 apply_max_attempts, show_max_attempts},
 	{"http", 0, "ADDR:PORT", false, "off",
 	 "serve /healthz, /readyz, /status, /metrics and a status page there; a bare port "
 	 "binds 127.0.0.1", apply_http, show_http},
@@ -382,6 +422,8 @@ config_init(struct config *c)
 	c->dbname = strdup("");
 	c->cluster = strdup(DEFAULT_CLUSTER);
 	c->http = strdup("");
+	c->handler_sql = strdup("");
+	c->max_attempts = 5;
 	c->poll_interval_ms = 100;
 	c->acquire = ACQUIRE_POLL;
 	c->heartbeat_interval_ms = 5000;
@@ -389,7 +431,7 @@ config_init(struct config *c)
 	c->lease_timeout_ms = 10000;
 	c->log_level = LEVEL_INFO;
 	c->log_format = LOG_FORMAT_TEXT;
-	return c->node && c->dbname && c->cluster && c->http &&
+	return c->node && c->dbname && c->cluster && c->http && c->handler_sql &&
 	    config_set_channels(c, default_channels, 1, &why);
 }
 
@@ -400,6 +442,7 @@ config_free(struct config *c)
 	free(c->dbname);
 	free(c->cluster);
 	free(c->http);
+	free(c->handler_sql);
 	for (int i = 0; i < c->nchannels; i++)
 		free(c->channels[i]);
 	memset(c, 0, sizeof(*c));

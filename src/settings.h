@@ -34,6 +34,8 @@ struct config {
 	char *http;		/* listen address of the status endpoint; "" = off */
 	unsigned long session_timeout_ms;	/* the server frees a vanished node's lock within this */
 	unsigned long lease_timeout_ms;	/* evict a leader whose lease expired this long ago; 0 = never */
+	char *handler_sql;	/* run in each step's transaction per event; "" = none */
+	unsigned long max_attempts;	/* handler failures before an event is dead-lettered */
 };
 
 struct setting {

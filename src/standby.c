@@ -13,6 +13,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[1] = "sql/001_cluster_state.sql",
 	[2] = "sql/002_members.sql",
 	[3] = "sql/003_lease.sql",
+	[4] = "sql/004_events.sql",
 };
 
 /* Names every file from version `from` + 1 on, for the one-line error. */
@@ -43,6 +44,18 @@ standby_check_schema(struct node *n)
 	    (!node_send(n, SQL_WAIT_LOCK_TIMEOUT, 1, wait_timeout) ||
 	     !node_send(n, SQL_WAIT_CLIENT_CHECK, 0, NULL)))
 		return;
+	if (n->cfg->handler_sql[0] != '\0') {
+		/* Prepared on every session: a statement that cannot work stops us at start. */
+		static const Oid types[HANDLER_PARAMS] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID};
+
+		n->answer.prepare_index = n->answer.sent;
+		if (!pgconn_prepare(&n->pg, HANDLER_STATEMENT, n->cfg->handler_sql, HANDLER_PARAMS,
+				    types)) {
+			node_reset(n, n->pg.error);
+			return;
+		}
+		n->answer.sent++;
+	}
 	if (!node_sync(n))
 		return;
 	node_set_state(n, ST_CHECKING, "connected; checking the schema");
@@ -64,10 +77,16 @@ register_member(struct node *n)
 void
 standby_on_schema_checked(struct node *n)
 {
+	bool handler_failed = n->answer.failed && n->answer.failed_index == n->answer.prepare_index;
 	char files[256];
 
-	if (n->answer.failed && (strcmp(n->answer.sqlstate, "3F000") == 0 ||
-				 strcmp(n->answer.sqlstate, "42P01") == 0)) {
+	if (handler_failed && n->answer.has_row && n->answer.values[0] >= SCHEMA_VERSION) {
+		log_error("handler_sql does not work: %s", n->answer.error);
+		node_finish(n, EX_CONFIG, "bad handler_sql");
+		return;
+	}
+	if (n->answer.failed && !handler_failed && (strcmp(n->answer.sqlstate, "3F000") == 0 ||
+						    strcmp(n->answer.sqlstate, "42P01") == 0)) {
 		/* 3F000: no such schema; 42P01: no such table. */
 		files_to_apply(0, files, sizeof(files));
 		log_error("the clustered_nodes schema is missing in this database: apply %s "
@@ -75,14 +94,14 @@ standby_on_schema_checked(struct node *n)
 		node_finish(n, EX_CONFIG, "schema missing");
 		return;
 	}
-	if (n->answer.failed) {
+	if (n->answer.failed && !handler_failed) {
 		char reason[600];
 
 		snprintf(reason, sizeof(reason), "schema check failed: %s", n->answer.error);
 		node_reset(n, reason);
 		return;
 	}
-	if (n->answer.values[0] < SCHEMA_VERSION) {
+	if (!n->answer.has_row || n->answer.values[0] < SCHEMA_VERSION) {
 		files_to_apply(n->answer.values[0], files, sizeof(files));
 		log_error("the clustered_nodes schema is at version %lld, this node needs %d: apply %s "
 			  "(psql -v ON_ERROR_STOP=1 -f FILE)", n->answer.values[0], SCHEMA_VERSION,

@@ -66,7 +66,7 @@ CREATE TABLE soak_audit (
 CREATE FUNCTION soak_audit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     IF NEW.counter <> OLD.counter THEN
-        INSERT INTO soak_audit (term, leader, counter_before, counter_after)
+        INSERT INTO public.soak_audit (term, leader, counter_before, counter_after)
             VALUES (NEW.term, NEW.leader, OLD.counter, NEW.counter);
     END IF;
     RETURN NEW;

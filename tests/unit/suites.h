@@ -13,6 +13,7 @@ Suite *fsm_suite(void);
 Suite *json_suite(void);
 Suite *lockkey_suite(void);
 Suite *names_suite(void);
+Suite *pgarray_suite(void);
 Suite *timing_suite(void);
 
 #endif
