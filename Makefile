@@ -47,7 +47,7 @@ PURE_SRCS = src/backoff.c src/cli.c src/config.c src/duration.c src/escape.c src
             src/json.c src/listen_addr.c src/lockkey.c src/log.c src/names.c src/settings.c \
             src/pgarray.c src/stats.c src/timing.c
 SRCS = $(PURE_SRCS) src/notifyq.c src/pgconn.c src/node.c src/standby.c src/leader.c \
-       src/view.c src/http.c src/http_pages.c src/check.c src/status.c src/main.c
+       src/handler_exec.c src/view.c src/http.c src/http_pages.c src/check.c src/status.c src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)

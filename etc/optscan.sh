@@ -9,8 +9,10 @@ BIN=${1:-$ROOT/clustered_nodes}
 problems=0
 missing() { echo "optscan: $*" >&2; problems=$((problems + 1)); }
 
-# Settings are the --help lines that name a value and a default.
-mapfile -t options < <("$BIN" --help | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\) [A-Z:]*  *.*(default: .*/\2/p')
+# Settings are the --help lines that name a value and a default.  (--help is
+# read once: grep -q on a pipe would cut the writer short under pipefail.)
+help=$("$BIN" --help)
+mapfile -t options < <(printf '%s\n' "$help" | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\) [A-Z:]*  *.*(default: .*/\2/p')
 [ ${#options[@]} -gt 0 ] || missing "no settings found in --help"
 for option in "${options[@]}"; do
 	key=${option//-/_}
@@ -22,7 +24,7 @@ for key in $(sed -n 's/^;\{0,1\}\([a-z_]*\) = .*/\1/p' "$ROOT/etc/clustered_node
 	printf '%s\n' "${options[@]}" | grep -qx "${key//_/-}" || missing "etc/clustered_nodes.conf has '$key', which is not a setting"
 done
 for other in --config --check --json --help --version; do
-	"$BIN" --help | grep -q -- "$other" || missing "--help does not mention $other"
+	grep -q -- "$other" <<<"$help" || missing "--help does not mention $other"
 	grep -qF -- "\\-\\-${other#--}" "$ROOT/etc/clustered_nodes.8" || missing "$other is not in etc/clustered_nodes.8"
 done
 [ $problems -eq 0 ] && echo "optscan: ${#options[@]} settings consistent across --help, sample config, README and man page"

@@ -36,7 +36,7 @@ pgtmp_start() {
 	opts="-k $PGTMP_DIR -c listen_addresses=127.0.0.1"
 	for setting in "$@"; do opts="$opts -c $setting"; done
 	for attempt in $(seq 1 20); do
-		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 12000 ))
 		ss -Htln "sport = :$port" 2>/dev/null | grep -q . && continue
 		if pgtmp_as_owner "$bindir/pg_ctl" -w -t 30 -D "$PGTMP_DIR/data" \
 			-l "$PGTMP_DIR/postgres.log" -o "-p $port $opts" start >/dev/null 2>&1; then

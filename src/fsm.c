@@ -10,6 +10,7 @@ static const char *const state_names[ST__COUNT] = {
 	[ST_ACQUIRING] = "acquiring",
 	[ST_PROMOTING] = "promoting",
 	[ST_LEADER] = "leader",
+	[ST_HANDLING] = "handling",
 	[ST_PROCESSING] = "processing",
 	[ST_RELEASING] = "releasing",
 	[ST_LEAVING] = "leaving",
@@ -33,9 +34,13 @@ static const unsigned allowed[ST__COUNT] = {
 	[ST_ACQUIRING] = BIT(ST_STANDBY) | BIT(ST_PROMOTING) | BIT(ST_LEAVING) |
 	    BIT(ST_DISCONNECTED) | BIT(ST_STOPPED),
 	[ST_PROMOTING] = BIT(ST_LEADER) | BIT(ST_DISCONNECTED),
-	[ST_LEADER] = BIT(ST_PROCESSING) | BIT(ST_RELEASING) | BIT(ST_DISCONNECTED),
-	[ST_PROCESSING] = BIT(ST_LEADER) | BIT(ST_RELEASING) | BIT(ST_DISCONNECTED),
-	[ST_RELEASING] = BIT(ST_PROCESSING) | BIT(ST_STOPPED) | BIT(ST_DISCONNECTED),
+	[ST_LEADER] = BIT(ST_HANDLING) | BIT(ST_PROCESSING) | BIT(ST_RELEASING) |
+	    BIT(ST_DISCONNECTED),
+	[ST_HANDLING] = BIT(ST_PROCESSING) | BIT(ST_LEADER) | BIT(ST_DISCONNECTED),
+	[ST_PROCESSING] = BIT(ST_LEADER) | BIT(ST_HANDLING) | BIT(ST_RELEASING) |
+	    BIT(ST_DISCONNECTED),
+	[ST_RELEASING] = BIT(ST_HANDLING) | BIT(ST_PROCESSING) | BIT(ST_STOPPED) |
+	    BIT(ST_DISCONNECTED),
 	[ST_LEAVING] = BIT(ST_STOPPED) | BIT(ST_DISCONNECTED),
 	[ST_STOPPED] = 0,
 };
@@ -59,6 +64,6 @@ node_transition_allowed(enum node_state from, enum node_state to)
 bool
 node_state_holds_lock(enum node_state state)
 {
-	return state == ST_PROMOTING || state == ST_LEADER ||
+	return state == ST_PROMOTING || state == ST_LEADER || state == ST_HANDLING ||
 	    state == ST_PROCESSING || state == ST_RELEASING;
 }

@@ -13,6 +13,7 @@ enum node_state {
 	ST_ACQUIRING,		/* pg_try_advisory_lock in flight */
 	ST_PROMOTING,		/* term bump + LISTEN transaction in flight */
 	ST_LEADER,		/* holds the lock, listens, nothing in flight */
+	ST_HANDLING,		/* leader: exec handlers run for the next step */
 	ST_PROCESSING,		/* a processing step's transaction in flight */
 	ST_RELEASING,		/* leader's graceful stop: UNLISTEN or unlock in flight */
 	ST_LEAVING,		/* standby's graceful stop: deregistering */

@@ -150,8 +150,8 @@ fetch_events(struct node *n)
 /* ---- steps ---- */
 
 /* The channel and payload of the step's i-th event, whichever source it has. */
-static void
-step_item(const struct node *n, size_t i, const char **channel, const char **payload)
+void
+leader_item(const struct node *n, size_t i, const char **channel, const char **payload)
 {
 	if (n->step_durable) {
 		*channel = n->events[i].channel;
@@ -186,6 +186,11 @@ leader_step(struct node *n)
 		n->step_size = EVENTS_BATCH;
 	if (n->isolate && n->step_size > 1)
 		n->step_size = 1;
+	if (n->forced_step_size > 0) {
+		/* Exactly the events the exec handler has just run for. */
+		n->step_size = n->forced_step_size;
+		n->forced_step_size = 0;
+	}
 	for (size_t i = 0; n->step_durable && i < n->step_size; i++)
 		ids[i] = n->events[i].id;
 	pg_int_array(ids_text, sizeof(ids_text), ids, n->step_durable ? (int) n->step_size : 0);
@@ -202,7 +207,7 @@ leader_step(struct node *n)
 		char counter_i[24];
 		const char *channel, *payload;
 
-		step_item(n, i, &channel, &payload);
+		leader_item(n, i, &channel, &payload);
 		snprintf(counter_i, sizeof(counter_i), "%" PRId64, n->counter + (int64_t) i);
 		const char *args[HANDLER_PARAMS] = {channel, payload, counter_i, n->term_text,
 			n->cfg->node};
@@ -228,7 +233,7 @@ dead_letter_step(struct node *n)
 
 	n->step_durable = n->nevents > 0;
 	n->step_size = 1;
-	step_item(n, 0, &channel, &payload);
+	leader_item(n, 0, &channel, &payload);
 	id = n->step_durable ? n->events[0].id : 0;
 	pg_int_array(ids_text, sizeof(ids_text), &id, n->step_durable ? 1 : 0);
 	snprintf(id_text, sizeof(id_text), "%lld", id);
@@ -295,6 +300,8 @@ leader_next(struct node *n)
 	else if (work && !(n->stopping && n->isolate)) {
 		if (n->head_attempts >= n->cfg->max_attempts)
 			dead_letter_step(n);
+		else if (n->cfg->handler_exec[0] != '\0')
+			exec_start(n);
 		else
 			leader_step(n);
 	} else if (n->events_due && !n->stopping)
@@ -337,7 +344,7 @@ log_step(struct node *n, long long counter_before)
 		long long counter = counter_before + (long long) i;
 		const char *name, *payload;
 
-		step_item(n, i, &name, &payload);
+		leader_item(n, i, &name, &payload);
 		count_processed(n, name, payload, counter, now);
 		escape_for_log(channel, sizeof(channel), name, strlen(name));
 		escape_for_log(n->escaped_payload, ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES), payload,
@@ -363,27 +370,56 @@ drop_step_items(struct node *n)
 	n->step_size = 0;
 }
 
-/*
- * A handler failed: the step rolled back, nothing of it happened.  Retry the
- * head event alone after a backoff; after max_attempts it is dead-lettered.
- */
+/* Logs a handler failure for the step's event `failing`; the head's count decides its fate. */
 static void
-on_handler_failed(struct node *n)
+note_handler_failure(struct node *n, size_t failing, const char *error)
 {
-	size_t failing = (size_t) (n->answer.failed_index - n->handler_first_index);
 	const char *channel, *payload;
 
-	step_item(n, failing, &channel, &payload);
+	leader_item(n, failing, &channel, &payload);
 	if (failing == 0) {
 		n->head_attempts++;
-		snprintf(n->head_error, sizeof(n->head_error), "%s", n->answer.error);
+		snprintf(n->head_error, sizeof(n->head_error), "%s", error);
 	}
 	escape_for_log(n->escaped_payload, ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES), payload,
 		       strlen(payload));
 	log_warn("handler failed for payload=\"%s\" (attempt %lu of %lu): %s",
 		 n->escaped_payload, failing == 0 ? n->head_attempts : 0, n->cfg->max_attempts,
-		 n->answer.error);
+		 error);
 	n->isolate = true;
+}
+
+/* Waits with backoff before the head event's next attempt, or goes on at once. */
+static void
+schedule_retry(struct node *n)
+{
+	unsigned delay_ms = HANDLER_RETRY_BASE_MS;
+
+	for (unsigned long i = 1; i < n->head_attempts && delay_ms < HANDLER_RETRY_CAP_MS; i++)
+		delay_ms *= 2;
+	if (delay_ms > HANDLER_RETRY_CAP_MS)
+		delay_ms = HANDLER_RETRY_CAP_MS;
+	if (n->head_attempts >= n->cfg->max_attempts || n->head_attempts == 0)
+		delay_ms = 0;	/* dead-letter now, or the head is fine: go on */
+	node_set_state(n, ST_LEADER, "handler failed");
+	if (delay_ms > 0 && !n->stopping) {
+		ev_timer_set(&n->handler_retry_timer, delay_ms / 1000.0, 0.);
+		ev_timer_start(n->loop, &n->handler_retry_timer);
+		return;
+	}
+	leader_next(n);
+}
+
+/*
+ * The SQL handler failed: the step rolled back, nothing of it happened.
+ * Retry the head event alone after a backoff; after max_attempts it is
+ * dead-lettered.
+ */
+static void
+on_handler_failed(struct node *n)
+{
+	note_handler_failure(n, (size_t) (n->answer.failed_index - n->handler_first_index),
+			     n->answer.error);
 	n->step_size = 0;
 	node_answer_reset(n, -1);
 	if (!node_send(n, "ROLLBACK", 0, NULL) || !node_sync(n))
@@ -391,29 +427,31 @@ on_handler_failed(struct node *n)
 	n->rolling_back = true;
 }
 
+/*
+ * The exec handler failed for event `failing` (nothing is in flight): commit
+ * the events before it, whose programs succeeded, then retry it alone.
+ */
+void
+leader_handler_failed(struct node *n, size_t failing, const char *error)
+{
+	note_handler_failure(n, failing, error);
+	if (failing > 0) {
+		n->forced_step_size = failing;
+		leader_step(n);
+		return;
+	}
+	schedule_retry(n);
+}
+
 static void
 after_rollback(struct node *n)
 {
-	unsigned delay_ms = HANDLER_RETRY_BASE_MS;
-
 	n->rolling_back = false;
 	if (n->answer.failed) {
 		node_reset(n, "ROLLBACK after a handler failure failed");
 		return;
 	}
-	for (unsigned long i = 1; i < n->head_attempts && delay_ms < HANDLER_RETRY_CAP_MS; i++)
-		delay_ms *= 2;
-	if (delay_ms > HANDLER_RETRY_CAP_MS)
-		delay_ms = HANDLER_RETRY_CAP_MS;
-	if (n->head_attempts >= n->cfg->max_attempts || n->head_attempts == 0)
-		delay_ms = 0;	/* dead-letter now, or the head is fine: go on */
-	node_set_state(n, ST_LEADER, "step rolled back");
-	if (delay_ms > 0) {
-		ev_timer_set(&n->handler_retry_timer, delay_ms / 1000.0, 0.);
-		ev_timer_start(n->loop, &n->handler_retry_timer);
-		return;
-	}
-	leader_next(n);
+	schedule_retry(n);
 }
 
 void
@@ -459,7 +497,7 @@ leader_on_step_done(struct node *n)
 	if (n->dead_letter_step) {
 		const char *channel, *payload;
 
-		step_item(n, 0, &channel, &payload);
+		leader_item(n, 0, &channel, &payload);
 		escape_for_log(n->escaped_payload, ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES), payload,
 			       strlen(payload));
 		log_error("dead-lettered payload=\"%s\" on \"%s\" after %lu failed attempts, with "

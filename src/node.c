@@ -49,6 +49,7 @@ node_set_state(struct node *n, enum node_state to, const char *reason)
 void
 node_finish(struct node *n, int exit_code, const char *reason)
 {
+	exec_abort(n);
 	pgconn_close(&n->pg);
 	notifyq_drop(&n->queue, n->queue.count);
 	n->exit_code = exit_code;
@@ -74,6 +75,7 @@ node_reset(struct node *n, const char *reason)
 		log_warn("step of term %" PRId64 " was in flight: whether it committed is recorded "
 			 "only in the database", n->term);
 	pgconn_close(&n->pg);
+	exec_abort(n);
 	ev_timer_stop(n->loop, &n->deadline_timer);
 	notifyq_drop(&n->queue, n->queue.count);
 	leader_forget_events(n);
@@ -286,6 +288,9 @@ on_batch_done(struct pgconn *c)
 	case ST_PROCESSING:
 		leader_on_step_done(n);
 		break;
+	case ST_HANDLING:
+		exec_on_renewal_done(n);
+		break;
 	case ST_RELEASING:
 		leader_on_release_done(n);
 		break;
@@ -432,7 +437,9 @@ lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) loop;
 	(void) revents;
 	n->lease_due = true;
-	if (!n->stopping && n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
+	if (n->state == ST_HANDLING && !n->renewing && n->pg.syncs_pending == 0)
+		exec_renew_lease(n);	/* programs run; the session is free */
+	else if (!n->stopping && n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
 		leader_next(n);
 }
 
@@ -657,6 +664,7 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	ev_init(&n->deadline_timer, deadline_timer_cb);
 	ev_timer_init(&n->events_timer, events_timer_cb, EVENTS_CATCH_UP_S, EVENTS_CATCH_UP_S);
 	ev_init(&n->handler_retry_timer, handler_retry_cb);
+	exec_init(n);
 	ev_init(&n->retry_timer, retry_timer_cb);
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);

@@ -105,6 +105,17 @@ struct node {
 	bool rolling_back;	/* ROLLBACK of a failed step in flight */
 	bool dead_letter_step;	/* the step in flight dead-letters the head event */
 	ev_timer handler_retry_timer;
+	size_t forced_step_size;	/* commit exactly this many (after exec handlers), or 0 */
+
+	/* Exec handler: one child at a time, for event exec_index of exec_batch. */
+	ev_child child_watcher;
+	ev_timer child_timer;
+	pid_t child_pid;	/* 0: none running */
+	bool child_timed_out;	/* we killed it at handler_timeout */
+	size_t exec_index;
+	size_t exec_batch;
+	bool exec_durable;
+	bool renewing;		/* a lease renewal sent while handlers run */
 	struct batch_answer answer;
 	char *escaped_payload;	/* scratch for log escaping */
 	double step_started;	/* monotonic, for the step-duration histogram */

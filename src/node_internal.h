@@ -37,6 +37,15 @@ void leader_step(struct node *n);
 void leader_on_step_done(struct node *n);
 void leader_on_release_done(struct node *n);
 void leader_forget_events(struct node *n);
+/* handler_exec.c: run the exec handler over the next events, then commit them. */
+void exec_start(struct node *n);
+void exec_abort(struct node *n);
+void exec_on_renewal_done(struct node *n);
+void exec_renew_lease(struct node *n);
+void exec_init(struct node *n);
+/* leader.c, for handler_exec.c */
+void leader_item(const struct node *n, size_t i, const char **channel, const char **payload);
+void leader_handler_failed(struct node *n, size_t failing, const char *error);
 /* node.c keeps fetched event rows here as they arrive. */
 void leader_store_events(struct node *n, const PGresult *res);
 

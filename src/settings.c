@@ -156,6 +156,19 @@ apply_handler_sql(struct config *c, const char *text, const char **why)
 }
 
 static bool
+apply_handler_exec(struct config *c, const char *text, const char **why)
+{
+	return replace_string(&c->handler_exec, text, why);
+}
+
+static bool
+apply_handler_timeout(struct config *c, const char *text, const char **why)
+{
+	return apply_duration(&c->handler_timeout_ms, text, 100, HOUR_MS,
+			      "is out of range (100ms to 1h)", why);
+}
+
+static bool
 apply_max_attempts(struct config *c, const char *text, const char **why)
 {
 	char *end;
@@ -295,6 +308,18 @@ show_handler_sql(const struct config *c, char *buf, size_t size)
 }
 
 static void
+show_handler_exec(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->handler_exec[0] ? c->handler_exec : "(none)");
+}
+
+static void
+show_handler_timeout(const struct config *c, char *buf, size_t size)
+{
+	show_ms(c->handler_timeout_ms, buf, size);
+}
+
+static void
 show_max_attempts(const struct config *c, char *buf, size_t size)
 {
 	snprintf(buf, size, "%lu", c->max_attempts);
@@ -353,6 +378,13 @@ const struct setting settings[] = {
 	 "SQL run in each step's transaction for each event, with $1 channel, $2 payload, "
 	 "$3 counter, $4 term, $5 node: its effects commit with the counter, exactly once",
 	 apply_handler_sql, show_handler_sql},
+	{"handler_exec", 0, "PROGRAM", false, "none",
+	 "a program (run by /bin/sh -c) per event before its step commits: payload on "
+	 "stdin, CLUSTERED_NODES_CHANNEL, _COUNTER, _TERM, _NODE, _EVENT_ID in its environment; "
+	 "exit 0 commits the step (at-least-once)", apply_handler_exec, show_handler_exec},
+	{"handler_timeout", 0, "TIME", false, "30s",
+	 "an exec handler still running after this is killed and counts as failed",
+	 apply_handler_timeout, show_handler_timeout},
 	{"max_attempts", 0, "N", false, "5",
 	 "handler failures (with backoff) before an event goes to clustered_nodes.dead_letters",
 	 apply_max_attempts, show_max_attempts},
@@ -423,6 +455,8 @@ config_init(struct config *c)
 	c->cluster = strdup(DEFAULT_CLUSTER);
 	c->http = strdup("");
 	c->handler_sql = strdup("");
+	c->handler_exec = strdup("");
+	c->handler_timeout_ms = 30000;
 	c->max_attempts = 5;
 	c->poll_interval_ms = 100;
 	c->acquire = ACQUIRE_POLL;
@@ -431,7 +465,7 @@ config_init(struct config *c)
 	c->lease_timeout_ms = 10000;
 	c->log_level = LEVEL_INFO;
 	c->log_format = LOG_FORMAT_TEXT;
-	return c->node && c->dbname && c->cluster && c->http && c->handler_sql &&
+	return c->node && c->dbname && c->cluster && c->http && c->handler_sql && c->handler_exec &&
 	    config_set_channels(c, default_channels, 1, &why);
 }
 
@@ -443,6 +477,7 @@ config_free(struct config *c)
 	free(c->cluster);
 	free(c->http);
 	free(c->handler_sql);
+	free(c->handler_exec);
 	for (int i = 0; i < c->nchannels; i++)
 		free(c->channels[i]);
 	memset(c, 0, sizeof(*c));

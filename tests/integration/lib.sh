@@ -118,7 +118,7 @@ kill_nodes() {
 free_port() {
 	local port
 	while :; do
-		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 12000 ))
 		ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
 	done
 }

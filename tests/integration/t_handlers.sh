@@ -196,3 +196,63 @@ test_payloads_reach_the_handler_unchanged() {
 	assert_eq "$(q_vars "SELECT count(*) FROM app.\"$CLUSTER\" WHERE payload = :'p';" -v p=$'odd \x01\x1f\x7f bytes, quotes \' " \\ and z\xc3\xbcrich')" 1 "odd payload unchanged"
 	assert_eq "$(q_vars "SELECT count(*) FROM app.\"$CLUSTER\" WHERE payload = :'p';" -v p=$'plain \t tab\nnewline')" 1 "plain payload unchanged"
 }
+
+# ---- exec handler ----
+
+test_exec_handler_runs_once_per_event_before_the_step_commits() {
+	local out=$WORK/$CLUSTER.handled
+	start_node "$CLUSTER" node1 --listen exec_ch \
+		--handler-exec "printf '%s %s %s %s\n' \"\$CLUSTERED_NODES_COUNTER\" \"\$CLUSTERED_NODES_CHANNEL\" \"\${CLUSTERED_NODES_EVENT_ID:-plain}\" \"\$(cat)\" >>$out"
+	wait_for "node1 leading" 5000 leader_ready "$CLUSTER"
+	start_node "$CLUSTER" node2 --listen exec_ch --handler-exec "echo standby-ran >>$out"
+	wait_for "node2 standing by" 5000 grep -q '→ standby: registered' "$(node_log "$CLUSTER" node2)"
+	for i in 1 2 3 4 5; do durable exec_ch "durable $i"; done
+	q_vars "SELECT pg_notify('exec_ch', 'plain ' || g) FROM generate_series(1, 5) g;" -o /dev/null
+	wait_for "ten processed" 10000 counter_is "$CLUSTER" 10
+	assert_eq "$(wc -l <"$out")" 10 "programs run"
+	assert_eq "$(cut -d' ' -f1 "$out" | sort -n | tr '\n' ' ')" "0 1 2 3 4 5 6 7 8 9 " "counters given to the programs"
+	assert_eq "$(grep -c ' exec_ch [0-9]* durable [0-9]$' "$out")" 5 "durable events with their ids"
+	assert_eq "$(grep -c ' exec_ch plain plain [0-9]$' "$out")" 5 "plain notifications"
+	grep -q standby-ran "$out" && fail "a standby ran the handler"
+	true
+}
+
+test_exec_handler_that_hangs_is_killed_and_dead_lettered() {
+	local marker="sleep 59.$RANDOM"
+	start_node "$CLUSTER" node1 --listen hang_ch --max-attempts 2 --handler-timeout 300ms \
+		--handler-exec "$marker"
+	wait_for "a leader" 5000 leader_ready "$CLUSTER"
+	durable hang_ch stuck
+	wait_for "the event dead-lettered" 10000 counter_is "$CLUSTER" 1
+	assert_eq "$(q "SELECT attempts || ':' || error FROM clustered_nodes.dead_letters WHERE cluster = '$CLUSTER'")" \
+		"2:handler_exec timed out after 300 ms" "dead letter"
+	wait_for "the hung programs gone" 3000 bash -c "! pgrep -f '^$marker\$' >/dev/null"
+	alive "${NODE_PID[node1]}" || fail "the node died"
+}
+
+test_exec_handler_that_fails_then_succeeds_is_retried() {
+	local flag=$WORK/$CLUSTER.flag out=$WORK/$CLUSTER.done
+	start_node "$CLUSTER" node1 --listen retry_ch \
+		--handler-exec "if [ -e $flag ]; then cat >>$out; else touch $flag; exit 3; fi"
+	wait_for "a leader" 5000 leader_ready "$CLUSTER"
+	durable retry_ch second-time-lucky
+	wait_for "processed" 10000 counter_is "$CLUSTER" 1
+	assert_eq "$(cat "$out")" second-time-lucky "what the program saw"
+	grep -q 'handler failed for payload="second-time-lucky" (attempt 1 of 5): handler_exec exited with status 3' \
+		"$(node_log "$CLUSTER" node1)" || fail "failure not logged"
+}
+
+test_lease_keeps_running_while_an_exec_handler_works() {
+	local term
+	start_node "$CLUSTER" node1 --listen slow_ch --lease-timeout 1s --handler-exec "sleep 3"
+	wait_for "node1 leading" 5000 leader_ready "$CLUSTER"
+	start_node "$CLUSTER" node2 --listen slow_ch --lease-timeout 1s --handler-exec "sleep 3"
+	wait_for "node2 standing by" 5000 grep -q '→ standby: registered' "$(node_log "$CLUSTER" node2)"
+	term=$(term_of "$CLUSTER")
+	durable slow_ch slow
+	# Three lease timeouts pass while the program runs; the leader is busy, not hung.
+	wait_for "the slow event processed" 10000 counter_is "$CLUSTER" 1
+	assert_eq "$(term_of "$CLUSTER")" "$term" "term"
+	grep -q 'has not renewed its lease' "$(node_log "$CLUSTER" node2)" && fail "node2 tried to evict a working leader"
+	true
+}
