@@ -17,8 +17,9 @@ import re
 import sys
 import time
 
-RECEIVED = re.compile(r'^(\S+)Z info \[[^\]]*\] Received message: channel="(?:[^"\\]|\\.)*" '
-                      r'payload="((?:[^"\\]|\\.)*)" sender_pid=\d+, with state: counter=(\d+)$')
+RECEIVED = re.compile(r'^(\S+)Z info \[[^\]]*\] Received (?:message|event): (?:id=\d+ )?'
+                      r'channel="(?:[^"\\]|\\.)*" payload="((?:[^"\\]|\\.)*)"(?: sender_pid=\d+)?, '
+                      r'with state: counter=(\d+)$')
 
 
 def ts_us(stamp):
@@ -105,7 +106,7 @@ def fmt(v, unit=''):
 def cmd_report(results, out_json):
     d = load(results)
     figures = {'machine': d.get('machine'), 'postgres': d.get('postgres'),
-               'fsync': d.get('fsync'), 'quick': d.get('quick'), 'throughput': {},
+               'fsync': d.get('fsync'), 'quick': d.get('quick'), 'throughput': {}, 'durable': {},
                'latency': {}, 'takeover': {}, 'footprint': {}, 'targets': {}}
     verdicts = []
 
@@ -129,6 +130,20 @@ def cmd_report(results, out_json):
               f"{'yes' if row['counter_ok'] == 1 else 'NO':>10}")
         target(f'throughput_c{c}', row['ratio'] >= 0.95 and row['counter_ok'] == 1,
                f'leader >= 0.95 x raw at {c} client(s): {row["ratio"]:.3f}')
+
+    if 'durable.sent' in d:
+        du = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('durable.')}
+        figures['durable'] = du
+        plain = d.get(f"throughput.c{du['clients']}.leader_per_s")
+        du['ratio_to_plain'] = du['leader_per_s'] / plain if plain else None
+        print(f"\nDurable events (clustered_nodes.notify() from {du['clients']} pgbench clients, "
+              f"each a committed INSERT + wake-up)")
+        du['ratio_to_producers'] = du['leader_per_s'] / du['sent_per_s']
+        print(f"  produced/s {fmt(du['sent_per_s'])}   leader steps/s {fmt(du['leader_per_s'])} "
+              f"({du['ratio_to_producers']:.3f} of what was produced)   ratio to the plain leader at "
+              f"{du['clients']} clients {du['ratio_to_plain']:.3f}   counter ok "
+              f"{'yes' if du['counter_ok'] == 1 else 'NO'}")
+        print("  (each durable event is a committed, fsynced INSERT: the producers are the limit)")
 
     if 'latency.count' in d:
         lat = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('latency.')}

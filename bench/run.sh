@@ -46,6 +46,7 @@ pgtmp_psql -c "CREATE SEQUENCE IF NOT EXISTS bench_seq"
 echo "SELECT pg_notify('bench', 'x');" >"$WORK/notify.sql"
 echo "SELECT pg_notify('bench_lat', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text);" >"$WORK/latency.sql"
 echo "SELECT pg_notify('bench_to', nextval('bench_seq')::text);" >"$WORK/sequence.sql"
+echo "SELECT clustered_nodes.notify('bench_durable', 'x');" >"$WORK/durable.sql"
 
 record machine "\"$(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $(lscpu | sed -n 's/^Model name: *//p' | head -n1)\""
 record postgres "$(pgtmp_psql -c 'SHOW server_version' | cut -d' ' -f1)"
@@ -87,6 +88,26 @@ throughput() {
 	fi
 	kill_nodes
 	echo "  throughput with $c client(s): $sent sent" >&2
+}
+
+# ---- durable events: the same load shape through clustered_nodes.notify() ----
+durable() {
+	local c=$1 cl=bench_durable sent tps t0 leader_last
+	start_node "$cl" leader --listen bench_durable
+	wait_for "leader of $cl" 10000 leader_ready "$cl"
+	t0=$(now_us)
+	pgb -f "$WORK/durable.sql" -c "$c" -j "$c" -T "$DURATION" >"$WORK/pgbench.durable" 2>&1
+	sent=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.durable")
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.durable")
+	wait_for "the leader to process all $sent events" 120000 counter_is "$cl" "$sent"
+	leader_last=$($ANALYZE last-ts "$(node_log "$cl" leader)")
+	record durable.clients "$c"
+	record durable.sent "$sent"
+	record durable.sent_per_s "$tps"
+	record durable.leader_per_s "$(calc "$sent * 1000000 / ($leader_last - $t0)")"
+	record durable.counter_ok "$([ "$(counter_of "$cl")" = "$sent" ] && [ "$(q "SELECT count(*) FROM clustered_nodes.events WHERE channel = 'bench_durable'")" = 0 ] && echo 1 || echo 0)"
+	kill_nodes
+	echo "  durable events with $c clients: $sent sent" >&2
 }
 
 # ---- latency at a fixed rate ----
@@ -201,6 +222,7 @@ footprint() {
 
 echo "running benchmarks (quick=$QUICK); BENCH_QUICK=1 takes about a minute, the full run a few" >&2
 for c in 1 4 8; do throughput "$c"; done
+durable 4
 latency
 takeover poll_sigkill sigkill poll
 takeover wait_sigkill sigkill wait
