@@ -152,11 +152,11 @@ takeover() {
 		sigkill) { kill -9 "${NODE_PID[$leader]}"; wait "${NODE_PID[$leader]}"; } 2>/dev/null || true ;;
 		sigterm) kill -TERM "${NODE_PID[$leader]}" ;;
 		terminate)
-			# The moment the backend is gone, not when psql starts (~10 ms earlier,
-			# while the old leader still commits): pg_terminate_backend(pid, 1000)
-			# waits for the backend to exit.
-			q "SELECT pg_terminate_backend(leader_pid, 1000) FROM clustered_nodes.cluster_state WHERE cluster = '$cl'" >/dev/null
-			t_kill=$(now_us)
+			# The server's clock when it signals the backend (it exits within
+			# about a millisecond): psql's own start-up and exit would blur it.
+			t_kill=$(q "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+				FROM clustered_nodes.cluster_state
+				WHERE cluster = '$cl' AND pg_terminate_backend(leader_pid)")
 			;;
 		esac
 		echo "$t_kill" >>"$WORK/kills.$case"
