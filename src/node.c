@@ -80,10 +80,14 @@ node_reset(struct node *n, const char *reason)
 	notifyq_drop(&n->queue, n->queue.count);
 	leader_forget_events(n);
 	ev_timer_stop(n->loop, &n->handler_retry_timer);
+	/* Whatever the lost session had in flight is moot: forget it all. */
 	n->step_size = 0;
 	n->poll_again = false;
 	n->lease_check = false;
 	n->evicting = false;
+	n->fetching = false;
+	n->rolling_back = false;
+	n->dead_letter_step = false;
 	n->stats.reconnects++;
 	node_set_state(n, ST_DISCONNECTED, reason);
 	if (n->stopping) {
