@@ -1,8 +1,7 @@
 /* The exec handler: a program per event, run from the loop with ev_child, before its step commits.
  *
- * Children run one at a time: fork, the payload written to a pipe on the
- * child's stdin (at most 8000 bytes, so it fits the empty pipe at once and
- * the write never blocks), CLUSTERED_NODES_* in its environment.  Exit 0
+ * Children run one at a time: fork, the payload on the child's stdin (from
+ * an unlinked temporary file), CLUSTERED_NODES_* in its environment.  Exit 0
  * moves on to the next event; once all of the batch succeeded, one step
  * commits them.  A failure, a signal or handler_timeout (the process group
  * is killed) counts as a failed attempt.  While programs run, the session is
@@ -10,7 +9,6 @@
  * whose step then fails to commit runs again for the next attempt or leader.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,12 +63,15 @@ exec_child(struct node *n, int stdin_fd, const char *channel, long long event_id
 static void
 child_failed(struct node *n, const char *why)
 {
-	char error[128];
-
-	snprintf(error, sizeof(error), "handler_exec %s", why);
 	ev_timer_stop(n->loop, &n->child_timer);
 	n->child_pid = 0;
-	leader_handler_failed(n, n->exec_index, error);
+	snprintf(n->exec_failure, sizeof(n->exec_failure), "handler_exec %s", why);
+	if (n->renewing) {
+		/* The renewal's answer must come first; it hands the failure on. */
+		n->exec_failure_pending = true;
+		return;
+	}
+	leader_handler_failed(n, n->exec_index, n->exec_failure);
 }
 
 static void
@@ -124,39 +125,42 @@ run_child(struct node *n)
 {
 	const char *channel, *payload;
 	long long event_id;
-	int fds[2];
+	FILE *input;
 	pid_t pid;
 
 	leader_item(n, n->exec_index, &channel, &payload);
 	event_id = n->step_durable ? n->events[n->exec_index].id : 0;
-	/* Close-on-exec: no later child inherits this pipe (dup2 onto stdin clears it). */
-	if (pipe(fds) != 0) {
-		child_failed(n, strerror(errno));
+	/*
+	 * The payload goes through an unlinked temporary file, not a pipe: a
+	 * write to a file never waits for the program to read, and a program
+	 * that ignores its input cannot make us block or cut the payload short.
+	 */
+	input = tmpfile();
+	if (input == NULL || fputs(payload, input) == EOF || fflush(input) != 0 ||
+	    fseek(input, 0, SEEK_SET) != 0) {
+		int err = errno;
+
+		if (input)
+			fclose(input);
+		child_failed(n, strerror(err));
 		return;
 	}
-	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 	log_flush();	/* nothing buffered twice */
 	pid = fork();
 	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		child_failed(n, strerror(errno));
+		int err = errno;
+
+		fclose(input);
+		child_failed(n, strerror(err));
 		return;
 	}
-	if (pid == 0) {
-		close(fds[1]);
-		exec_child(n, fds[0], channel, event_id);
-	}
-	close(fds[0]);
+	if (pid == 0)
+		exec_child(n, fileno(input), channel, event_id);
+	fclose(input);
 	setpgid(pid, pid);	/* also in the child: whichever runs first */
-	fcntl(fds[1], F_SETFL, O_NONBLOCK);
-	/* An empty pipe holds 64 KiB: the payload (< 8000 bytes) goes in one write. */
-	if (write(fds[1], payload, strlen(payload)) < 0 && errno != EPIPE)
-		log_warn("handler_exec: cannot write the payload: %s", strerror(errno));
-	close(fds[1]);
 	n->child_pid = pid;
 	n->child_timed_out = false;
+	ev_child_stop(n->loop, &n->child_watcher);
 	ev_child_set(&n->child_watcher, pid, 0);
 	ev_child_start(n->loop, &n->child_watcher);
 	ev_timer_set(&n->child_timer, n->cfg->handler_timeout_ms / 1000.0, 0.);
@@ -185,7 +189,10 @@ exec_abort(struct node *n)
 	if (n->child_pid > 0)
 		kill(-n->child_pid, SIGKILL);
 	n->child_pid = 0;
+	/* libev reaps every child on SIGCHLD, watched or not. */
+	ev_child_stop(n->loop, &n->child_watcher);
 	ev_timer_stop(n->loop, &n->child_timer);
+	n->exec_failure_pending = false;
 	n->renewing = false;
 	n->forced_step_size = 0;
 }
@@ -219,7 +226,10 @@ exec_on_renewal_done(struct node *n)
 		node_reset(n, reason);
 		return;
 	}
-	if (n->forced_step_size > 0)
+	if (n->exec_failure_pending) {
+		n->exec_failure_pending = false;
+		leader_handler_failed(n, n->exec_index, n->exec_failure);
+	} else if (n->forced_step_size > 0)
 		leader_step(n);	/* the programs finished while the renewal was out */
 }
 

@@ -186,11 +186,14 @@ leader_step(struct node *n)
 		n->step_size = EVENTS_BATCH;
 	if (n->isolate && n->step_size > 1)
 		n->step_size = 1;
-	if (n->forced_step_size > 0) {
+	if (n->renew_only)
+		n->step_size = 0;
+	else if (n->forced_step_size > 0) {
 		/* Exactly the events the exec handler has just run for. */
 		n->step_size = n->forced_step_size;
 		n->forced_step_size = 0;
 	}
+	n->renew_only = false;
 	for (size_t i = 0; n->step_durable && i < n->step_size; i++)
 		ids[i] = n->events[i].id;
 	pg_int_array(ids_text, sizeof(ids_text), ids, n->step_durable ? (int) n->step_size : 0);
@@ -198,7 +201,6 @@ leader_step(struct node *n)
 	snprintf(counter_text, sizeof(counter_text), "%" PRId64, n->counter);
 	node_answer_reset(n, 1);
 	n->step_started = ev_time();
-	n->lease_due = false;	/* every step renews the lease */
 	n->dead_letter_step = false;
 	if (!node_send(n, "BEGIN", 0, NULL) || !node_send(n, SQL_ADVANCE, 6, params))
 		return;
@@ -221,6 +223,13 @@ leader_step(struct node *n)
 	if (!node_send_housekeeping(n) || !node_send(n, "COMMIT", 0, NULL) || !node_sync(n))
 		return;
 	node_set_state(n, ST_PROCESSING, n->step_size ? "processing notifications" : "lease renewal");
+}
+
+void
+leader_renew(struct node *n)
+{
+	n->renew_only = true;
+	leader_step(n);
 }
 
 /* The head event failed max_attempts times: count it and record it, in one transaction. */
@@ -405,6 +414,9 @@ schedule_retry(struct node *n)
 	if (delay_ms > 0 && !n->stopping) {
 		ev_timer_set(&n->handler_retry_timer, delay_ms / 1000.0, 0.);
 		ev_timer_start(n->loop, &n->handler_retry_timer);
+		/* A rolled-back step renewed nothing: renew now if it was due. */
+		if (n->lease_due)
+			leader_renew(n);
 		return;
 	}
 	leader_next(n);
@@ -494,6 +506,7 @@ leader_on_step_done(struct node *n)
 	}
 	if (n->heartbeat_in_batch)
 		n->heartbeat_due = false;
+	n->lease_due = false;	/* every committed step renewed the lease */
 	if (n->dead_letter_step) {
 		const char *channel, *payload;
 

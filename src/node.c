@@ -49,6 +49,10 @@ node_set_state(struct node *n, enum node_state to, const char *reason)
 void
 node_finish(struct node *n, int exit_code, const char *reason)
 {
+	/* Nothing may fire after this: the loop still runs this pass's callbacks. */
+	ev_timer_stop(n->loop, &n->deadline_timer);
+	ev_timer_stop(n->loop, &n->retry_timer);
+	ev_timer_stop(n->loop, &n->handler_retry_timer);
 	exec_abort(n);
 	pgconn_close(&n->pg);
 	notifyq_drop(&n->queue, n->queue.count);
@@ -68,6 +72,8 @@ node_reset(struct node *n, const char *reason)
 {
 	unsigned delay_ms;
 
+	if (n->state == ST_STOPPED)
+		return;
 	if (node_state_holds_lock(n->state) && n->queue.count > 0)
 		log_warn("%zu received notification(s) not processed: their step did not commit",
 			 n->queue.count);
@@ -443,7 +449,9 @@ lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	n->lease_due = true;
 	if (n->state == ST_HANDLING && !n->renewing && n->pg.syncs_pending == 0)
 		exec_renew_lease(n);	/* programs run; the session is free */
-	else if (!n->stopping && n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
+	else if (n->state == ST_LEADER && ev_is_active(&n->handler_retry_timer))
+		leader_renew(n);	/* backing off after a handler failure: stay leased */
+	else if (!n->stopping && n->state == ST_LEADER)
 		leader_next(n);
 }
 

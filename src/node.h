@@ -106,6 +106,9 @@ struct node {
 	bool dead_letter_step;	/* the step in flight dead-letters the head event */
 	ev_timer handler_retry_timer;
 	size_t forced_step_size;	/* commit exactly this many (after exec handlers), or 0 */
+	bool renew_only;	/* the next step processes nothing: a lease renewal */
+	bool exec_failure_pending;	/* a program failed while a renewal was out */
+	char exec_failure[128];
 
 	/* Exec handler: one child at a time, for event exec_index of exec_batch. */
 	ev_child child_watcher;

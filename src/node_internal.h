@@ -34,6 +34,8 @@ void leader_take_lead(struct node *n);
 void leader_on_promoted(struct node *n);
 void leader_next(struct node *n);
 void leader_step(struct node *n);
+/* An empty step: renews the lease and proves the term, processing nothing. */
+void leader_renew(struct node *n);
 void leader_on_step_done(struct node *n);
 void leader_on_release_done(struct node *n);
 void leader_forget_events(struct node *n);

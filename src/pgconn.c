@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape.h"
 #include "pgconn.h"
 
 void
@@ -15,6 +16,18 @@ pgconn_one_line(char *buf, size_t size, const char *message)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
 	len = strlen(buf);
+	/* Truncation may have cut a UTF-8 character: such text would be refused
+	 * where it is stored (dead_letters.error), so cut before it. */
+	for (size_t i = 0; i < len;) {
+		size_t seq = utf8_sequence_length((const unsigned char *) buf + i, len - i);
+
+		if (seq == 0 && len - i < 4 && (unsigned char) buf[i] >= 0xC2) {
+			buf[i] = '\0';
+			len = i;
+			break;
+		}
+		i += seq ? seq : 1;
+	}
 	while (len > 0 && buf[len - 1] == ' ')
 		buf[--len] = '\0';
 	if (len == 0)

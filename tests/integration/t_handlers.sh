@@ -256,3 +256,25 @@ test_lease_keeps_running_while_an_exec_handler_works() {
 	grep -q 'has not renewed its lease' "$(node_log "$CLUSTER" node2)" && fail "node2 tried to evict a working leader"
 	true
 }
+
+test_leader_retrying_a_failing_handler_keeps_its_lease() {
+	local term
+	q "CREATE SCHEMA IF NOT EXISTS app; GRANT USAGE ON SCHEMA app TO clustered_nodes_node;
+	   CREATE FUNCTION app.\"${CLUSTER:0:40}_never\"(p text) RETURNS void LANGUAGE plpgsql AS
+	   \$\$ BEGIN RAISE EXCEPTION 'never works'; END \$\$;
+	   GRANT EXECUTE ON FUNCTION app.\"${CLUSTER:0:40}_never\"(text) TO clustered_nodes_node" >/dev/null
+	start_node "$CLUSTER" node1 --listen never_ch --lease-timeout 1s --max-attempts 5 \
+		--handler-sql "SELECT app.\"${CLUSTER:0:40}_never\"(\$2)"
+	wait_for "node1 leading" 5000 leader_ready "$CLUSTER"
+	start_node "$CLUSTER" node2 --listen never_ch --lease-timeout 1s --max-attempts 5 \
+		--handler-sql "SELECT app.\"${CLUSTER:0:40}_never\"(\$2)"
+	wait_for "node2 standing by" 5000 grep -q '→ standby: registered' "$(node_log "$CLUSTER" node2)"
+	term=$(term_of "$CLUSTER")
+	# Backoffs of 100 + 200 + 400 + 800 ms outlast the 1 s lease: renewals must go on.
+	durable never_ch poison
+	wait_for "the poison event dead-lettered" 10000 counter_is "$CLUSTER" 1
+	assert_eq "$(term_of "$CLUSTER")" "$term" "term: the retrying leader was not evicted"
+	assert_eq "$(q "SELECT node || ':' || term || ':' || attempts FROM clustered_nodes.dead_letters WHERE cluster = '$CLUSTER'")" "node1:$term:5" "dead letter"
+	grep -q 'has not renewed its lease' "$(node_log "$CLUSTER" node2)" && fail "node2 tried to evict the retrying leader"
+	true
+}
