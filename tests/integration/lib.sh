@@ -126,3 +126,23 @@ free_port() {
 # http_code URL [curl args...]: the status code only.
 http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 http_body() { curl -s --max-time 5 "$@"; }
+
+# netns_up NS HOST_IF NS_IF HOST_IP NS_IP: a network namespace joined to this
+# one by a veth pair (/30), for a node the tests can cut off.  Traffic stays
+# on this machine, between addresses the test assigned.  netns_down undoes it.
+netns_up() {
+	local ns=$1 host_if=$2 ns_if=$3 host_ip=$4 ns_ip=$5
+	ip netns add "$ns" &&
+		ip link add "$host_if" type veth peer name "$ns_if" &&
+		ip link set "$ns_if" netns "$ns" &&
+		ip addr add "$host_ip/30" dev "$host_if" &&
+		ip link set "$host_if" up &&
+		ip netns exec "$ns" ip addr add "$ns_ip/30" dev "$ns_if" &&
+		ip netns exec "$ns" ip link set "$ns_if" up &&
+		ip netns exec "$ns" ip link set lo up
+}
+
+netns_down() {
+	ip netns del "$1" 2>/dev/null || true
+	ip link del "$2" 2>/dev/null || true
+}

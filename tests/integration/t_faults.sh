@@ -77,11 +77,6 @@ test_session_timeouts_are_logged_and_accepted_by_the_server() {
 
 # ---- network partition: the node in its own network namespace ----
 
-partition_cleanup() {
-	ip netns del "$PART_NS" 2>/dev/null || true
-	ip link del "$PART_HOST_IF" 2>/dev/null || true
-}
-
 test_partitioned_leader_demotes_first() {
 	local ns=cnpart$$ host_if=cnp$$h ns_if=cnp$$n db=10.213.77.1 node_ip=10.213.77.2
 	local t_cut t_demote t_free t_first last_step term log_a log_b i
@@ -90,17 +85,8 @@ test_partitioned_leader_demotes_first() {
 		return 0
 	fi
 	PART_NS=$ns PART_HOST_IF=$host_if
-	trap 'kill_nodes; partition_cleanup' EXIT
-	# A veth pair between this namespace and one the test creates: traffic
-	# stays on this machine, between addresses the test assigned.
-	ip netns add "$ns"
-	ip link add "$host_if" type veth peer name "$ns_if"
-	ip link set "$ns_if" netns "$ns"
-	ip addr add "$db/30" dev "$host_if"
-	ip link set "$host_if" up
-	ip netns exec "$ns" ip addr add "$node_ip/30" dev "$ns_if"
-	ip netns exec "$ns" ip link set "$ns_if" up
-	ip netns exec "$ns" ip link set lo up
+	trap 'kill_nodes; netns_down "$PART_NS" "$PART_HOST_IF"' EXIT
+	netns_up "$ns" "$host_if" "$ns_if" "$db" "$node_ip"
 	# PostgreSQL must listen on the veth address and let the node in.
 	printf 'host all all %s/32 trust\n' "$node_ip" >>"$PGTMP_DIR/data/pg_hba.conf"
 	PGTMP_OPTS=${PGTMP_OPTS/listen_addresses=127.0.0.1/listen_addresses=127.0.0.1,$db}

@@ -26,10 +26,7 @@ cleanup() {
 	for pid in "${NODE_PID[@]}"; do kill -CONT "$pid" 2>/dev/null; done
 	kill_nodes
 	[ -n "${PRODUCER:-}" ] && kill "$PRODUCER" 2>/dev/null
-	if [ "$PARTITION" = 1 ]; then
-		ip netns del "$NS" 2>/dev/null
-		ip link del "$HOST_IF" 2>/dev/null
-	fi
+	[ "$PARTITION" = 1 ] && netns_down "$NS" "$HOST_IF"
 	pgtmp_stop
 	if [ "${KEEP_LOGS:-0}" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
@@ -39,14 +36,7 @@ say() { echo "soak: $*"; }
 NODE_OPTS=(--session-timeout 4s --lease-timeout 2s --heartbeat-interval 1s)
 
 if [ "$PARTITION" = 1 ]; then
-	ip netns add "$NS"
-	ip link add "$HOST_IF" type veth peer name "$NS_IF"
-	ip link set "$NS_IF" netns "$NS"
-	ip addr add "$DB_IP/30" dev "$HOST_IF"
-	ip link set "$HOST_IF" up
-	ip netns exec "$NS" ip addr add "$NODE_IP/30" dev "$NS_IF"
-	ip netns exec "$NS" ip link set "$NS_IF" up
-	ip netns exec "$NS" ip link set lo up
+	netns_up "$NS" "$HOST_IF" "$NS_IF" "$DB_IP" "$NODE_IP" || exit 1
 	pgtmp_start "listen_addresses=127.0.0.1,$DB_IP" >/dev/null || exit 1
 	printf 'host all all %s/32 trust\n' "$NODE_IP" >>"$PGTMP_DIR/data/pg_hba.conf"
 	pgtmp_psql -c "SELECT pg_reload_conf()" >/dev/null
