@@ -1,16 +1,34 @@
-/* One-line, UTC-timestamped log records on stderr, flushed once per loop pass. */
+/* One-line, UTC-timestamped log records on stderr, flushed once per loop pass.
+ *
+ * Records go into an in-memory stream; log_flush() writes what stderr takes
+ * without waiting (poll() first, at most PIPE_BUF bytes a write, so a write
+ * to a pipe that polled writable cannot block).  A log reader that stalls
+ * therefore never stalls the node's loop: records wait in memory, up to
+ * LOG_BACKLOG_MAX bytes, beyond which they are counted and dropped.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
 
+#define LOG_BACKLOG_MAX (8 << 20)
+
 static enum log_level log_threshold = LEVEL_INFO;
 static enum log_format log_format = LOG_FORMAT_TEXT;
 static const char *log_node = "";
-static char log_buffer[1 << 16];
+static FILE *log_stream;	/* the backlog: an open_memstream */
+static char *log_backlog;
+static size_t log_backlog_size;
+static size_t log_written;	/* of the backlog, already on stderr */
+static unsigned long log_dropped;
 
 static const char *const level_names[] = {
 	[LEVEL_ERROR] = "error",
@@ -23,8 +41,14 @@ void
 log_init(const char *node)
 {
 	log_node = node;
-	/* Full buffering: stdio writes when the buffer fills or at log_flush(). */
-	setvbuf(stderr, log_buffer, _IOFBF, sizeof(log_buffer));
+	log_stream = open_memstream(&log_backlog, &log_backlog_size);
+}
+
+/* Where a record goes: the backlog, or stderr itself if there is none. */
+static FILE *
+log_out(void)
+{
+	return log_stream ? log_stream : stderr;
 }
 
 void
@@ -69,6 +93,10 @@ log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > log_threshold)
 		return;
+	if (log_stream && ftello(log_stream) > LOG_BACKLOG_MAX) {
+		log_dropped++;
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	len = (int) strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -76,11 +104,11 @@ log_msg(enum log_level level, const char *fmt, ...)
 	snprintf(stamp + len, sizeof(stamp) - (size_t) len, ".%06ldZ", now.tv_nsec / 1000);
 
 	if (log_format == LOG_FORMAT_TEXT) {
-		fprintf(stderr, "%s %s [%s] ", stamp, level_names[level], log_node);
+		fprintf(log_out(), "%s %s [%s] ", stamp, level_names[level], log_node);
 		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
+		vfprintf(log_out(), fmt, ap);
 		va_end(ap);
-		fputc('\n', stderr);
+		fputc('\n', log_out());
 		return;
 	}
 	va_start(ap, fmt);
@@ -90,15 +118,67 @@ log_msg(enum log_level level, const char *fmt, ...)
 		len = 0;
 	if ((size_t) len >= sizeof(message))
 		len = (int) sizeof(message) - 1;
-	fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"node\":", stamp, level_names[level]);
-	json_write_string(stderr, log_node);
-	fputs(",\"msg\":\"", stderr);
-	json_write_escaped(stderr, message, (size_t) len);
-	fputs("\"}\n", stderr);
+	fprintf(log_out(), "{\"ts\":\"%s\",\"level\":\"%s\",\"node\":", stamp, level_names[level]);
+	json_write_string(log_out(), log_node);
+	fputs(",\"msg\":\"", log_out());
+	json_write_escaped(log_out(), message, (size_t) len);
+	fputs("\"}\n", log_out());
+}
+
+/* Writes backlog to stderr; waits up to timeout_ms for it to become writable (0: never). */
+static void
+write_backlog(int timeout_ms)
+{
+	struct pollfd pfd = {.fd = STDERR_FILENO, .events = POLLOUT};
+
+	if (log_stream == NULL) {
+		fflush(stderr);
+		return;
+	}
+	fflush(log_stream);
+	while (log_written < log_backlog_size) {
+		size_t chunk = log_backlog_size - log_written;
+		ssize_t n;
+
+		if (poll(&pfd, 1, timeout_ms) <= 0 || !(pfd.revents & POLLOUT))
+			return;	/* not now: the rest waits for the next pass */
+		if (chunk > PIPE_BUF)
+			chunk = PIPE_BUF;
+		n = write(STDERR_FILENO, log_backlog + log_written, chunk);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_written = log_backlog_size;	/* stderr is gone: nothing to keep */
+			break;
+		}
+		log_written += (size_t) n;
+	}
+	/* All out: start the backlog over. */
+	rewind(log_stream);
+	fflush(log_stream);
+	log_written = 0;
+	if (log_dropped > 0) {
+		unsigned long dropped = log_dropped;
+
+		log_dropped = 0;
+		log_warn("%lu log records were dropped while stderr did not take them", dropped);
+	}
 }
 
 void
 log_flush(void)
 {
-	fflush(stderr);
+	write_backlog(0);
+}
+
+void
+log_drain(void)
+{
+	write_backlog(1000);
+	if (log_stream) {
+		fclose(log_stream);
+		log_stream = NULL;
+		free(log_backlog);
+		log_backlog = NULL;
+	}
 }

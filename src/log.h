@@ -16,7 +16,7 @@ enum log_format {
 	LOG_FORMAT_JSON,	/* {"ts":"…","level":"info","node":"node1","msg":"…"} */
 };
 
-/* Sets the node name shown on every record and switches stderr to full buffering. */
+/* Sets the node name shown on every record and starts the in-memory backlog. */
 void log_init(const char *node);
 void log_set_level(enum log_level threshold);
 void log_set_format(enum log_format format);
@@ -36,8 +36,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /*
  * Records are buffered and written by log_flush(), which the event loop runs
  * before it waits: one write() per loop pass instead of one per record, so a
- * burst of notifications costs one syscall for its log lines.
+ * burst of notifications costs one syscall for its log lines; and it never
+ * waits for a slow reader (see log.c).
  */
 void log_flush(void);
+/* At exit: write everything, waiting a little for a slow reader if need be. */
+void log_drain(void);
 
 #endif

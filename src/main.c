@@ -52,7 +52,7 @@ run_node(struct config *cfg, const struct cli *cli)
 	rc = node.exit_code;
 	http_stop(http);
 	node_free(&node);
-	log_flush();
+	log_drain();
 	return rc;
 }
 

@@ -33,7 +33,7 @@ node_set_state(struct node *n, enum node_state to, const char *reason)
 	if (!node_transition_allowed(from, to)) {
 		log_error("internal error: transition %s → %s is not allowed (%s)",
 			  node_state_name(from), node_state_name(to), reason);
-		log_flush();
+		log_drain();
 		abort();
 	}
 	/* The standby poll and every step would flood the log at info. */

@@ -261,3 +261,19 @@ test_migrations_apply_again_and_in_steps_with_live_nodes() {
 	out=$(cn --check --dbname "host=127.0.0.1 port=$PGTMP_PORT user=postgres dbname=stepwise" 2>&1)
 	[[ "$out" == *"schema version ${#files[@]}"*"configuration OK"* ]] || fail "$out"
 }
+
+test_a_stalled_log_reader_does_not_stall_the_node() {
+	local fifo=$WORK/$CLUSTER.fifo reader
+	mkfifo "$fifo"
+	# A reader that opens the pipe and never reads: the pipe fills after 64 KiB.
+	sleep 600 <"$fifo" &
+	reader=$!
+	"$ROOT/clustered_nodes" --node node1 --cluster "$CLUSTER" --dbname "$NODE_CONNINFO" 2>"$fifo" &
+	NODE_PID[node1]=$!
+	wait_for "a leader" 5000 leader_ready "$CLUSTER"
+	# About 200 KiB of log lines: far more than the pipe holds.
+	send_notifications test_channel 1500 "a-longer-payload-so-that-each-log-line-is-about-one-hundred-and-sixty-bytes"
+	wait_for "counter 1500 with nobody reading the log" 15000 counter_is "$CLUSTER" 1500
+	kill "$reader" 2>/dev/null || true
+	wait "$reader" 2>/dev/null || true
+}
