@@ -52,6 +52,7 @@ node_finish(struct node *n, int exit_code, const char *reason)
 	/* Nothing may fire after this: the loop still runs this pass's callbacks. */
 	ev_timer_stop(n->loop, &n->deadline_timer);
 	ev_timer_stop(n->loop, &n->retry_timer);
+	ev_timer_stop(n->loop, &n->register_timer);
 	ev_timer_stop(n->loop, &n->handler_retry_timer);
 	exec_abort(n);
 	pgconn_close(&n->pg);
@@ -83,6 +84,7 @@ node_reset(struct node *n, const char *reason)
 	pgconn_close(&n->pg);
 	exec_abort(n);
 	ev_timer_stop(n->loop, &n->deadline_timer);
+	ev_timer_stop(n->loop, &n->register_timer);
 	notifyq_drop(&n->queue, n->queue.count);
 	leader_forget_events(n);
 	ev_timer_stop(n->loop, &n->handler_retry_timer);
@@ -493,6 +495,17 @@ view_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
+register_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = node_of(w, offsetof(struct node, register_timer));
+
+	(void) loop;
+	(void) revents;
+	if (n->state == ST_REGISTERING && !n->stopping)
+		standby_register(n);
+}
+
+static void
 retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct node *n = node_of(w, offsetof(struct node, retry_timer));
@@ -533,6 +546,7 @@ on_stop_signal(struct node *n, const char *signame)
 	case ST_DISCONNECTED:
 	case ST_CONNECTING:
 	case ST_CHECKING:
+	case ST_REGISTERING:
 		node_finish(n, 0, "stop requested");
 		break;
 	case ST_STANDBY:
@@ -678,6 +692,7 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	ev_init(&n->handler_retry_timer, handler_retry_cb);
 	exec_init(n);
 	ev_init(&n->retry_timer, retry_timer_cb);
+	ev_init(&n->register_timer, register_timer_cb);
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
 	ev_signal_init(&n->sigint_watcher, sigint_cb, SIGINT);

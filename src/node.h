@@ -20,6 +20,10 @@
 /* The schema version (sql/NNN_*.sql) this binary needs. */
 #define SCHEMA_VERSION 4
 
+/* How long a live namesake may keep refusing our registration before we exit 78. */
+#define DUPLICATE_GRACE_S 2.0
+#define DUPLICATE_RETRY_S 0.2
+
 /* PostgreSQL's payloads are shorter than 8000 bytes. */
 #define MAX_PAYLOAD_BYTES 8000
 
@@ -66,6 +70,8 @@ struct node {
 	ev_timer lease_timer;	/* leader: marks a lease renewal due */
 	ev_timer deadline_timer;	/* a batch unanswered this long: we are cut off */
 	ev_timer retry_timer;	/* disconnected: reconnect */
+	ev_timer register_timer;	/* registration refused: try again shortly */
+	double first_refusal_at;	/* when a live namesake first refused us, or 0 */
 	ev_timer stop_timer;	/* graceful stop's deadline */
 	ev_signal sigterm_watcher;
 	ev_signal sigint_watcher;

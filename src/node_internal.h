@@ -23,6 +23,7 @@ bool node_housekeeping_due(const struct node *n);
 /* standby.c */
 void standby_check_schema(struct node *n);
 void standby_on_schema_checked(struct node *n);
+void standby_register(struct node *n);
 void standby_on_registered(struct node *n);
 void standby_try_lock(struct node *n);
 void standby_on_lock_polled(struct node *n);

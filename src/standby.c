@@ -61,8 +61,8 @@ standby_check_schema(struct node *n)
 	node_set_state(n, ST_CHECKING, "connected; checking the schema");
 }
 
-static void
-register_member(struct node *n)
+void
+standby_register(struct node *n)
 {
 	const char *params[] = {n->cfg->cluster, n->cfg->node, n->host, n->pid_text, CN_VERSION,
 		n->status_url[0] ? n->status_url : NULL};
@@ -113,7 +113,7 @@ standby_on_schema_checked(struct node *n)
 		node_finish(n, 0, "stop requested");
 		return;
 	}
-	register_member(n);
+	standby_register(n);
 }
 
 void
@@ -127,12 +127,29 @@ standby_on_registered(struct node *n)
 		return;
 	}
 	if (!n->answer.has_row) {
+		double now = ev_time();
+
+		/*
+		 * A namesake's session is alive.  If it belongs to a process that was
+		 * just killed and restarted as us, its backend is exiting: give it
+		 * DUPLICATE_GRACE_S before calling it a second live node.
+		 */
+		if (n->first_refusal_at == 0)
+			n->first_refusal_at = now;
+		if (now - n->first_refusal_at < DUPLICATE_GRACE_S) {
+			log_info("a node named \"%s\" still has a live session; retrying in %.0f ms in "
+				 "case it is ending", n->cfg->node, DUPLICATE_RETRY_S * 1000);
+			ev_timer_set(&n->register_timer, DUPLICATE_RETRY_S, 0.);
+			ev_timer_start(n->loop, &n->register_timer);
+			return;
+		}
 		log_error("another node named \"%s\" is running in cluster \"%s\" (its database "
 			  "session is alive); refusing to start a second one", n->cfg->node,
 			  n->cfg->cluster);
 		node_finish(n, EX_CONFIG, "duplicate node name");
 		return;
 	}
+	n->first_refusal_at = 0;
 	node_set_state(n, ST_STANDBY, "registered");
 	if (n->stopping)
 		standby_leave(n);
