@@ -300,8 +300,14 @@ leader_next(struct node *n)
 		/* No more retries: durable events stay in the table for the next leader. */
 		ev_timer_stop(n->loop, &n->handler_retry_timer);
 	} else if (ev_is_active(&n->handler_retry_timer)) {
-		/* Backing off after a handler failure; the timer calls us again. */
-		node_set_state(n, ST_LEADER, "waiting to retry a handler");
+		/*
+		 * Backing off after a handler failure; the timer calls us again.
+		 * Meanwhile keep the lease (a rolled-back step renewed nothing).
+		 */
+		if (n->lease_due)
+			leader_renew(n);
+		else
+			node_set_state(n, ST_LEADER, "waiting to retry a handler");
 		return;
 	}
 	if (n->stopping && !n->unlistened)
@@ -410,15 +416,11 @@ schedule_retry(struct node *n)
 		delay_ms = HANDLER_RETRY_CAP_MS;
 	if (n->head_attempts >= n->cfg->max_attempts || n->head_attempts == 0)
 		delay_ms = 0;	/* dead-letter now, or the head is fine: go on */
-	node_set_state(n, ST_LEADER, "handler failed");
 	if (delay_ms > 0 && !n->stopping) {
 		ev_timer_set(&n->handler_retry_timer, delay_ms / 1000.0, 0.);
 		ev_timer_start(n->loop, &n->handler_retry_timer);
-		/* A rolled-back step renewed nothing: renew now if it was due. */
-		if (n->lease_due)
-			leader_renew(n);
-		return;
 	}
+	node_set_state(n, ST_LEADER, "handler failed");
 	leader_next(n);
 }
 

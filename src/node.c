@@ -395,7 +395,7 @@ housekeeping_now(struct node *n)
 		return;
 	if (n->state == ST_STANDBY)
 		standby_try_lock(n);
-	else if (n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
+	else if (n->state == ST_LEADER)
 		leader_next(n);
 }
 
@@ -424,7 +424,7 @@ events_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) loop;
 	(void) revents;
 	n->events_due = true;
-	if (!n->stopping && n->state == ST_LEADER && !ev_is_active(&n->handler_retry_timer))
+	if (!n->stopping && n->state == ST_LEADER)
 		leader_next(n);
 }
 
@@ -451,8 +451,6 @@ lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	n->lease_due = true;
 	if (n->state == ST_HANDLING && !n->renewing && n->pg.syncs_pending == 0)
 		exec_renew_lease(n);	/* programs run; the session is free */
-	else if (n->state == ST_LEADER && ev_is_active(&n->handler_retry_timer))
-		leader_renew(n);	/* backing off after a handler failure: stay leased */
 	else if (!n->stopping && n->state == ST_LEADER)
 		leader_next(n);
 }
@@ -640,8 +638,7 @@ before_wait_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void) loop;
 	(void) revents;
-	if (n->state == ST_LEADER && (n->queue.count > 0 || n->events_due) &&
-	    !ev_is_active(&n->handler_retry_timer))
+	if (n->state == ST_LEADER && (n->queue.count > 0 || n->events_due))
 		leader_next(n);
 	log_flush();
 }
