@@ -44,10 +44,12 @@ PROG = clustered_nodes
 
 # Pure logic, unit-tested without a database.
 PURE_SRCS = src/backoff.c src/cli.c src/config.c src/duration.c src/escape.c src/fsm.c \
-            src/json.c src/listen_addr.c src/lockkey.c src/log.c src/names.c src/settings.c \
-            src/pgarray.c src/stats.c src/timing.c
-SRCS = $(PURE_SRCS) src/notifyq.c src/pgconn.c src/node.c src/standby.c src/leader.c \
-       src/handler_exec.c src/view.c src/http.c src/http_pages.c src/check.c src/status.c src/main.c
+            src/json.c src/leader_plan.c src/listen_addr.c src/lockkey.c src/log.c src/names.c \
+            src/settings.c src/pgarray.c src/stats.c src/timing.c
+# The node, layered: pgconn < session < setup, membership < standby, leader < node < main.
+SRCS = $(PURE_SRCS) src/notifyq.c src/events.c src/view.c src/pgconn.c src/session.c \
+       src/setup.c src/membership.c src/standby.c src/exec_runner.c src/leader_step.c src/leader.c src/node.c \
+       src/http.c src/http_pages.c src/oneshot.c src/cmd_check.c src/cmd_status.c src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)
@@ -100,8 +102,9 @@ $(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
 	@echo "  CC    $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
 
-unit: $(BUILD)/check_unit
+unit: $(BUILD)/check_unit $(PROG)
 	$(BUILD)/check_unit
+	@bash scripts/check-layers.sh $(BUILD) $(PURE_SRCS)
 
 integration: $(PROG)
 	@bash tests/integration/run.sh

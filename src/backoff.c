@@ -10,20 +10,26 @@ backoff_init(struct backoff *b, unsigned base_ms, unsigned cap_ms)
 }
 
 unsigned
+backoff_bound_ms(unsigned base_ms, unsigned cap_ms, unsigned attempt)
+{
+	uint64_t bound = base_ms;
+
+	for (unsigned i = 0; i < attempt && bound < cap_ms; i++)
+		bound *= 2;
+	return bound > cap_ms ? cap_ms : (unsigned) bound;
+}
+
+unsigned
 backoff_next(struct backoff *b, uint32_t random_bits)
 {
-	uint64_t bound = b->base_ms;
+	unsigned bound = backoff_bound_ms(b->base_ms, b->cap_ms, b->attempt);
 	unsigned half;
 
-	for (unsigned i = 0; i < b->attempt && bound < b->cap_ms; i++)
-		bound *= 2;
-	if (bound > b->cap_ms)
-		bound = b->cap_ms;
 	/* Stop counting once the cap is reached: no overflow however long it fails. */
 	if (bound < b->cap_ms)
 		b->attempt++;
-	half = (unsigned) (bound / 2);
-	return half + (unsigned) (random_bits % ((unsigned) bound - half + 1));
+	half = bound / 2;
+	return half + (unsigned) (random_bits % (bound - half + 1));
 }
 
 void

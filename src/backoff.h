@@ -10,6 +10,9 @@ struct backoff {
 	unsigned attempt;	/* attempts since the last reset */
 };
 
+/* The upper bound of delay number `attempt` (0 first): base doubled per attempt, capped. */
+unsigned backoff_bound_ms(unsigned base_ms, unsigned cap_ms, unsigned attempt);
+
 void backoff_init(struct backoff *b, unsigned base_ms, unsigned cap_ms);
 
 /*

@@ -52,7 +52,7 @@ cli_print_usage(FILE *out)
 			snprintf(left, sizeof(left), "  -%c, --%s %s", s->short_option, name, s->argument);
 		else
 			snprintf(left, sizeof(left), "      --%s %s", name, s->argument);
-		fprintf(out, "%-30s %s (default: %s)%s\n", left, s->help, s->default_text,
+		fprintf(out, "%-30s %s (default: %s)%s\n", left, s->help, setting_default_shown(s),
 			s->reloadable ? "; reloaded on SIGHUP" : "");
 	}
 	fprintf(out,

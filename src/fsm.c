@@ -1,5 +1,8 @@
 /* The node's states and the transitions allowed between them. */
+#include <stdlib.h>
+
 #include "fsm.h"
+#include "log.h"
 
 static const char *const state_names[ST__COUNT] = {
 	[ST_DISCONNECTED] = "disconnected",
@@ -66,4 +69,28 @@ node_state_holds_lock(enum node_state state)
 {
 	return state == ST_PROMOTING || state == ST_LEADER || state == ST_HANDLING ||
 	    state == ST_PROCESSING || state == ST_RELEASING;
+}
+
+void
+fsm_set(struct fsm *f, enum node_state to, const char *reason)
+{
+	enum node_state from = f->state;
+	enum log_level level = LEVEL_INFO;
+
+	if (from == to)
+		return;
+	if (!node_transition_allowed(from, to)) {
+		log_error("internal error: transition %s → %s is not allowed (%s)",
+			  node_state_name(from), node_state_name(to), reason);
+		log_drain();
+		abort();
+	}
+	/* The standby poll and every step would flood the log at info. */
+	if ((from == ST_STANDBY && to == ST_ACQUIRING) ||
+	    (from == ST_ACQUIRING && to == ST_STANDBY) ||
+	    (from == ST_LEADER && to == ST_PROCESSING) ||
+	    (from == ST_PROCESSING && to == ST_LEADER))
+		level = LEVEL_DEBUG;
+	log_msg(level, "state %s → %s: %s", node_state_name(from), node_state_name(to), reason);
+	f->state = to;
 }

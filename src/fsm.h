@@ -21,7 +21,18 @@ enum node_state {
 	ST__COUNT
 };
 
+/* The node's current state; every change goes through fsm_set(). */
+struct fsm {
+	enum node_state state;
+};
+
 const char *node_state_name(enum node_state state);
+
+/*
+ * The one place where the state changes: checked against the table (an illegal
+ * transition is an internal error: logged, then abort), logged as "state X → Y: reason".
+ */
+void fsm_set(struct fsm *f, enum node_state to, const char *reason);
 
 /* Every transition the node makes is checked against this table. */
 bool node_transition_allowed(enum node_state from, enum node_state to);

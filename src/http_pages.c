@@ -16,9 +16,9 @@
 static const char *
 role_of(const struct node *n)
 {
-	if (node_state_holds_lock(n->state))
+	if (node_state_holds_lock(node_current_state(n)))
 		return "leader";
-	switch (n->state) {
+	switch (node_current_state(n)) {
 	case ST_REGISTERING:
 	case ST_STANDBY:
 	case ST_ACQUIRING:
@@ -34,28 +34,9 @@ role_of(const struct node *n)
 static bool
 session_up(const struct node *n)
 {
-	return n->state != ST_DISCONNECTED && n->state != ST_CONNECTING && n->state != ST_STOPPED;
-}
+	enum node_state state = node_current_state(n);
 
-/* The counter and term as this node knows them best. */
-static long long
-known_counter(const struct node *n)
-{
-	return node_state_holds_lock(n->state) ? n->counter : n->view.counter;
-}
-
-static long long
-known_term(const struct node *n)
-{
-	return node_state_holds_lock(n->state) ? n->term : n->view.term;
-}
-
-static const char *
-known_leader(const struct node *n)
-{
-	if (node_state_holds_lock(n->state))
-		return n->cfg->node;
-	return n->view.leader[0] ? n->view.leader : NULL;
+	return state != ST_DISCONNECTED && state != ST_CONNECTING && state != ST_STOPPED;
 }
 
 static void
@@ -74,10 +55,10 @@ render_healthz(const struct node *n, FILE *out, struct page *page)
 	page->content_type = TEXT;
 	if (session_up(n)) {
 		page->status = 200;
-		fprintf(out, "ok: %s\n", node_state_name(n->state));
+		fprintf(out, "ok: %s\n", node_state_name(node_current_state(n)));
 	} else {
 		page->status = 503;
-		fprintf(out, "unhealthy: no database session (%s)\n", node_state_name(n->state));
+		fprintf(out, "unhealthy: no database session (%s)\n", node_state_name(node_current_state(n)));
 	}
 }
 
@@ -86,16 +67,16 @@ render_readyz(const struct node *n, FILE *out, struct page *page)
 {
 	page->content_type = TEXT;
 	page->status = 503;
-	if (n->stopping)
+	if (node_is_stopping(n))
 		fprintf(out, "not ready: stopping\n");
-	else if (node_state_holds_lock(n->state)) {
+	else if (node_state_holds_lock(node_current_state(n))) {
 		page->status = 200;
 		fprintf(out, "ready: leader\n");
-	} else if (n->state == ST_STANDBY || n->state == ST_ACQUIRING) {
+	} else if (node_current_state(n) == ST_STANDBY || node_current_state(n) == ST_ACQUIRING) {
 		page->status = 200;
 		fprintf(out, "ready: standby, able to take over\n");
 	} else
-		fprintf(out, "not ready: %s\n", node_state_name(n->state));
+		fprintf(out, "not ready: %s\n", node_state_name(node_current_state(n)));
 }
 
 static void
@@ -107,27 +88,27 @@ render_status(const struct node *n, FILE *out, struct page *page)
 	page->status = 200;
 	page->content_type = "application/json";
 	fputs("{\"node\":", out);
-	json_write_string(out, n->cfg->node);
+	json_write_string(out, node_config(n)->node);
 	fputs(",\"cluster\":", out);
-	json_write_string(out, n->cfg->cluster);
+	json_write_string(out, node_config(n)->cluster);
 	fprintf(out, ",\"role\":\"%s\",\"state\":\"%s\",\"term\":%lld,\"counter\":%lld,\"leader\":",
-		role_of(n), node_state_name(n->state), known_term(n), known_counter(n));
-	json_write_string(out, known_leader(n));
+		role_of(n), node_state_name(node_current_state(n)), node_known_term(n), node_known_counter(n));
+	json_write_string(out, node_known_leader(n));
 	fprintf(out, ",\"connected\":%s,\"last_notification_at\":", session_up(n) ? "true" : "false");
-	if (n->stats.last_notification_at > 0) {
-		iso_time(n->stats.last_notification_at, when, sizeof(when));
+	if (node_stats(n)->last_notification_at > 0) {
+		iso_time(node_stats(n)->last_notification_at, when, sizeof(when));
 		json_write_string(out, when);
 	} else
 		fputs("null", out);
-	fprintf(out, ",\"uptime_s\":%.1f,\"version\":\"%s\",\"view_age_s\":", now - n->stats.started_at,
+	fprintf(out, ",\"uptime_s\":%.1f,\"version\":\"%s\",\"view_age_s\":", now - node_stats(n)->started_at,
 		CN_VERSION);
-	if (n->view.valid)
-		fprintf(out, "%.1f", now - n->view.taken_at);
+	if (node_view(n)->valid)
+		fprintf(out, "%.1f", now - node_view(n)->taken_at);
 	else
 		fputs("null", out);
 	fputs(",\"members\":[", out);
-	for (int i = 0; n->view.valid && i < n->view.nmembers; i++) {
-		const struct member_view *m = &n->view.members[i];
+	for (int i = 0; node_view(n)->valid && i < node_view(n)->nmembers; i++) {
+		const struct member_view *m = &node_view(n)->members[i];
 
 		fputs(i ? ",{\"node\":" : "{\"node\":", out);
 		json_write_string(out, m->node);
@@ -137,7 +118,7 @@ render_status(const struct node *n, FILE *out, struct page *page)
 		json_write_string(out, m->host);
 		fprintf(out, ",\"pid\":%d,\"session\":", m->pid);
 		json_write_string(out, m->session);
-		fprintf(out, ",\"heartbeat_age_s\":%.1f}", m->heartbeat_age + (now - n->view.taken_at));
+		fprintf(out, ",\"heartbeat_age_s\":%.1f}", m->heartbeat_age + (now - node_view(n)->taken_at));
 	}
 	fputs("]}\n", out);
 }
@@ -173,37 +154,37 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 	page->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	metric(out, "up", "gauge", "1 while the node's loop runs.", 1);
 	metric(out, "is_leader", "gauge", "1 while this node holds the cluster's lock.",
-	       node_state_holds_lock(n->state));
+	       node_state_holds_lock(node_current_state(n)));
 	metric(out, "db_connected", "gauge", "1 while the coordination session is up.",
 	       session_up(n));
 	metric(out, "term", "gauge", "The cluster's term as this node last saw it.",
-	       (double) known_term(n));
+	       (double) node_known_term(n));
 	metric(out, "counter", "gauge", "The cluster's counter as this node last saw it.",
-	       (double) known_counter(n));
+	       (double) node_known_counter(n));
 	fputs("# HELP clustered_nodes_notifications_processed_total Notifications whose step this "
 	      "node committed.\n# TYPE clustered_nodes_notifications_processed_total counter\n", out);
-	for (int c = 0; c < n->cfg->nchannels; c++) {
+	for (int c = 0; c < node_config(n)->nchannels; c++) {
 		fputs("clustered_nodes_notifications_processed_total{channel=\"", out);
-		write_label(out, n->cfg->channels[c]);
-		fprintf(out, "\"} %llu\n", n->stats.processed[c]);
+		write_label(out, node_config(n)->channels[c]);
+		fprintf(out, "\"} %llu\n", node_stats(n)->processed[c]);
 	}
 	fputs("# HELP clustered_nodes_step_duration_seconds Time from sending a processing step to "
 	      "its commit.\n# TYPE clustered_nodes_step_duration_seconds histogram\n", out);
 	for (int b = 0; b < STEP_BUCKETS; b++) {
-		cumulative += n->stats.step_buckets[b];
+		cumulative += node_stats(n)->step_buckets[b];
 		fprintf(out, "clustered_nodes_step_duration_seconds_bucket{le=\"%g\"} %llu\n",
 			step_bucket_bounds[b], cumulative);
 	}
 	fprintf(out, "clustered_nodes_step_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 		"clustered_nodes_step_duration_seconds_sum %.9f\n"
 		"clustered_nodes_step_duration_seconds_count %llu\n",
-		n->stats.step_count, n->stats.step_seconds_sum, n->stats.step_count);
+		node_stats(n)->step_count, node_stats(n)->step_seconds_sum, node_stats(n)->step_count);
 	metric(out, "failovers_total", "counter", "Times this node took the lead.",
-	       (double) n->stats.failovers);
+	       (double) node_stats(n)->failovers);
 	metric(out, "reconnects_total", "counter", "Times this node lost or could not open its session.",
-	       (double) n->stats.reconnects);
+	       (double) node_stats(n)->reconnects);
 	metric(out, "notification_queue_usage", "gauge",
-	       "pg_notification_queue_usage() at the last heartbeat (0 to 1).", n->view.queue_usage);
+	       "pg_notification_queue_usage() at the last heartbeat (0 to 1).", node_view(n)->queue_usage);
 }
 
 static void
@@ -236,7 +217,7 @@ static void
 render_index(const struct node *n, FILE *out, struct page *page)
 {
 	double now = ev_time();
-	const char *leader = known_leader(n);
+	const char *leader = node_known_leader(n);
 	char when[32];
 
 	page->status = 200;
@@ -244,7 +225,7 @@ render_index(const struct node *n, FILE *out, struct page *page)
 	fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	      "<meta http-equiv=\"refresh\" content=\"2\">"
 	      "<meta name=\"viewport\" content=\"width=device-width\"><title>", out);
-	html_text(out, n->cfg->cluster);
+	html_text(out, node_config(n)->cluster);
 	fputs(" · clustered_nodes</title><style>"
 	      "body{font:15px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fafafa}"
 	      "h1{font-size:1.4em;margin:0 0 .2em}.sub{color:#666;margin-bottom:1.5em}"
@@ -255,23 +236,23 @@ render_index(const struct node *n, FILE *out, struct page *page)
 	      "th,td{border:1px solid #ddd;padding:.35em .8em;text-align:left}th{background:#f0f0f0}"
 	      ".leader{font-weight:bold;color:#0a6d2c}.gone{color:#b00}code{font-size:.9em}"
 	      "</style></head><body>\n<h1>Cluster <span id=\"cluster\">", out);
-	html_text(out, n->cfg->cluster);
+	html_text(out, node_config(n)->cluster);
 	fputs("</span></h1>\n<div class=\"sub\">seen from node <b id=\"self\">", out);
-	html_text(out, n->cfg->node);
+	html_text(out, node_config(n)->node);
 	/* The state adds something only where it differs from the role. */
 	fprintf(out, "</b> (%s%s%s) · refreshes every 2 s</div>\n<div class=\"cards\">"
 		"<div class=\"card\"><span>leader</span><b id=\"leader\">", role_of(n),
-		strcmp(role_of(n), node_state_name(n->state)) ? ", " : "",
-		strcmp(role_of(n), node_state_name(n->state)) ? node_state_name(n->state) : "");
+		strcmp(role_of(n), node_state_name(node_current_state(n))) ? ", " : "",
+		strcmp(role_of(n), node_state_name(node_current_state(n))) ? node_state_name(node_current_state(n)) : "");
 	html_text(out, leader ? leader : "none");
 	fprintf(out, "</b></div><div class=\"card\"><span>term</span><b id=\"term\">%lld</b></div>"
 		"<div class=\"card\"><span>counter</span><b id=\"counter\">%lld</b></div>"
 		"<div class=\"card\"><span>database session</span><b>%s</b></div></div>\n",
-		known_term(n), known_counter(n), session_up(n) ? "up" : "down");
+		node_known_term(n), node_known_counter(n), session_up(n) ? "up" : "down");
 	fputs("<h2>Members</h2>\n<table id=\"members\"><tr><th>node</th><th>role</th><th>session"
 	      "</th><th>host</th><th>pid</th><th>heartbeat age</th></tr>\n", out);
-	for (int i = 0; n->view.valid && i < n->view.nmembers; i++) {
-		const struct member_view *m = &n->view.members[i];
+	for (int i = 0; node_view(n)->valid && i < node_view(n)->nmembers; i++) {
+		const struct member_view *m = &node_view(n)->members[i];
 
 		fprintf(out, "<tr class=\"%s\"><td>", strcmp(m->session, "gone") == 0 ? "gone" :
 			strcmp(m->role, "leader") == 0 ? "leader" : "");
@@ -283,16 +264,16 @@ render_index(const struct node *n, FILE *out, struct page *page)
 		fputs("</td><td>", out);
 		html_text(out, m->host);
 		fprintf(out, "</td><td>%d</td><td>%.1f s</td></tr>\n", m->pid,
-			m->heartbeat_age + (now - n->view.taken_at));
+			m->heartbeat_age + (now - node_view(n)->taken_at));
 	}
 	fputs("</table>\n<h2>Recent notifications</h2>\n", out);
-	if (n->stats.recent_count == 0)
+	if (node_stats(n)->recent_count == 0)
 		fputs("<p id=\"recent\">None processed by this node.", out);
 	else {
 		fputs("<table id=\"recent\"><tr><th>time (UTC)</th><th>counter</th><th>channel</th>"
 		      "<th>payload</th></tr>\n", out);
-		for (size_t i = 0; i < n->stats.recent_count; i++) {
-			const struct recent_notification *r = stats_recent(&n->stats, i);
+		for (size_t i = 0; i < node_stats(n)->recent_count; i++) {
+			const struct recent_notification *r = stats_recent(node_stats(n), i);
 
 			iso_time(r->at, when, sizeof(when));
 			fprintf(out, "<tr><td>%s</td><td>%lld</td><td>", when, r->counter);

@@ -10,7 +10,8 @@
 #include "http.h"
 #include "log.h"
 #include "node.h"
-#include "oneshot.h"
+#include "cmd_check.h"
+#include "cmd_status.h"
 #include "version.h"
 
 static int
@@ -38,14 +39,15 @@ run_node(struct config *cfg, const struct cli *cli)
 	if (cfg->http[0] != '\0') {
 		char err[512];
 
-		http = http_start(loop, cfg->http, &node, node.status_url, sizeof(node.status_url),
-				  err, sizeof(err));
+		char url[300];
+
+		http = http_start(loop, cfg->http, &node, url, sizeof(url), err, sizeof(err));
 		if (http == NULL) {
 			fprintf(stderr, "clustered_nodes: %s\n", err);
 			node_free(&node);
 			return EX_CONFIG;
 		}
-		node.want_view = true;
+		node_serve_status(&node, url);
 	}
 	node_start(&node);
 	ev_run(loop, 0);

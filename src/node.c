@@ -1,4 +1,6 @@
-/* One node: session lifecycle, answers, timers and signals; see standby.c and leader.c. */
+/* One node: wires the session, setup, membership, standby and leader together; signals,
+ * reload and stop.  It holds no protocol logic of its own: each part reports to it
+ * through hooks, and it passes the news on to whoever is concerned. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,333 +13,86 @@
 #include "escape.h"
 #include "lockkey.h"
 #include "log.h"
-#include "node_internal.h"
+#include "node.h"
 #include "queries.h"
+#include "util.h"
 
 #define CONNECT_TIMEOUT_S 10.0
-#define RECONNECT_BASE_MS 100
-#define RECONNECT_CAP_MS 5000
 #define STOP_DEADLINE_S 10.0
-#define VIEW_REFRESH_S 1.0
-/* A leader looks for durable events this often even when nothing woke it. */
-#define EVENTS_CATCH_UP_S 1.0
 
-void
-node_set_state(struct node *n, enum node_state to, const char *reason)
-{
-	enum node_state from = n->state;
-	enum log_level level = LEVEL_INFO;
-
-	if (from == to)
-		return;
-	if (!node_transition_allowed(from, to)) {
-		log_error("internal error: transition %s → %s is not allowed (%s)",
-			  node_state_name(from), node_state_name(to), reason);
-		log_drain();
-		abort();
-	}
-	/* The standby poll and every step would flood the log at info. */
-	if ((from == ST_STANDBY && to == ST_ACQUIRING) ||
-	    (from == ST_ACQUIRING && to == ST_STANDBY) ||
-	    (from == ST_LEADER && to == ST_PROCESSING) ||
-	    (from == ST_PROCESSING && to == ST_LEADER))
-		level = LEVEL_DEBUG;
-	log_msg(level, "state %s → %s: %s", node_state_name(from), node_state_name(to), reason);
-	n->state = to;
-}
-
-void
+/* Ends the loop with exit_code. */
+static void
 node_finish(struct node *n, int exit_code, const char *reason)
 {
 	/* Nothing may fire after this: the loop still runs this pass's callbacks. */
-	ev_timer_stop(n->loop, &n->deadline_timer);
-	ev_timer_stop(n->loop, &n->retry_timer);
-	ev_timer_stop(n->loop, &n->register_timer);
-	ev_timer_stop(n->loop, &n->handler_retry_timer);
-	exec_abort(n);
-	pgconn_close(&n->pg);
-	notifyq_drop(&n->queue, n->queue.count);
+	leader_halt(&n->leader);
+	membership_forget(&n->membership);
+	session_stop(&n->session);
 	n->exit_code = exit_code;
-	node_set_state(n, ST_STOPPED, reason);
+	fsm_set(&n->fsm, ST_STOPPED, reason);
 	ev_break(n->loop, EVBREAK_ALL);
 }
 
+/* ---- the session's news ---- */
+
+static void
+on_connecting(void *owner)
+{
+	struct node *n = owner;
+
+	fsm_set(&n->fsm, ST_CONNECTING, "connecting to the database");
+}
+
+static void
+on_connected(void *owner)
+{
+	struct node *n = owner;
+	char who[400];
+
+	session_describe(&n->session, who, sizeof(who));
+	log_info("connected: %s", who);
+	setup_start(&n->setup);
+}
+
 /*
- * Something went wrong with the session (lost, or an answer we cannot use):
- * drop it, which also releases the lock and every LISTEN, and reconnect
- * after a backoff.  Whatever was received but not committed is lost: plain
- * NOTIFY is at-most-once.
+ * The session is gone (lost, or dropped after an answer we cannot use), which also
+ * released the lock and every LISTEN.  Whatever was received but not committed is lost:
+ * plain NOTIFY is at-most-once.
  */
-void
-node_reset(struct node *n, const char *reason)
+static void
+on_lost(void *owner, const char *reason)
 {
-	unsigned delay_ms;
+	struct node *n = owner;
 
-	if (n->state == ST_STOPPED)
-		return;
-	if (node_state_holds_lock(n->state) && n->queue.count > 0)
-		log_warn("%zu received notification(s) not processed: their step did not commit",
-			 n->queue.count);
-	if (n->state == ST_PROCESSING)
-		log_warn("step of term %" PRId64 " was in flight: whether it committed is recorded "
-			 "only in the database", n->term);
-	pgconn_close(&n->pg);
-	exec_abort(n);
-	ev_timer_stop(n->loop, &n->deadline_timer);
-	ev_timer_stop(n->loop, &n->register_timer);
-	notifyq_drop(&n->queue, n->queue.count);
-	leader_forget_events(n);
-	ev_timer_stop(n->loop, &n->handler_retry_timer);
-	/* Whatever the lost session had in flight is moot: forget it all. */
-	n->step_size = 0;
-	n->poll_again = false;
-	n->lease_check = false;
-	n->evicting = false;
-	n->fetching = false;
-	n->rolling_back = false;
-	n->dead_letter_step = false;
+	leader_forget(&n->leader);
+	standby_forget(&n->standby);
+	membership_forget(&n->membership);
 	n->stats.reconnects++;
-	node_set_state(n, ST_DISCONNECTED, reason);
-	if (n->stopping) {
+	fsm_set(&n->fsm, ST_DISCONNECTED, reason);
+	if (n->stopping)
 		node_finish(n, n->exit_code, "stop requested");
-		return;
-	}
-	delay_ms = backoff_next(&n->backoff, arc4random());
-	log_info("reconnecting in %u ms", delay_ms);
-	ev_timer_set(&n->retry_timer, delay_ms / 1000.0, 0.);
-	ev_timer_start(n->loop, &n->retry_timer);
-}
-
-void
-node_answer_reset(struct node *n, int value_index)
-{
-	n->unbounded_batch = false;
-	memset(&n->answer, 0, sizeof(n->answer));
-	n->answer.value_index = value_index;
-	n->answer.view_state_index = -1;
-	n->answer.view_members_index = -1;
-	n->answer.events_index = -1;
-	n->answer.prepare_index = -1;
-	n->heartbeat_in_batch = false;
-}
-
-bool
-node_send(struct node *n, const char *sql, int nparams, const char *const *params)
-{
-	char reason[600];
-
-	if (pgconn_send(&n->pg, sql, nparams, params)) {
-		n->answer.sent++;
-		return true;
-	}
-	snprintf(reason, sizeof(reason), "could not send a query: %s", n->pg.error);
-	node_reset(n, reason);
-	return false;
-}
-
-bool
-node_sync(struct node *n)
-{
-	char reason[600];
-
-	if (pgconn_sync(&n->pg)) {
-		/* Every answer is due within the deadline, but a lock wait's. */
-		if (!n->unbounded_batch && !ev_is_active(&n->deadline_timer)) {
-			ev_timer_set(&n->deadline_timer, n->timing.answer_deadline_ms / 1000.0, 0.);
-			ev_timer_start(n->loop, &n->deadline_timer);
-		}
-		return true;
-	}
-	snprintf(reason, sizeof(reason), "could not send a query: %s", n->pg.error);
-	node_reset(n, reason);
-	return false;
-}
-
-bool
-node_housekeeping_due(const struct node *n)
-{
-	return n->heartbeat_due || n->view_due || (n->lease_due && node_state_holds_lock(n->state));
-}
-
-bool
-node_send_housekeeping(struct node *n)
-{
-	const char *params[] = {n->cfg->cluster, n->cfg->node};
-	const char *view_params[] = {n->cfg->cluster};
-
-	if (n->heartbeat_due) {
-		n->heartbeat_in_batch = true;
-		if (!node_send(n, SQL_HEARTBEAT, 2, params))
-			return false;
-	}
-	if (!n->view_due && !(n->heartbeat_due && n->want_view))
-		return true;
-	/* The status endpoint's view of the cluster rides along. */
-	n->answer.view_state_index = n->answer.sent;
-	if (!node_send(n, SQL_VIEW_STATE, 1, view_params))
-		return false;
-	n->answer.view_members_index = n->answer.sent;
-	return node_send(n, SQL_VIEW_MEMBERS, 1, view_params);
 }
 
 static void
-node_connect(struct node *n)
+on_notify(void *owner, PGnotify *note)
 {
-	/* libpq's own keepalives and tcp_user_timeout, on top of the answer deadline. */
-	const char *const keywords[] = {"dbname", "application_name", "keepalives",
-		"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-		NULL};
-	const char *const values[] = {n->cfg->dbname, n->application_name, "1",
-		n->keepalive_idle_text, n->keepalive_interval_text, n->keepalive_count_text,
-		n->user_timeout_text, NULL};
-
-	if (!pgconn_start(&n->pg, keywords, values, CONNECT_TIMEOUT_S)) {
-		unsigned delay_ms = backoff_next(&n->backoff, arc4random());
-
-		log_warn("cannot connect: %s; retrying in %u ms", n->pg.error, delay_ms);
-		ev_timer_set(&n->retry_timer, delay_ms / 1000.0, 0.);
-		ev_timer_start(n->loop, &n->retry_timer);
-		return;
-	}
-	node_set_state(n, ST_CONNECTING, "connecting to the database");
-}
-
-/* ---- session callbacks ---- */
-
-static void
-on_connected(struct pgconn *c)
-{
-	struct node *n = c->owner;
-
-	log_info("connected: host=%s port=%s dbname=%s user=%s backend_pid=%d",
-		 PQhost(c->conn), PQport(c->conn), PQdb(c->conn), PQuser(c->conn),
-		 PQbackendPID(c->conn));
-	standby_check_schema(n);
-}
-
-static void
-on_failed(struct pgconn *c, const char *why)
-{
-	struct node *n = c->owner;
-	char reason[600];
-
-	snprintf(reason, sizeof(reason), "%s: %s",
-		 n->state == ST_CONNECTING ? "connection attempt failed" : "session lost", why);
-	node_reset(n, reason);
-}
-
-static void
-on_result(struct pgconn *c, const PGresult *res)
-{
-	struct node *n = c->owner;
-	struct batch_answer *a = &n->answer;
-	int index = a->index++;
-
-	switch (PQresultStatus(res)) {
-	case PGRES_FATAL_ERROR:
-		if (!a->failed) {
-			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-			a->failed = true;
-			a->failed_index = index;
-			snprintf(a->sqlstate, sizeof(a->sqlstate), "%s", state ? state : "");
-			pgconn_one_line(a->error, sizeof(a->error), PQresultErrorMessage(res));
-		}
-		return;
-	case PGRES_PIPELINE_ABORTED:
-		if (!a->failed) {
-			a->failed = true;
-			a->failed_index = index;
-			snprintf(a->error, sizeof(a->error), "pipeline aborted");
-		}
-		return;
-	case PGRES_TUPLES_OK:
-		if (index == a->view_state_index)
-			view_read_state(&n->view, res, ev_time());
-		if (index == a->events_index)
-			leader_store_events(n, res);
-		if (index == a->view_members_index) {
-			view_read_members(&n->view, res);
-			n->view_due = false;
-		}
-		if (index != a->value_index || PQntuples(res) < 1)
-			return;
-		a->has_row = true;
-		for (int col = 0; col < 4 && col < PQnfields(res); col++) {
-			const char *v = PQgetvalue(res, 0, col);
-
-			a->values[col] = strcmp(v, "t") == 0 ? 1 : strcmp(v, "f") == 0 ? 0 :
-			    strtoll(v, NULL, 10);
-		}
-		return;
-	default:
-		return;
-	}
-}
-
-static void
-on_batch_done(struct pgconn *c)
-{
-	struct node *n = c->owner;
-
-	ev_timer_stop(n->loop, &n->deadline_timer);
-	switch (n->state) {
-	case ST_CHECKING:
-		standby_on_schema_checked(n);
-		break;
-	case ST_REGISTERING:
-		standby_on_registered(n);
-		break;
-	case ST_ACQUIRING:
-		standby_on_lock_polled(n);
-		break;
-	case ST_LEAVING:
-		standby_on_left(n);
-		break;
-	case ST_PROMOTING:
-		leader_on_promoted(n);
-		break;
-	case ST_PROCESSING:
-		leader_on_step_done(n);
-		break;
-	case ST_HANDLING:
-		exec_on_renewal_done(n);
-		break;
-	case ST_RELEASING:
-		leader_on_release_done(n);
-		break;
-	default:
-		node_reset(n, "an answer arrived in a state that expects none");
-		break;
-	}
-}
-
-static void
-on_notify(struct pgconn *c, PGnotify *note)
-{
-	struct node *n = c->owner;
+	struct node *n = owner;
 
 	if (strcmp(note->relname, HANDOFF_CHANNEL) == 0) {
 		bool ours = strcmp(note->extra, n->cfg->cluster) == 0;
 
 		PQfreemem(note);
-		if (!ours)
-			return;
-		if (n->state == ST_STANDBY) {
-			log_info("the leader handed over; trying the lock now");
-			standby_try_lock(n);
-		} else if (n->state == ST_ACQUIRING) {
-			n->poll_again = true;
-		}
+		if (ours)
+			standby_handoff(&n->standby);
 		return;
 	}
 	if (strcmp(note->relname, EVENTS_CHANNEL) == 0) {
 		/* A durable event was committed: fetch at the next chance. */
 		PQfreemem(note);
-		n->events_due = true;
+		leader_events_woken(&n->leader);
 		return;
 	}
-	if (!node_state_holds_lock(n->state)) {
+	if (!node_state_holds_lock(n->fsm.state)) {
 		char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)];
 
 		/* Cannot happen: standbys LISTEN on no data channel.  Never process it. */
@@ -346,130 +101,23 @@ on_notify(struct pgconn *c, PGnotify *note)
 		PQfreemem(note);
 		return;
 	}
-	if (!notifyq_push(&n->queue, note)) {
-		log_error("out of memory queueing a notification; dropping it");
-		PQfreemem(note);
-	}
-}
-
-static void
-on_notice(struct pgconn *c, const char *message)
-{
-	(void) c;
-	log_warn("server: %s", message);
-}
-
-static const struct pgconn_handlers session_handlers = {
-	.notice = on_notice,
-	.connected = on_connected,
-	.failed = on_failed,
-	.result = on_result,
-	.batch_done = on_batch_done,
-	.notify = on_notify,
-};
-
-/* ---- timers and signals ---- */
-
-static struct node *
-node_of(void *watcher, size_t offset)
-{
-	return (struct node *) ((char *) watcher - offset);
-}
-
-static void
-poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct node *n = node_of(w, offsetof(struct node, poll_timer));
-
-	(void) loop;
-	(void) revents;
-	if (n->state == ST_STANDBY && n->cfg->acquire == ACQUIRE_POLL)
-		standby_try_lock(n);
-}
-
-/* An idle node sends due housekeeping at once; a busy one adds it to its next batch. */
-static void
-housekeeping_now(struct node *n)
-{
-	if (n->stopping)
-		return;
-	if (n->state == ST_STANDBY)
-		standby_try_lock(n);
-	else if (n->state == ST_LEADER)
-		leader_next(n);
+	leader_enqueue(&n->leader, note);
 }
 
 /*
- * Marks a heartbeat due; the next lock poll or step carries it.  A standby
- * waiting in wait mode refreshes it each time its lock wait re-arms
- * (WAIT_LOCK_TIMEOUT_MS, or the lease timeout).
+ * No answer within the deadline: the network or the server is gone for us.  A leader
+ * stops here, before the server can free its lock (the deadline and renewal interval
+ * add up to less than the server's release bound), so it never processes anything while
+ * another node may lead.
  */
 static void
-heartbeat_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+on_overdue(void *owner, unsigned long waited_ms)
 {
-	struct node *n = node_of(w, offsetof(struct node, heartbeat_timer));
-
-	(void) loop;
-	(void) revents;
-	n->heartbeat_due = true;
-	housekeeping_now(n);
-}
-
-/* Leader: look for durable events no wake-up told us about (e.g. sent while nobody led). */
-static void
-events_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct node *n = node_of(w, offsetof(struct node, events_timer));
-
-	(void) loop;
-	(void) revents;
-	n->events_due = true;
-	if (!n->stopping && n->state == ST_LEADER)
-		leader_next(n);
-}
-
-/* Leader: the backoff after a handler failure is over; try the head event again. */
-static void
-handler_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct node *n = node_of(w, offsetof(struct node, handler_retry_timer));
-
-	(void) loop;
-	(void) revents;
-	if (n->state == ST_LEADER)
-		leader_next(n);
-}
-
-/* Leader: a lease renewal is due; an idle leader sends it now as an empty step. */
-static void
-lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct node *n = node_of(w, offsetof(struct node, lease_timer));
-
-	(void) loop;
-	(void) revents;
-	n->lease_due = true;
-	if (n->state == ST_HANDLING && !n->renewing && n->pg.syncs_pending == 0)
-		exec_renew_lease(n);	/* programs run; the session is free */
-	else if (!n->stopping && n->state == ST_LEADER)
-		leader_next(n);
-}
-
-/*
- * No answer within the deadline: the network or the server is gone for us.
- * A leader stops here, before the server can free its lock (the deadline
- * and renewal interval add up to less than the server's release bound), so
- * it never processes anything while another node may lead.
- */
-static void
-deadline_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct node *n = node_of(w, offsetof(struct node, deadline_timer));
+	struct node *n = owner;
 	char reason[300];
 
-	(void) loop;
-	(void) revents;
-	if (node_state_holds_lock(n->state))
+	(void) waited_ms;
+	if (node_state_holds_lock(n->fsm.state))
 		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms: "
 			 "self-demotion, before the server can free the lock (%lu ms after our "
 			 "last contact)", n->timing.answer_deadline_ms, n->timing.server_release_ms);
@@ -477,54 +125,115 @@ deadline_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms",
 			 n->timing.answer_deadline_ms);
 	log_warn("%s", reason);
-	node_reset(n, reason);
+	session_reset(&n->session, "%s", reason);
 }
 
-/* With --http, the page and /status may lag the database by this much at most. */
-static void
-view_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct node *n = node_of(w, offsetof(struct node, view_timer));
+static const struct session_hooks session_hooks = {
+	.connecting = on_connecting,
+	.connected = on_connected,
+	.lost = on_lost,
+	.notify = on_notify,
+	.overdue = on_overdue,
+};
 
-	(void) loop;
-	(void) revents;
-	n->view_due = true;
-	housekeeping_now(n);
-}
+/* ---- setup, membership, standby and leader news ---- */
 
 static void
-register_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+on_setup_ready(void *owner)
 {
-	struct node *n = node_of(w, offsetof(struct node, register_timer));
+	struct node *n = owner;
 
-	(void) loop;
-	(void) revents;
-	if (n->state == ST_REGISTERING && !n->stopping)
-		standby_register(n);
+	if (n->stopping)
+		node_finish(n, 0, "stop requested");
+	else
+		membership_register(&n->membership);
 }
 
 static void
-retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+on_fatal(void *owner, int exit_code, const char *reason)
 {
-	struct node *n = node_of(w, offsetof(struct node, retry_timer));
-
-	(void) loop;
-	(void) revents;
-	if (n->state == ST_DISCONNECTED)
-		node_connect(n);
+	node_finish(owner, exit_code, reason);
 }
+
+static const struct setup_hooks setup_hooks = {
+	.ready = on_setup_ready,
+	.fatal = on_fatal,
+};
+
+static void
+on_registered(void *owner)
+{
+	struct node *n = owner;
+
+	standby_begin(&n->standby);
+}
+
+static void
+on_duplicate(void *owner)
+{
+	node_finish(owner, EX_CONFIG, "duplicate node name");
+}
+
+/* An idle node sends due housekeeping at once; a busy one adds it to its next batch. */
+static void
+on_housekeeping_due(void *owner)
+{
+	struct node *n = owner;
+
+	if (n->stopping)
+		return;
+	standby_poke(&n->standby);
+	leader_poke(&n->leader);
+}
+
+static const struct membership_hooks membership_hooks = {
+	.registered = on_registered,
+	.duplicate = on_duplicate,
+	.housekeeping_due = on_housekeeping_due,
+};
+
+static void
+on_won(void *owner)
+{
+	struct node *n = owner;
+
+	leader_take_lead(&n->leader);
+}
+
+static void
+on_left(void *owner)
+{
+	node_finish(owner, 0, "stopped");
+}
+
+static const struct standby_hooks standby_hooks = {
+	.won = on_won,
+	.left = on_left,
+};
+
+static void
+on_released(void *owner, const char *reason)
+{
+	node_finish(owner, 0, reason);
+}
+
+static const struct leader_hooks leader_hooks = {
+	.released = on_released,
+};
+
+/* ---- signals and the loop ---- */
 
 static void
 stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct node *n = node_of(w, offsetof(struct node, stop_timer));
+	struct node *n = container_of(w, struct node, stop_timer);
 
 	(void) loop;
 	if (revents & EV_TIMER)
 		log_warn("graceful stop did not finish within %.0f s", STOP_DEADLINE_S);
-	if (n->state == ST_STOPPED)
+	if (n->fsm.state == ST_STOPPED)
 		return;
-	node_set_state(n, ST_DISCONNECTED, "graceful stop cut short; closing the session");
+	fsm_set(&n->fsm, ST_DISCONNECTED, "graceful stop cut short; closing the session");
 	node_finish(n, 0, "stopped without handoff");
 }
 
@@ -540,28 +249,25 @@ on_stop_signal(struct node *n, const char *signame)
 	log_info("%s received: stopping", signame);
 	ev_timer_set(&n->stop_timer, STOP_DEADLINE_S, 0.);
 	ev_timer_start(n->loop, &n->stop_timer);
-	switch (n->state) {
+	switch (n->fsm.state) {
 	case ST_DISCONNECTED:
 	case ST_CONNECTING:
 	case ST_CHECKING:
 	case ST_REGISTERING:
 		node_finish(n, 0, "stop requested");
-		break;
-	case ST_STANDBY:
-		standby_leave(n);
-		break;
+		return;
 	case ST_ACQUIRING:
 		/* A lock wait may last long: leave the queue by closing the session. */
-		if (n->cfg->acquire == ACQUIRE_WAIT)
+		if (n->cfg->acquire == ACQUIRE_WAIT) {
 			node_finish(n, 0, "stop requested");
-		break;
-	case ST_LEADER:
-		leader_next(n);
+			return;
+		}
 		break;
 	default:
-		/* A batch is in flight; its answer sees n->stopping. */
 		break;
 	}
+	standby_stop(&n->standby);
+	leader_stop(&n->leader);
 }
 
 static void
@@ -569,7 +275,7 @@ sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void) loop;
 	(void) revents;
-	on_stop_signal(node_of(w, offsetof(struct node, sigterm_watcher)), "SIGTERM");
+	on_stop_signal(container_of(w, struct node, sigterm_watcher), "SIGTERM");
 }
 
 static void
@@ -577,14 +283,14 @@ sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void) loop;
 	(void) revents;
-	on_stop_signal(node_of(w, offsetof(struct node, sigint_watcher)), "SIGINT");
+	on_stop_signal(container_of(w, struct node, sigint_watcher), "SIGINT");
 }
 
 /* SIGHUP: rebuild the configuration; apply what may change, name what needs a restart. */
 static void
 sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct node *n = node_of(w, offsetof(struct node, sighup_watcher));
+	struct node *n = container_of(w, struct node, sighup_watcher);
 	struct config fresh;
 	char err[700];
 	int changed = 0;
@@ -617,30 +323,60 @@ sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	log_set_level(n->cfg->log_level);
 	log_set_format(n->cfg->log_format);
-	n->poll_timer.repeat = n->cfg->poll_interval_ms / 1000.0;
-	ev_timer_again(n->loop, &n->poll_timer);
-	n->heartbeat_timer.repeat = n->cfg->heartbeat_interval_ms / 1000.0;
-	ev_timer_again(n->loop, &n->heartbeat_timer);
+	standby_reload(&n->standby);
+	membership_reload(&n->membership);
 	if (changed == 0)
 		log_info("SIGHUP: configuration reloaded, nothing changed");
 	config_free(&fresh);
 }
 
 /*
- * Runs once per loop pass, before the loop waits: every notification that
- * arrived in this pass goes into one step (batching is what lets a leader
- * keep pace with the producers), and the pass's log lines go out in one write.
+ * Runs once per loop pass, before the loop waits: every notification that arrived in
+ * this pass goes into one step (batching is what lets a leader keep pace with the
+ * producers), and the pass's log lines go out in one write.
  */
 static void
 before_wait_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct node *n = node_of(w, offsetof(struct node, before_wait));
+	struct node *n = container_of(w, struct node, before_wait);
 
 	(void) loop;
 	(void) revents;
-	if (n->state == ST_LEADER && (n->queue.count > 0 || n->events_due))
-		leader_next(n);
+	leader_before_wait(&n->leader);
 	log_flush();
+}
+
+/* ---- the node's own identity and connection parameters ---- */
+
+static void
+identify(struct node *n)
+{
+	struct config *cfg = n->cfg;
+	unsigned long wait_ms = cfg->lease_timeout_ms && cfg->lease_timeout_ms < WAIT_LOCK_TIMEOUT_MS ?
+	    cfg->lease_timeout_ms : (unsigned long) WAIT_LOCK_TIMEOUT_MS;
+	int k = 0;
+
+	n->lock_key = lock_key_for_cluster(cfg->cluster);
+	snprintf(n->lock_key_text, sizeof(n->lock_key_text), "%" PRId64, n->lock_key);
+	snprintf(n->application_name, sizeof(n->application_name), "clustered_nodes:%s", cfg->node);
+	if (gethostname(n->host, sizeof(n->host)) != 0)
+		snprintf(n->host, sizeof(n->host), "unknown");
+	n->host[sizeof(n->host) - 1] = '\0';
+	snprintf(n->pid_text, sizeof(n->pid_text), "%d", (int) getpid());
+	fault_timing_compute(cfg->session_timeout_ms, cfg->lease_timeout_ms, &n->timing);
+	fault_timing_format(&n->timing, wait_ms, &n->timing_text);
+	/* libpq's own keepalives and tcp_user_timeout, on top of the answer deadline. */
+#define CONNECT_PARAM(key, value) (n->connect_keywords[k] = (key), n->connect_values[k++] = (value))
+	CONNECT_PARAM("dbname", cfg->dbname);
+	CONNECT_PARAM("application_name", n->application_name);
+	CONNECT_PARAM("keepalives", "1");
+	CONNECT_PARAM("keepalives_idle", n->timing_text.keepalive_idle);
+	CONNECT_PARAM("keepalives_interval", n->timing_text.keepalive_interval);
+	CONNECT_PARAM("keepalives_count", n->timing_text.keepalive_count);
+	CONNECT_PARAM("tcp_user_timeout", n->timing_text.user_timeout);
+#undef CONNECT_PARAM
+	n->connect_keywords[k] = NULL;
+	n->connect_values[k] = NULL;
 }
 
 bool
@@ -650,52 +386,36 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	n->loop = loop;
 	n->cfg = cfg;
 	n->cli = cli;
-	n->state = ST_DISCONNECTED;
-	n->lock_key = lock_key_for_cluster(cfg->cluster);
-	snprintf(n->lock_key_text, sizeof(n->lock_key_text), "%" PRId64, n->lock_key);
-	snprintf(n->application_name, sizeof(n->application_name), "clustered_nodes:%s", cfg->node);
-	if (gethostname(n->host, sizeof(n->host)) != 0)
-		snprintf(n->host, sizeof(n->host), "unknown");
-	n->host[sizeof(n->host) - 1] = '\0';
-	snprintf(n->pid_text, sizeof(n->pid_text), "%d", (int) getpid());
+	n->fsm.state = ST_DISCONNECTED;
 	n->stats.started_at = ev_time();
-	n->escaped_payload = malloc(ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES));
-	if (n->escaped_payload == NULL)
+	identify(n);
+	session_init(&n->session, loop, &session_hooks, n);
+	session_configure(&n->session, n->connect_keywords, n->connect_values, CONNECT_TIMEOUT_S,
+			  n->timing.answer_deadline_ms);
+	setup_init(&n->setup, &n->session, cfg, &n->fsm, &n->timing_text, &setup_hooks, n);
+	membership_init(&n->membership, loop, &n->session, cfg, &n->fsm, &n->view,
+			&membership_hooks, n);
+	membership_identify(&n->membership, n->host, n->pid_text, n->status_url, false);
+	standby_init(&n->standby, loop, &n->session, cfg, &n->fsm, &n->membership,
+		     n->lock_key_text, &standby_hooks, n);
+	if (!leader_init(&n->leader, loop, &n->session, cfg, &n->fsm, &n->membership, &n->stats,
+			 n->lock_key_text, n->timing_text.lease_ms, n->timing.renew_interval_ms,
+			 &leader_hooks, n))
 		return false;
-	notifyq_init(&n->queue);
-	backoff_init(&n->backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);
-	pgconn_init(&n->pg, loop, &session_handlers, n);
-
-	ev_timer_init(&n->poll_timer, poll_timer_cb, cfg->poll_interval_ms / 1000.0,
-		      cfg->poll_interval_ms / 1000.0);
-	ev_timer_init(&n->heartbeat_timer, heartbeat_timer_cb, cfg->heartbeat_interval_ms / 1000.0,
-		      cfg->heartbeat_interval_ms / 1000.0);
-	ev_timer_init(&n->view_timer, view_timer_cb, VIEW_REFRESH_S, VIEW_REFRESH_S);
-	fault_timing_compute(cfg->session_timeout_ms, cfg->lease_timeout_ms, &n->timing);
-	snprintf(n->keepalive_idle_text, sizeof(n->keepalive_idle_text), "%u", n->timing.keepalive_idle_s);
-	snprintf(n->keepalive_interval_text, sizeof(n->keepalive_interval_text), "%u",
-		 n->timing.keepalive_interval_s);
-	snprintf(n->keepalive_count_text, sizeof(n->keepalive_count_text), "%u",
-		 n->timing.keepalive_count);
-	snprintf(n->user_timeout_text, sizeof(n->user_timeout_text), "%lu", n->timing.user_timeout_ms);
-	snprintf(n->lease_ms_text, sizeof(n->lease_ms_text), "%lu", n->timing.lease_ms);
-	snprintf(n->wait_timeout_text, sizeof(n->wait_timeout_text), "%lums",
-		 cfg->lease_timeout_ms && cfg->lease_timeout_ms < WAIT_LOCK_TIMEOUT_MS ?
-		 cfg->lease_timeout_ms : (unsigned long) WAIT_LOCK_TIMEOUT_MS);
-	ev_timer_init(&n->lease_timer, lease_timer_cb, n->timing.renew_interval_ms / 1000.0,
-		      n->timing.renew_interval_ms / 1000.0);
-	ev_init(&n->deadline_timer, deadline_timer_cb);
-	ev_timer_init(&n->events_timer, events_timer_cb, EVENTS_CATCH_UP_S, EVENTS_CATCH_UP_S);
-	ev_init(&n->handler_retry_timer, handler_retry_cb);
-	exec_init(n);
-	ev_init(&n->retry_timer, retry_timer_cb);
-	ev_init(&n->register_timer, register_timer_cb);
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
 	ev_signal_init(&n->sigint_watcher, sigint_cb, SIGINT);
 	ev_signal_init(&n->sighup_watcher, sighup_cb, SIGHUP);
 	ev_prepare_init(&n->before_wait, before_wait_cb);
 	return true;
+}
+
+void
+node_serve_status(struct node *n, const char *status_url)
+{
+	snprintf(n->status_url, sizeof(n->status_url), "%s", status_url);
+	n->want_view = true;
+	membership_identify(&n->membership, n->host, n->pid_text, n->status_url, true);
 }
 
 void
@@ -712,27 +432,71 @@ node_start(struct node *n)
 		 n->timing.keepalive_idle_s, n->timing.keepalive_count, n->timing.keepalive_interval_s,
 		 n->timing.user_timeout_ms, n->timing.demote_bound_ms, n->timing.renew_interval_ms,
 		 n->timing.answer_deadline_ms, n->cfg->lease_timeout_ms ? "on" : "off (no eviction)");
-	ev_timer_start(n->loop, &n->poll_timer);
-	ev_timer_start(n->loop, &n->heartbeat_timer);
-	ev_timer_start(n->loop, &n->lease_timer);
-	ev_timer_start(n->loop, &n->events_timer);
-	if (n->want_view)
-		ev_timer_start(n->loop, &n->view_timer);
+	membership_start_timers(&n->membership);
+	standby_start_timers(&n->standby);
+	leader_start_timers(&n->leader, n->want_view);
 	ev_signal_start(n->loop, &n->sigterm_watcher);
 	ev_signal_start(n->loop, &n->sigint_watcher);
 	ev_signal_start(n->loop, &n->sighup_watcher);
 	ev_prepare_start(n->loop, &n->before_wait);
-	node_connect(n);
+	session_connect(&n->session);
 }
 
 void
 node_free(struct node *n)
 {
-	pgconn_close(&n->pg);
-	notifyq_free(&n->queue);
-	leader_forget_events(n);
-	free(n->events);
-	n->events = NULL;
-	free(n->escaped_payload);
-	n->escaped_payload = NULL;
+	session_free(&n->session);
+	leader_free(&n->leader);
+}
+
+/* ---- what the status endpoint reads ---- */
+
+enum node_state
+node_current_state(const struct node *n)
+{
+	return n->fsm.state;
+}
+
+bool
+node_is_stopping(const struct node *n)
+{
+	return n->stopping;
+}
+
+long long
+node_known_counter(const struct node *n)
+{
+	return node_state_holds_lock(n->fsm.state) ? n->leader.counter : n->view.counter;
+}
+
+long long
+node_known_term(const struct node *n)
+{
+	return node_state_holds_lock(n->fsm.state) ? n->leader.term : n->view.term;
+}
+
+const char *
+node_known_leader(const struct node *n)
+{
+	if (node_state_holds_lock(n->fsm.state))
+		return n->cfg->node;
+	return n->view.leader[0] ? n->view.leader : NULL;
+}
+
+const struct config *
+node_config(const struct node *n)
+{
+	return n->cfg;
+}
+
+const struct cluster_view *
+node_view(const struct node *n)
+{
+	return &n->view;
+}
+
+const struct node_stats *
+node_stats(const struct node *n)
+{
+	return &n->stats;
 }

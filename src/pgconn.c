@@ -5,6 +5,7 @@
 
 #include "escape.h"
 #include "pgconn.h"
+#include "util.h"
 
 void
 pgconn_one_line(char *buf, size_t size, const char *message)
@@ -204,7 +205,7 @@ io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 connect_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct pgconn *c = (struct pgconn *) ((char *) w - offsetof(struct pgconn, connect_timer));
+	struct pgconn *c = container_of(w, struct pgconn, connect_timer);
 
 	(void) loop;
 	(void) revents;
@@ -247,60 +248,47 @@ pgconn_start(struct pgconn *c, const char *const *keywords,
 	return true;
 }
 
+/* Whether libpq took the statement; if not, c->error says why. */
+static bool
+accepted(struct pgconn *c, int libpq_result)
+{
+	if (libpq_result)
+		return true;
+	pgconn_one_line(c->error, sizeof(c->error), c->conn ? PQerrorMessage(c->conn) : "no session");
+	return false;
+}
+
 bool
 pgconn_send(struct pgconn *c, const char *sql, int nparams, const char *const *values)
 {
-	if (c->conn == NULL || !PQsendQueryParams(c->conn, sql, nparams, NULL, values,
-						  NULL, NULL, 0)) {
-		pgconn_one_line(c->error, sizeof(c->error),
-				c->conn ? PQerrorMessage(c->conn) : "no session");
-		return false;
-	}
-	return true;
+	return accepted(c, c->conn && PQsendQueryParams(c->conn, sql, nparams, NULL, values, NULL,
+							 NULL, 0));
 }
 
 bool
 pgconn_prepare(struct pgconn *c, const char *name, const char *sql, int nparams, const Oid *types)
 {
-	if (c->conn == NULL || !PQsendPrepare(c->conn, name, sql, nparams, types)) {
-		pgconn_one_line(c->error, sizeof(c->error),
-				c->conn ? PQerrorMessage(c->conn) : "no session");
-		return false;
-	}
-	return true;
+	return accepted(c, c->conn && PQsendPrepare(c->conn, name, sql, nparams, types));
 }
 
 bool
 pgconn_send_prepared(struct pgconn *c, const char *name, int nparams, const char *const *values)
 {
-	if (c->conn == NULL || !PQsendQueryPrepared(c->conn, name, nparams, values, NULL, NULL, 0)) {
-		pgconn_one_line(c->error, sizeof(c->error),
-				c->conn ? PQerrorMessage(c->conn) : "no session");
-		return false;
-	}
-	return true;
+	return accepted(c, c->conn && PQsendQueryPrepared(c->conn, name, nparams, values, NULL, NULL,
+							   0));
 }
 
 bool
 pgconn_sync(struct pgconn *c)
 {
-	if (c->conn == NULL || !PQpipelineSync(c->conn)) {
-		pgconn_one_line(c->error, sizeof(c->error),
-				c->conn ? PQerrorMessage(c->conn) : "no session");
+	if (!accepted(c, c->conn && PQpipelineSync(c->conn)))
 		return false;
-	}
 	c->syncs_pending++;
 	if (!flush_output(c)) {
 		pgconn_one_line(c->error, sizeof(c->error), PQerrorMessage(c->conn));
 		return false;
 	}
 	return true;
-}
-
-bool
-pgconn_is_open(const struct pgconn *c)
-{
-	return c->conn != NULL;
 }
 
 void

@@ -66,7 +66,6 @@ bool pgconn_prepare(struct pgconn *c, const char *name, const char *sql, int npa
 bool pgconn_send_prepared(struct pgconn *c, const char *name, int nparams,
 			  const char *const *values);
 
-bool pgconn_is_open(const struct pgconn *c);
 void pgconn_close(struct pgconn *c);
 
 /* Copies a libpq message into buf as one line (newlines become spaces). */

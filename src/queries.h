@@ -4,6 +4,15 @@
 
 #include "names.h"
 
+/* The schema version (sql/NNN_*.sql) this binary needs. */
+#define SCHEMA_VERSION 4
+
+/* The pg_locks row (alias l) of a granted advisory lock on the bigint key $k: PostgreSQL
+ * shows an int8 key as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */
+#define SQL_ADVISORY_LOCK_ON(l, k) \
+	l ".locktype = 'advisory' AND " l ".granted AND " l ".objsubid = 1 " \
+	"AND ((" l ".classid::int8 << 32) | " l ".objid::int8) = " k
+
 /* On connect: the schema version present. */
 #define SQL_SCHEMA_VERSION \
 	"SELECT coalesce(max(version), 0) FROM clustered_nodes.schema_migrations"
@@ -34,10 +43,11 @@
 	"                  WHERE a.pid = m.backend_pid AND a.pid <> pg_backend_pid()) " \
 	"RETURNING true"
 
-/* Piggybacked on a lock poll or a step when due.  $1 cluster, $2 node. */
+/* Piggybacked on a lock poll or a step when due; a row back means it was written.
+ * $1 cluster, $2 node. */
 #define SQL_HEARTBEAT \
 	"UPDATE clustered_nodes.members SET heartbeat_at = now() " \
-	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid()"
+	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid() RETURNING true"
 
 /* Graceful stop.  $1 cluster, $2 node. */
 #define SQL_DEREGISTER \
@@ -54,8 +64,7 @@
 	"  coalesce(s.lease_until < now(), false), coalesce(l.pid, 0) " \
 	"FROM (SELECT 1) one " \
 	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2 " \
-	"LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 " \
-	"  AND ((l.classid::int8 << 32) | l.objid::int8) = $1::bigint " \
+	"LEFT JOIN pg_locks l ON " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") \
 	"  AND l.pid <> pg_backend_pid()"
 
 /*
@@ -67,8 +76,7 @@
 	"SELECT pg_terminate_backend(l.pid, 1000) FROM pg_locks l " \
 	"JOIN clustered_nodes.cluster_state s ON s.cluster = $2 AND s.term = $3::bigint " \
 	"  AND s.lease_until < now() " \
-	"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 " \
-	"  AND ((l.classid::int8 << 32) | l.objid::int8) = $1::bigint AND l.pid = $4::integer"
+	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") " AND l.pid = $4::integer"
 
 /*
  * Connect: server-side TCP keepalives and tcp_user_timeout for this session,
@@ -130,11 +138,11 @@
 	"$6::bigint[])"
 #define SQLSTATE_SUPERSEDED "CN001"
 
-/* The leader's next durable events, oldest first.  $1 its channels (text[]). */
+/* The leader's next durable events, oldest first.  $1 its channels (text[]), $2 how many. */
 #define EVENTS_BATCH 500
 #define SQL_FETCH_EVENTS \
 	"SELECT id, channel, payload FROM clustered_nodes.events " \
-	"WHERE channel = ANY ($1::text[]) ORDER BY id LIMIT 500"
+	"WHERE channel = ANY ($1::text[]) ORDER BY id LIMIT $2::integer"
 
 /* The handler, prepared on every session: $1 channel, $2 payload, $3 counter, $4 term, $5 node. */
 #define HANDLER_STATEMENT "clustered_nodes_handler"
@@ -142,6 +150,7 @@
 /* Type OIDs from pg_type.h, fixed since PostgreSQL's first releases. */
 #define TEXTOID 25
 #define INT8OID 20
+#define HANDLER_PARAM_TYPES {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
 
 /*
  * An event whose handler failed max_attempts times, in the step that counts
@@ -166,5 +175,29 @@
 	"WHERE cluster = $1 AND term = $2::bigint"
 #define SQL_RELEASE \
 	"SELECT pg_advisory_unlock($2::bigint), pg_notify('" HANDOFF_CHANNEL "', $1)"
+
+/*
+ * A cluster's members and how alive their sessions are, for the status endpoint's view
+ * and `status`.  $1 cluster.  Columns: node, role, host, pid, version, term,
+ * heartbeat age (s), backend pid, session (live, waiting, gone), status URL.
+ */
+#define SQL_MEMBERS \
+	"SELECT m.node, m.role, m.host, m.pid, m.version, coalesce(m.term::text, ''), " \
+	"  round(extract(epoch FROM now() - m.heartbeat_at)::numeric, 1), " \
+	"  coalesce(m.backend_pid, 0), " \
+	"  CASE WHEN a.pid IS NULL THEN 'gone' " \
+	"       WHEN a.wait_event_type = 'Lock' THEN 'waiting' ELSE 'live' END, " \
+	"  coalesce(m.status_url, '') " \
+	"FROM clustered_nodes.members m " \
+	"LEFT JOIN pg_stat_activity a ON a.pid = m.backend_pid " \
+	"WHERE m.cluster = $1 ORDER BY m.node"
+
+/* The cluster's state row for the view: term, counter, leader, elected_at, queue usage,
+ * whether the row exists.  $1 cluster. */
+#define SQL_VIEW_STATE \
+	"SELECT s.term, s.counter, coalesce(s.leader, ''), " \
+	"  coalesce(to_char(s.elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), " \
+	"  pg_notification_queue_usage(), s.cluster IS NOT NULL " \
+	"FROM (SELECT 1) one LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $1"
 
 #endif

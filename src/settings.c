@@ -344,56 +344,62 @@ show_log_format(const struct config *c, char *buf, size_t size)
 }
 
 const struct setting settings[] = {
-	{"node", 'n', "NAME", false, "the short host name",
-	 "this node's name, unique in the cluster", apply_node, show_node},
-	{"dbname", 'd', "CONNINFO", false, "empty: libpq's PG* defaults",
+	{"node", 'n', "NAME", false, NULL,
+	 "this node's name, unique in the cluster", apply_node, show_node, "the short host name"},
+	{"dbname", 'd', "CONNINFO", false, "",
 	 "libpq connection string or URI; what it leaves out comes from PG* variables "
-	 "and ~/.pgpass, as in psql", apply_dbname, show_dbname},
+	 "and ~/.pgpass, as in psql", apply_dbname, show_dbname, "empty: libpq's PG* defaults"},
 	{"cluster", 'c', "NAME", false, DEFAULT_CLUSTER,
-	 "the cluster this node belongs to", apply_cluster, show_cluster},
+	 "the cluster this node belongs to", apply_cluster, show_cluster, NULL},
 	{"listen", 'l', "CHANNEL", false, DEFAULT_CHANNEL,
 	 "a channel the leader LISTENs on; repeat the option for more (at most 64); "
-	 "in a file or the environment, a comma-separated list", apply_listen, show_listen},
+	 "in a file or the environment, a comma-separated list", apply_listen, show_listen, NULL},
 	{"poll_interval", 'p', "TIME", true, "100ms",
-	 "how often a standby tries the leader lock", apply_poll_interval, show_poll_interval},
+	 "how often a standby tries the leader lock", apply_poll_interval, show_poll_interval, NULL},
 	{"acquire", 'a', "MODE", false, "poll",
 	 "how a standby competes for the lock: 'poll' tries it every poll interval; 'wait' "
 	 "queues in pg_advisory_lock and is woken by its release (faster, fair; PostgreSQL 14+)",
-	 apply_acquire, show_acquire},
+	 apply_acquire, show_acquire, NULL},
 	{"heartbeat_interval", 0, "TIME", true, "5s",
 	 "how often a node refreshes its row in clustered_nodes.members",
-	 apply_heartbeat_interval, show_heartbeat_interval},
+	 apply_heartbeat_interval, show_heartbeat_interval, NULL},
 	{"log_level", 0, "LEVEL", true, "info",
-	 "error, warn, info or debug", apply_log_level, show_log_level},
+	 "error, warn, info or debug", apply_log_level, show_log_level, NULL},
 	{"log_format", 0, "FORMAT", true, "text",
-	 "text, or json (one object per line)", apply_log_format, show_log_format},
+	 "text, or json (one object per line)", apply_log_format, show_log_format, NULL},
 	{"session_timeout", 0, "TIME", false, "10s",
 	 "the server ends a vanished node's session, freeing its lock, within this; a leader "
 	 "without answers stops processing well before", apply_session_timeout,
-	 show_session_timeout},
+	 show_session_timeout, NULL},
 	{"lease_timeout", 0, "TIME", false, "10s",
 	 "a standby ends the session of a leader that has not renewed its lease for this long "
-	 "(hung or stopped); 'off' never evicts", apply_lease_timeout, show_lease_timeout},
-	{"handler_sql", 0, "STATEMENT", false, "none",
+	 "(hung or stopped); 'off' never evicts", apply_lease_timeout, show_lease_timeout, NULL},
+	{"handler_sql", 0, "STATEMENT", false, "",
 	 "SQL run in each step's transaction for each event, with $1 channel, $2 payload, "
 	 "$3 counter, $4 term, $5 node: its effects commit with the counter, exactly once",
-	 apply_handler_sql, show_handler_sql},
-	{"handler_exec", 0, "PROGRAM", false, "none",
+	 apply_handler_sql, show_handler_sql, "none"},
+	{"handler_exec", 0, "PROGRAM", false, "",
 	 "a program (run by /bin/sh -c) per event before its step commits: payload on "
 	 "stdin, CLUSTERED_NODES_CHANNEL, _COUNTER, _TERM, _NODE, _EVENT_ID in its environment; "
-	 "exit 0 commits the step (at-least-once)", apply_handler_exec, show_handler_exec},
+	 "exit 0 commits the step (at-least-once)", apply_handler_exec, show_handler_exec, "none"},
 	{"handler_timeout", 0, "TIME", false, "30s",
 	 "an exec handler still running after this is killed and counts as failed",
-	 apply_handler_timeout, show_handler_timeout},
+	 apply_handler_timeout, show_handler_timeout, NULL},
 	{"max_attempts", 0, "N", false, "5",
 	 "handler failures (with backoff) before an event goes to clustered_nodes.dead_letters",
-	 apply_max_attempts, show_max_attempts},
+	 apply_max_attempts, show_max_attempts, NULL},
 	{"http", 0, "ADDR:PORT", false, "off",
 	 "serve /healthz, /readyz, /status, /metrics and a status page there; a bare port "
-	 "binds 127.0.0.1", apply_http, show_http},
+	 "binds 127.0.0.1", apply_http, show_http, NULL},
 };
 
 const size_t settings_count = sizeof(settings) / sizeof(settings[0]);
+
+const char *
+setting_default_shown(const struct setting *s)
+{
+	return s->default_shown ? s->default_shown : s->default_value;
+}
 
 const struct setting *
 setting_by_key(const char *key)
@@ -439,34 +445,20 @@ config_set_channels(struct config *c, const char *const *channels, int n, const 
 bool
 config_init(struct config *c)
 {
-	static const char *const default_channels[] = {DEFAULT_CHANNEL};
 	char host[256];
 	const char *why;
 
 	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < settings_count; i++)
+		if (settings[i].default_value != NULL &&
+		    !settings[i].apply(c, settings[i].default_value, &why))
+			return false;
+	/* The node name defaults to the short host name, if that is a valid name. */
 	if (gethostname(host, sizeof(host)) != 0)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
 	host[strcspn(host, ".")] = '\0';
-	if (name_problem(host) != NULL)
-		strcpy(host, "node");
-	c->node = strdup(host);
-	c->dbname = strdup("");
-	c->cluster = strdup(DEFAULT_CLUSTER);
-	c->http = strdup("");
-	c->handler_sql = strdup("");
-	c->handler_exec = strdup("");
-	c->handler_timeout_ms = 30000;
-	c->max_attempts = 5;
-	c->poll_interval_ms = 100;
-	c->acquire = ACQUIRE_POLL;
-	c->heartbeat_interval_ms = 5000;
-	c->session_timeout_ms = 10000;
-	c->lease_timeout_ms = 10000;
-	c->log_level = LEVEL_INFO;
-	c->log_format = LOG_FORMAT_TEXT;
-	return c->node && c->dbname && c->cluster && c->http && c->handler_sql && c->handler_exec &&
-	    config_set_channels(c, default_channels, 1, &why);
+	return apply_node(c, name_problem(host) == NULL ? host : "node", &why);
 }
 
 void

@@ -45,18 +45,23 @@ struct setting {
 	char short_option;	/* or 0 */
 	const char *argument;	/* what --help calls the value */
 	bool reloadable;	/* SIGHUP applies it without a restart */
-	const char *default_text;
+	/* The default, as apply() takes it; NULL when it is computed (the node name). */
+	const char *default_value;
 	const char *help;
 	/* Validates and stores text; false with a short reason. */
 	bool (*apply)(struct config *c, const char *text, const char **why);
 	/* Writes the value as an operator would write it. */
 	void (*show)(const struct config *c, char *buf, size_t size);
+	/* How --help describes the default, where default_value alone would not say it. */
+	const char *default_shown;
 };
 
 extern const struct setting settings[];
 extern const size_t settings_count;
 
 const struct setting *setting_by_key(const char *key);
+/* The default as --help shows it. */
+const char *setting_default_shown(const struct setting *s);
 
 /* Every setting at its default; the node name defaults to the short host name. */
 bool config_init(struct config *c);

@@ -1,4 +1,6 @@
 /* The fault-tolerance timings derived from session_timeout and lease_timeout. */
+#include <stdio.h>
+
 #include "timing.h"
 
 void
@@ -25,4 +27,17 @@ fault_timing_compute(unsigned long session_timeout_ms, unsigned long lease_timeo
 	if (t->renew_interval_ms > t->lease_ms / 3)
 		t->renew_interval_ms = t->lease_ms / 3;
 	t->demote_bound_ms = t->renew_interval_ms + t->answer_deadline_ms;
+}
+
+void
+fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
+		    struct fault_timing_text *out)
+{
+	snprintf(out->keepalive_idle, sizeof(out->keepalive_idle), "%u", t->keepalive_idle_s);
+	snprintf(out->keepalive_interval, sizeof(out->keepalive_interval), "%u",
+		 t->keepalive_interval_s);
+	snprintf(out->keepalive_count, sizeof(out->keepalive_count), "%u", t->keepalive_count);
+	snprintf(out->user_timeout, sizeof(out->user_timeout), "%lu", t->user_timeout_ms);
+	snprintf(out->lease_ms, sizeof(out->lease_ms), "%lu", t->lease_ms);
+	snprintf(out->wait_timeout, sizeof(out->wait_timeout), "%lums", wait_timeout_ms);
 }

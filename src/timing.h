@@ -30,4 +30,18 @@ struct fault_timing {
 void fault_timing_compute(unsigned long session_timeout_ms, unsigned long lease_timeout_ms,
 			  struct fault_timing *t);
 
+/* The same, as the text that goes into connection parameters and set_config(). */
+struct fault_timing_text {
+	char keepalive_idle[12];
+	char keepalive_interval[12];
+	char keepalive_count[12];
+	char user_timeout[24];
+	char lease_ms[24];
+	char wait_timeout[24];	/* lock_timeout of a wait-mode lock wait, e.g. "10000ms" */
+};
+
+/* wait_timeout_ms: how long a wait-mode standby waits before it polls once. */
+void fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
+			 struct fault_timing_text *out);
+
 #endif

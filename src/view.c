@@ -1,4 +1,5 @@
-/* The node's latest view of its cluster, read with its heartbeat, for HTTP. */
+/* The node's latest view of its cluster, read with its heartbeat, for HTTP.
+ * Columns as in SQL_VIEW_STATE and SQL_MEMBERS (queries.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ view_read_members(struct cluster_view *v, const PGresult *res)
 {
 	int n = PQntuples(res);
 
-	if (PQnfields(res) < 6)
+	if (PQnfields(res) < 9)
 		return;
 	if (n > VIEW_MAX_MEMBERS)
 		n = VIEW_MAX_MEMBERS;
@@ -36,8 +37,8 @@ view_read_members(struct cluster_view *v, const PGresult *res)
 		snprintf(m->role, sizeof(m->role), "%s", PQgetvalue(res, i, 1));
 		snprintf(m->host, sizeof(m->host), "%s", PQgetvalue(res, i, 2));
 		m->pid = atoi(PQgetvalue(res, i, 3));
-		snprintf(m->session, sizeof(m->session), "%s", PQgetvalue(res, i, 4));
-		m->heartbeat_age = strtod(PQgetvalue(res, i, 5), NULL);
+		snprintf(m->session, sizeof(m->session), "%s", PQgetvalue(res, i, 8));
+		m->heartbeat_age = strtod(PQgetvalue(res, i, 6), NULL);
 	}
 	v->nmembers = n;
 }

@@ -32,23 +32,7 @@ struct cluster_view {
 	struct member_view members[VIEW_MAX_MEMBERS];
 };
 
-/*
- * Statements that read the view, added to heartbeat batches.
- * $1 cluster (both).
- */
-#define SQL_VIEW_STATE \
-	"SELECT s.term, s.counter, coalesce(s.leader, ''), " \
-	"  coalesce(to_char(s.elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), " \
-	"  pg_notification_queue_usage(), s.cluster IS NOT NULL " \
-	"FROM (SELECT 1) one LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $1"
-#define SQL_VIEW_MEMBERS \
-	"SELECT m.node, m.role, m.host, m.pid, " \
-	"  CASE WHEN a.pid IS NULL THEN 'gone' " \
-	"       WHEN a.wait_event_type = 'Lock' THEN 'waiting' ELSE 'live' END, " \
-	"  extract(epoch FROM now() - m.heartbeat_at) " \
-	"FROM clustered_nodes.members m LEFT JOIN pg_stat_activity a ON a.pid = m.backend_pid " \
-	"WHERE m.cluster = $1 ORDER BY m.node LIMIT 64"
-
+/* Readers of SQL_VIEW_STATE and SQL_MEMBERS (queries.h), added to heartbeat batches. */
 void view_read_state(struct cluster_view *v, const PGresult *res, double now);
 void view_read_members(struct cluster_view *v, const PGresult *res);
 

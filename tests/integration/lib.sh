@@ -40,15 +40,17 @@ counter_of() { state_of "$1" counter; }
 term_of() { local t; t=$(state_of "$1" term); echo "${t:-0}"; }
 leader_of() { state_of "$1" leader; }
 
+# SQL: pg_locks row l is a granted advisory lock on the bigint key that follows "= ".
+# (Written independently of the product's own queries, so that tests check it.)
+LOCK_ON="l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND ((l.classid::int8 << 32) | l.objid::int8)"
+
 # The node that holds the cluster's lock and has recorded itself as leader
 # with a term above MIN_TERM (the term bump and LISTEN commit together, so
 # from then on it is listening).
 leader_ready() {
 	local cluster=$1 min_term=${2:-0} leader
 	leader=$(q "SELECT s.leader FROM clustered_nodes.cluster_state s
-		JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND l.pid = s.leader_pid
-		  AND ((l.classid::int8 << 32) | l.objid::int8) = s.lock_key
+		JOIN pg_locks l ON l.pid = s.leader_pid AND $LOCK_ON = s.lock_key
 		WHERE s.cluster = '$cluster' AND s.term > $min_term")
 	[ -n "$leader" ] && echo "$leader"
 }
@@ -56,9 +58,7 @@ leader_ready() {
 # How many sessions hold the cluster's advisory lock (0 or 1).
 lock_holders() {
 	q "SELECT count(*) FROM pg_locks l JOIN clustered_nodes.cluster_state s
-		ON ((l.classid::int8 << 32) | l.objid::int8) = s.lock_key
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND s.cluster = '$1'"
+		ON $LOCK_ON = s.lock_key WHERE s.cluster = '$1'"
 }
 
 counter_is() { [ "$(counter_of "$1")" == "$2" ]; }

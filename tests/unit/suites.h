@@ -11,6 +11,7 @@ Suite *duration_suite(void);
 Suite *escape_suite(void);
 Suite *fsm_suite(void);
 Suite *json_suite(void);
+Suite *leader_plan_suite(void);
 Suite *lockkey_suite(void);
 Suite *names_suite(void);
 Suite *pgarray_suite(void);

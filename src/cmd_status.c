@@ -8,6 +8,8 @@
 #include "json.h"
 #include "lockkey.h"
 #include "oneshot.h"
+#include "queries.h"
+#include "cmd_status.h"
 
 #define MAX_PROBLEMS 16
 
@@ -20,19 +22,7 @@ static const char SQL_STATE[] =
 static const char SQL_HOLDER[] =
 	"SELECT l.pid, coalesce(a.application_name, '') FROM pg_locks l "
 	"LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-	"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-	"  AND ((l.classid::int8 << 32) | l.objid::int8) = $1::bigint";
-
-static const char SQL_MEMBERS[] =
-	"SELECT m.node, m.role, m.host, m.pid, m.version, coalesce(m.term::text, ''), "
-	"  round(extract(epoch FROM now() - m.heartbeat_at)::numeric, 1), "
-	"  coalesce(m.backend_pid, 0), "
-	"  CASE WHEN a.pid IS NULL THEN 'gone' "
-	"       WHEN a.wait_event_type = 'Lock' THEN 'waiting' ELSE 'live' END, "
-	"  coalesce(m.status_url, '') "
-	"FROM clustered_nodes.members m "
-	"LEFT JOIN pg_stat_activity a ON a.pid = m.backend_pid "
-	"WHERE m.cluster = $1 ORDER BY m.node";
+	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint");
 
 static PGresult *
 query(PGconn *conn, const char *sql, int nparams, const char *const *params)

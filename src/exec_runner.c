@@ -1,0 +1,196 @@
+/* The exec handler's runner: one program per event, one at a time, on the loop (ev_child).
+ *
+ * Each program gets its event's payload on stdin (from an unlinked temporary file),
+ * CLUSTERED_NODES_* in its environment, and its own process group, so that a timeout
+ * kills whatever it started too.  The runner reports once per batch: all succeeded, or
+ * which one failed and why (a non-zero exit, a signal, the timeout).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec_runner.h"
+#include "log.h"
+#include "util.h"
+
+static void run_child(struct exec_runner *r);
+
+/* In the child, after fork: nothing here may touch the parent's stdio buffers. */
+static void
+exec_child(const struct exec_runner *r, int stdin_fd, const struct exec_item *item)
+{
+	char counter[24], id[24];
+
+	setpgid(0, 0);
+	dup2(stdin_fd, STDIN_FILENO);
+	if (stdin_fd != STDIN_FILENO)
+		close(stdin_fd);
+	snprintf(counter, sizeof(counter), "%lld", item->counter);
+	snprintf(id, sizeof(id), "%lld", item->event_id);
+	setenv("CLUSTERED_NODES_CHANNEL", item->channel, 1);
+	setenv("CLUSTERED_NODES_COUNTER", counter, 1);
+	setenv("CLUSTERED_NODES_TERM", r->term_text, 1);
+	setenv("CLUSTERED_NODES_NODE", r->node, 1);
+	setenv("CLUSTERED_NODES_CLUSTER", r->cluster, 1);
+	if (item->event_id > 0)
+		setenv("CLUSTERED_NODES_EVENT_ID", id, 1);
+	else
+		unsetenv("CLUSTERED_NODES_EVENT_ID");
+	signal(SIGPIPE, SIG_DFL);
+	execl("/bin/sh", "sh", "-c", r->command, (char *) NULL);
+	_exit(127);
+}
+
+static void
+finish(struct exec_runner *r, const char *why)
+{
+	size_t succeeded = r->index;
+
+	ev_timer_stop(r->loop, &r->child_timer);
+	r->child_pid = 0;
+	r->size = 0;
+	r->hooks->done(r->owner, succeeded, why);
+}
+
+static void
+child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct exec_runner *r = container_of(w, struct exec_runner, child_watcher);
+	char why[64];
+
+	(void) revents;
+	ev_child_stop(loop, w);
+	if (w->rpid != r->child_pid)
+		return;		/* a child we gave up on */
+	if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == 0) {
+		ev_timer_stop(loop, &r->child_timer);
+		r->child_pid = 0;
+		if (++r->index < r->size)
+			run_child(r);
+		else
+			finish(r, NULL);
+		return;
+	}
+	if (WIFEXITED(w->rstatus))
+		snprintf(why, sizeof(why), "handler_exec exited with status %d", WEXITSTATUS(w->rstatus));
+	else if (WIFSIGNALED(w->rstatus) && r->child_timed_out)
+		snprintf(why, sizeof(why), "handler_exec timed out after %lu ms", r->timeout_ms);
+	else
+		snprintf(why, sizeof(why), "handler_exec was killed by signal %d", WTERMSIG(w->rstatus));
+	finish(r, why);
+}
+
+static void
+child_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exec_runner *r = container_of(w, struct exec_runner, child_timer);
+
+	(void) loop;
+	(void) revents;
+	if (r->child_pid > 0) {
+		/* The whole group: a shell's own children go too. */
+		kill(-r->child_pid, SIGKILL);
+		r->child_timed_out = true;
+	}
+}
+
+static void
+run_child(struct exec_runner *r)
+{
+	struct exec_item item;
+	char why[160];
+	FILE *input;
+	pid_t pid;
+
+	r->hooks->item(r->owner, r->index, &item);
+	/*
+	 * The payload goes through an unlinked temporary file, not a pipe: a write to a
+	 * file never waits for the program to read, and a program that ignores its input
+	 * cannot make us block or cut the payload short.
+	 */
+	input = tmpfile();
+	if (input == NULL || fputs(item.payload, input) == EOF || fflush(input) != 0 ||
+	    fseek(input, 0, SEEK_SET) != 0) {
+		int err = errno;
+
+		if (input)
+			fclose(input);
+		snprintf(why, sizeof(why), "handler_exec %s", strerror(err));
+		finish(r, why);
+		return;
+	}
+	log_flush();		/* nothing buffered twice */
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		fclose(input);
+		snprintf(why, sizeof(why), "handler_exec %s", strerror(err));
+		finish(r, why);
+		return;
+	}
+	if (pid == 0)
+		exec_child(r, fileno(input), &item);
+	fclose(input);
+	setpgid(pid, pid);	/* also in the child: whichever runs first */
+	r->child_pid = pid;
+	r->child_timed_out = false;
+	ev_child_stop(r->loop, &r->child_watcher);
+	ev_child_set(&r->child_watcher, pid, 0);
+	ev_child_start(r->loop, &r->child_watcher);
+	ev_timer_set(&r->child_timer, r->timeout_ms / 1000.0, 0.);
+	ev_timer_start(r->loop, &r->child_timer);
+}
+
+void
+exec_runner_start(struct exec_runner *r, size_t size)
+{
+	r->index = 0;
+	r->size = size;
+	run_child(r);
+}
+
+bool
+exec_runner_busy(const struct exec_runner *r)
+{
+	return r->size > 0;
+}
+
+void
+exec_runner_abort(struct exec_runner *r)
+{
+	if (r->child_pid > 0)
+		kill(-r->child_pid, SIGKILL);
+	r->child_pid = 0;
+	r->size = 0;
+	/* libev reaps every child on SIGCHLD, watched or not. */
+	ev_child_stop(r->loop, &r->child_watcher);
+	ev_timer_stop(r->loop, &r->child_timer);
+}
+
+void
+exec_runner_init(struct exec_runner *r, struct ev_loop *loop, const struct exec_hooks *hooks,
+		 void *owner)
+{
+	memset(r, 0, sizeof(*r));
+	r->loop = loop;
+	r->hooks = hooks;
+	r->owner = owner;
+	ev_child_init(&r->child_watcher, child_cb, 0, 0);
+	ev_init(&r->child_timer, child_timeout_cb);
+}
+
+void
+exec_runner_configure(struct exec_runner *r, const char *command, unsigned long timeout_ms,
+		      const char *term_text, const char *node, const char *cluster)
+{
+	r->command = command;
+	r->timeout_ms = timeout_ms;
+	r->term_text = term_text;
+	r->node = node;
+	r->cluster = cluster;
+}

@@ -1,0 +1,114 @@
+/* The leader side of a node: taking the lead, processing steps, handlers, graceful handoff. */
+#ifndef CN_LEADER_H
+#define CN_LEADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "events.h"
+#include "exec_runner.h"
+#include "fsm.h"
+#include "membership.h"
+#include "notifyq.h"
+#include "session.h"
+#include "settings.h"
+#include "stats.h"
+
+/* PostgreSQL's payloads are shorter than 8000 bytes. */
+#define MAX_PAYLOAD_BYTES 8000
+
+struct leader_hooks {
+	/* A stopping leader handed over (or gave up trying): end with exit status 0. */
+	void (*released)(void *owner, const char *reason);
+};
+
+struct leader;
+
+/* How a step ended, when it did not cost the session. */
+enum step_end {
+	STEP_COMMITTED,		/* counted, logged, its events dropped */
+	STEP_HANDLER_FAILED,	/* rolled back: the handler failed for event `failing` */
+};
+typedef void (*step_done_fn)(struct leader *l, enum step_end end, size_t failing,
+			     const char *error);
+
+/* The step in flight: which events it covers, what it read, who hears how it ended. */
+struct step {
+	bool durable;		/* it covers events.items[0..size), else queue[0..size) */
+	size_t size;
+	bool has_row;		/* advance() answered */
+	long long counter_before;
+	double started;		/* monotonic, for the step-duration histogram */
+	step_done_fn done;
+	size_t failing;		/* STEP_HANDLER_FAILED: which event, and why */
+	char error[512];
+};
+
+struct leader {
+	struct ev_loop *loop;
+	struct session *session;
+	const struct config *cfg;
+	struct fsm *fsm;
+	struct membership *membership;
+	struct node_stats *stats;
+	const struct leader_hooks *hooks;
+	void *owner;
+	const char *lock_key_text;
+	const char *lease_ms_text;
+	bool want_view;		/* remember recent notifications for the status page */
+
+	int64_t term;		/* valid while leading */
+	char term_text[24];
+	int64_t counter;	/* after our last committed step */
+	bool promoted;		/* read by the take-lead transaction */
+
+	struct notifyq queue;	/* plain notifications received, not committed */
+	struct event_buffer events;	/* durable events fetched, not committed */
+	bool events_due;	/* fetch: woken, took the lead, or the catch-up timer */
+	bool lease_due;
+	bool stopping;
+	bool unlistened;	/* stopping: the data LISTENs are gone */
+
+	/* A failing event: retried alone with backoff, then dead-lettered. */
+	bool isolate;
+	unsigned long head_attempts;
+	char head_error[512];
+	ev_timer retry_timer;
+
+	ev_timer lease_timer;	/* marks a lease renewal due */
+	ev_timer events_timer;	/* catch-up for durable events nobody woke us for */
+
+	struct step step;
+	struct exec_runner exec;
+	bool renewal_in_flight;	/* a lease renewal sent while programs run */
+	char *escaped_payload;	/* scratch for log escaping */
+};
+
+bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
+		 const struct config *cfg, struct fsm *fsm, struct membership *membership,
+		 struct node_stats *stats, const char *lock_key_text, const char *lease_ms_text,
+		 unsigned long renew_interval_ms, const struct leader_hooks *hooks, void *owner);
+void leader_start_timers(struct leader *l, bool want_view);
+void leader_stop_timers(struct leader *l);
+void leader_free(struct leader *l);
+
+/* This session won the lock: raise the term and LISTEN, in one transaction. */
+void leader_take_lead(struct leader *l);
+/* A notification on a data channel; the leader owns it from now on. */
+void leader_enqueue(struct leader *l, PGnotify *note);
+/* clustered_nodes.notify() committed an event: fetch at the next chance. */
+void leader_events_woken(struct leader *l);
+/* End of a loop pass: start a step for what arrived during it. */
+void leader_before_wait(struct leader *l);
+/* Housekeeping is due: an idle leader sends it now. */
+void leader_poke(struct leader *l);
+/* Stop requested: finish the step in flight, UNLISTEN, drain, release. */
+void leader_stop(struct leader *l);
+/* The session is gone: whatever was received and not committed is lost (logged). */
+void leader_forget(struct leader *l);
+/* The node ends: stop programs and drop everything, quietly. */
+void leader_halt(struct leader *l);
+
+#endif

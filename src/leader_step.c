@@ -1,0 +1,315 @@
+/* A leader's processing steps: build, send and read one step's transaction, and report
+ * how it ended.
+ *
+ * A step is BEGIN; clustered_nodes.advance(); the SQL handler once per event; COMMIT;
+ * then the due housekeeping, in one round trip.  advance() raises the counter only if
+ * the term and counter are still ours.  The statement that failed decides what a failure
+ * means: advance()'s CN001 is a superseded term (step down), a handler's error is the
+ * handler's (roll back, report it), anything else drops the session.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+#include "leader_step.h"
+#include "log.h"
+#include "pgarray.h"
+#include "queries.h"
+
+enum step_tag { TAG_BEGIN, TAG_ADVANCE, TAG_HANDLER, TAG_DEAD_LETTER, TAG_COMMIT, TAG_HOUSEKEEPING,
+	TAG_ROLLBACK };
+
+/* ---- the events a step covers ---- */
+
+size_t
+step_choose_source(struct leader *l)
+{
+	l->step.durable = l->events.count > 0;
+	return l->step.durable ? l->events.count : l->queue.count;
+}
+
+void
+step_item(const struct leader *l, size_t i, const char **channel, const char **payload,
+	  long long *event_id)
+{
+	if (l->step.durable) {
+		*channel = l->events.items[i].channel;
+		*payload = l->events.items[i].payload;
+		*event_id = l->events.items[i].id;
+	} else {
+		const PGnotify *note = notifyq_at(&l->queue, i);
+
+		*channel = note->relname;
+		*payload = note->extra;
+		*event_id = 0;
+	}
+}
+
+const char *
+step_escaped(struct leader *l, const char *payload)
+{
+	escape_for_log(l->escaped_payload, ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES), payload,
+		       strlen(payload));
+	return l->escaped_payload;
+}
+
+/* ---- after a commit: one log line and one count per event ---- */
+
+static void
+count_processed(struct leader *l, const char *channel, const char *payload, long long counter,
+		double now)
+{
+	for (int c = 0; c < l->cfg->nchannels; c++)
+		if (strcmp(l->cfg->channels[c], channel) == 0) {
+			l->stats->processed[c]++;
+			break;
+		}
+	l->stats->last_notification_at = now;
+	if (l->want_view)
+		stats_remember(l->stats, now, counter, channel, payload);
+}
+
+static void
+log_step(struct leader *l)
+{
+	char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)];
+	double now = ev_time();
+
+	if (l->step.size > 0)
+		stats_observe_step(l->stats, now - l->step.started);
+	for (size_t i = 0; i < l->step.size; i++) {
+		long long counter = l->step.counter_before + (long long) i, id;
+		const char *name, *payload;
+
+		step_item(l, i, &name, &payload, &id);
+		count_processed(l, name, payload, counter, now);
+		escape_for_log(channel, sizeof(channel), name, strlen(name));
+		if (l->step.durable)
+			log_info("Received event: id=%lld channel=\"%s\" payload=\"%s\", "
+				 "with state: counter=%lld", id, channel, step_escaped(l, payload),
+				 counter);
+		else
+			log_info("Received message: channel=\"%s\" payload=\"%s\" sender_pid=%d, "
+				 "with state: counter=%lld", channel, step_escaped(l, payload),
+				 notifyq_at(&l->queue, i)->be_pid, counter);
+	}
+}
+
+/* ---- building a step ---- */
+
+static void
+read_counter_before(void *ctx, const PGresult *res)
+{
+	struct leader *l = ctx;
+
+	if (PQntuples(res) < 1)
+		return;
+	l->step.has_row = true;
+	l->step.counter_before = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+}
+
+/* clustered_nodes.advance() over the step's first `count` events: the one place its
+ * parameters are built. */
+static bool
+add_advance(struct leader *l, size_t count)
+{
+	char counter_text[24], count_text[24], ids_text[EVENTS_BATCH * 21 + 4];
+	long long ids[EVENTS_BATCH];
+	/* A durable step never covers more than one fetch (EVENTS_BATCH). */
+	size_t nids = !l->step.durable ? 0 : count < EVENTS_BATCH ? count : EVENTS_BATCH;
+	const char *params[] = {l->cfg->cluster, l->term_text, counter_text, count_text,
+		l->lease_ms_text, ids_text};
+
+	for (size_t i = 0; i < nids; i++)
+		ids[i] = l->events.items[i].id;
+	pg_int_array(ids_text, sizeof(ids_text), ids, (int) nids);
+	snprintf(counter_text, sizeof(counter_text), "%" PRId64, l->counter);
+	snprintf(count_text, sizeof(count_text), "%zu", count);
+	return session_add(l->session, TAG_ADVANCE, 0, SQL_ADVANCE, 6, params, read_counter_before, l);
+}
+
+static bool
+add_handlers(struct leader *l)
+{
+	for (size_t i = 0; l->cfg->handler_sql[0] && i < l->step.size; i++) {
+		char counter_i[24];
+		const char *channel, *payload;
+		long long id;
+
+		step_item(l, i, &channel, &payload, &id);
+		snprintf(counter_i, sizeof(counter_i), "%" PRId64, l->counter + (int64_t) i);
+		const char *args[HANDLER_PARAMS] = {channel, payload, counter_i, l->term_text,
+			l->cfg->node};
+
+		if (!session_add_prepared(l->session, TAG_HANDLER, (int) i, HANDLER_STATEMENT,
+					  HANDLER_PARAMS, args, NULL, NULL))
+			return false;
+	}
+	return true;
+}
+
+static void
+begin_step(struct leader *l, size_t size, step_done_fn done)
+{
+	l->step.size = size;
+	l->step.has_row = false;
+	l->step.started = ev_time();
+	l->step.done = done;
+	l->step.failing = 0;
+}
+
+/* ---- how a step ended ---- */
+
+static void
+on_rolled_back(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	if (o->failed) {
+		session_reset(l->session, "ROLLBACK after a handler failure failed");
+		return;
+	}
+	l->step.done(l, STEP_HANDLER_FAILED, l->step.failing, l->step.error);
+}
+
+/* The SQL handler failed: the step rolled back, nothing of it happened.  End the
+ * aborted transaction, then report which event failed. */
+static void
+handler_failed(struct leader *l, size_t failing, const char *error)
+{
+	l->step.size = 0;
+	l->step.failing = failing;
+	snprintf(l->step.error, sizeof(l->step.error), "%s", error);
+	if (!session_add(l->session, TAG_ROLLBACK, 0, "ROLLBACK", 0, NULL, NULL, NULL))
+		return;
+	session_send(l->session, on_rolled_back, l, true);
+}
+
+/* What a failed step means, by the statement that failed; false if it committed. */
+static bool
+step_failed(struct leader *l, const struct batch_outcome *o)
+{
+	if (!o->failed || o->failed_tag == TAG_HOUSEKEEPING)
+		return false;	/* housekeeping follows the COMMIT */
+	if (o->failed_tag == TAG_ADVANCE && strcmp(o->sqlstate, SQLSTATE_SUPERSEDED) == 0)
+		session_reset(l->session, "term %" PRId64 " was superseded: another node leads; "
+			      "stepping down (%s)", l->term, o->error);
+	else if (o->failed_tag == TAG_HANDLER)
+		handler_failed(l, (size_t) o->failed_item, o->error);
+	else
+		session_reset(l->session, "processing step failed: %s", o->error);
+	return true;
+}
+
+/* The step committed: count it, drop its events, report. */
+static void
+step_committed(struct leader *l, const struct batch_outcome *o)
+{
+	l->counter += (int64_t) l->step.size;
+	if (l->step.durable)
+		event_buffer_drop(&l->events, l->step.size);
+	else
+		notifyq_drop(&l->queue, l->step.size);
+	if (o->failed) {
+		session_reset(l->session, "a heartbeat or view refresh failed: %s", o->error);
+		return;
+	}
+	l->step.done(l, STEP_COMMITTED, 0, NULL);
+}
+
+static void
+on_stepped(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	if (step_failed(l, o))
+		return;
+	if (!l->step.has_row) {
+		session_reset(l->session, "processing step failed: no answer");
+		return;
+	}
+	log_step(l);
+	step_committed(l, o);
+}
+
+void
+step_send(struct leader *l, size_t size, step_done_fn done)
+{
+	begin_step(l, size, done);
+	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
+	    !add_advance(l, size) || !add_handlers(l) ||
+	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
+	    !membership_add_housekeeping(l->membership) ||
+	    !session_send(l->session, on_stepped, l, true))
+		return;
+	fsm_set(l->fsm, ST_PROCESSING, size ? "processing notifications" : "lease renewal");
+}
+
+/* ---- dead letters ---- */
+
+static void
+on_dead_lettered(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+	const char *channel, *payload;
+	long long id;
+
+	if (step_failed(l, o))
+		return;
+	step_item(l, 0, &channel, &payload, &id);
+	log_error("dead-lettered payload=\"%s\" on \"%s\" after %lu failed attempts, with state: "
+		  "counter=%" PRId64 ": %s", step_escaped(l, payload), channel, l->head_attempts,
+		  l->counter, l->head_error);
+	step_committed(l, o);
+}
+
+void
+step_send_dead_letter(struct leader *l, step_done_fn done)
+{
+	char counter_text[24], id_text[24], attempts_text[16];
+	const char *channel, *payload;
+	long long id;
+
+	step_choose_source(l);
+	begin_step(l, 1, done);
+	step_item(l, 0, &channel, &payload, &id);
+	snprintf(id_text, sizeof(id_text), "%lld", id);
+	snprintf(counter_text, sizeof(counter_text), "%" PRId64, l->counter);
+	snprintf(attempts_text, sizeof(attempts_text), "%lu", l->head_attempts);
+	const char *letter[] = {l->cfg->cluster, channel, payload, l->step.durable ? id_text : NULL,
+		counter_text, l->term_text, l->cfg->node, attempts_text, l->head_error};
+
+	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
+	    !add_advance(l, 1) ||
+	    !session_add(l->session, TAG_DEAD_LETTER, 0, SQL_DEAD_LETTER, 9, letter, NULL, NULL) ||
+	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
+	    !session_send(l->session, on_dead_lettered, l, true))
+		return;
+	fsm_set(l->fsm, ST_PROCESSING, "dead-lettering an event");
+}
+
+/* ---- the lease while programs run ---- */
+
+static void
+on_renewed(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	l->renewal_in_flight = false;
+	if (o->failed) {
+		exec_runner_abort(&l->exec);
+		session_reset(l->session, "lease renewal while handlers run failed: %s", o->error);
+	}
+}
+
+void
+step_send_renewal(struct leader *l)
+{
+	/* count 0: no event ids, whatever the programs run for */
+	if (!add_advance(l, 0) || !session_send(l->session, on_renewed, l, true))
+		return;
+	l->renewal_in_flight = true;
+	l->lease_due = false;
+}

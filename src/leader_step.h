@@ -1,0 +1,29 @@
+/* A leader's processing steps: build, send and read one step's transaction, and report
+ * how it ended.  What to do about it is the leader's decision. */
+#ifndef CN_LEADER_STEP_H
+#define CN_LEADER_STEP_H
+
+#include <stddef.h>
+
+#include "leader.h"
+
+/* Picks the events the next step covers (durable ones first); returns how many wait. */
+size_t step_choose_source(struct leader *l);
+/* The i-th event of the step being prepared or in flight. */
+void step_item(const struct leader *l, size_t i, const char **channel, const char **payload,
+	       long long *event_id);
+/* A payload escaped for one log line (valid until the next call). */
+const char *step_escaped(struct leader *l, const char *payload);
+
+/*
+ * Sends one transaction over the first `size` events of the chosen source (0: a lease
+ * renewal that carries the housekeeping).  `done` hears how it ended, unless the session
+ * was reset: then nothing is called.
+ */
+void step_send(struct leader *l, size_t size, step_done_fn done);
+/* The head event failed max_attempts times: count it and record it in dead_letters. */
+void step_send_dead_letter(struct leader *l, step_done_fn done);
+/* Programs are running: renew the lease outside any step. */
+void step_send_renewal(struct leader *l);
+
+#endif

@@ -1,0 +1,439 @@
+/* The coordination session: one libpq connection on the loop, batches that name their own
+ * completion, the answer deadline and reconnect backoff.
+ *
+ * A batch is a pipeline closed by a sync.  Each statement is recorded with the tag and
+ * item its sender chose and, if it returns rows, the reader of those rows; the batch
+ * records the function that finishes it.  Batches in flight wait in a FIFO, so each
+ * answer goes to what asked for it, whichever module sent it (pgqd's run/parse pairs,
+ * made explicit for pipeline mode).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "session.h"
+#include "util.h"
+
+#define RECONNECT_BASE_MS 100
+#define RECONNECT_CAP_MS 5000
+
+static struct batch *
+oldest(struct session *s)
+{
+	return s->count > 0 ? &s->ring[s->head] : NULL;
+}
+
+/* The batch being built: the newest slot. */
+static struct batch *
+tail(struct session *s)
+{
+	return &s->ring[(s->head + s->count - 1) % SESSION_MAX_BATCHES];
+}
+
+/* The deadline follows the oldest batch in flight, if it is bounded. */
+static void
+arm_deadline(struct session *s)
+{
+	struct batch *b = oldest(s);
+	double due;
+
+	ev_timer_stop(s->loop, &s->deadline_timer);
+	if (b == NULL || !b->bounded || (s->building && s->count == 1))
+		return;
+	due = b->sent_at + s->deadline_ms / 1000.0 - ev_now(s->loop);
+	ev_timer_set(&s->deadline_timer, due > 0 ? due : 0., 0.);
+	ev_timer_start(s->loop, &s->deadline_timer);
+}
+
+static void
+forget_batches(struct session *s)
+{
+	s->head = 0;
+	s->count = 0;
+	s->building = false;
+	ev_timer_stop(s->loop, &s->deadline_timer);
+}
+
+void
+session_reset(struct session *s, const char *fmt, ...)
+{
+	char reason[640];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (s->stopped)
+		return;
+	pgconn_close(&s->pg);
+	forget_batches(s);
+	s->up = false;
+	s->hooks->lost(s->owner, reason);
+	if (s->stopped)
+		return;		/* the owner decided to stop */
+	{
+		unsigned delay_ms = backoff_next(&s->backoff, arc4random());
+
+		log_info("reconnecting in %u ms", delay_ms);
+		ev_timer_set(&s->retry_timer, delay_ms / 1000.0, 0.);
+		ev_timer_start(s->loop, &s->retry_timer);
+	}
+}
+
+/* ---- pgconn's events ---- */
+
+static void
+on_connected(struct pgconn *c)
+{
+	struct session *s = c->owner;
+
+	s->up = true;
+	s->hooks->connected(s->owner);
+}
+
+static void
+on_failed(struct pgconn *c, const char *why)
+{
+	struct session *s = c->owner;
+
+	session_reset(s, "%s: %s", s->up ? "session lost" : "connection attempt failed", why);
+}
+
+static void
+on_result(struct pgconn *c, const PGresult *res)
+{
+	struct session *s = c->owner;
+	struct batch *b = oldest(s);
+	struct batch_stmt *st;
+
+	if (b == NULL || b->next >= b->nstmts) {
+		session_reset(s, "an answer arrived that nothing asked for");
+		return;
+	}
+	st = &b->stmts[b->next++];
+	switch (PQresultStatus(res)) {
+	case PGRES_FATAL_ERROR:
+		if (!b->outcome.failed) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			b->outcome.failed = true;
+			b->outcome.failed_tag = st->tag;
+			b->outcome.failed_item = st->item;
+			snprintf(b->outcome.sqlstate, sizeof(b->outcome.sqlstate), "%s",
+				 state ? state : "");
+			pgconn_one_line(b->outcome.error, sizeof(b->outcome.error),
+					PQresultErrorMessage(res));
+		}
+		break;
+	case PGRES_PIPELINE_ABORTED:
+		if (!b->outcome.failed) {
+			b->outcome.failed = true;
+			b->outcome.failed_tag = st->tag;
+			b->outcome.failed_item = st->item;
+			snprintf(b->outcome.error, sizeof(b->outcome.error), "pipeline aborted");
+		}
+		break;
+	case PGRES_TUPLES_OK:
+		if (st->reader)
+			st->reader(st->reader_ctx, res);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_batch_done(struct pgconn *c)
+{
+	struct session *s = c->owner;
+	struct batch *b = oldest(s);
+	struct batch_outcome outcome;
+	batch_done_fn done;
+	void *ctx;
+
+	if (b == NULL || (s->building && s->count == 1)) {
+		session_reset(s, "a sync arrived that nothing asked for");
+		return;
+	}
+	/* Pop first: the completion may send the next batch. */
+	outcome = b->outcome;
+	done = b->done;
+	ctx = b->done_ctx;
+	s->head = (s->head + 1) % SESSION_MAX_BATCHES;
+	s->count--;
+	arm_deadline(s);
+	done(ctx, &outcome);
+}
+
+static void
+on_notify(struct pgconn *c, PGnotify *note)
+{
+	struct session *s = c->owner;
+
+	s->hooks->notify(s->owner, note);
+}
+
+static void
+on_notice(struct pgconn *c, const char *message)
+{
+	(void) c;
+	log_warn("server: %s", message);
+}
+
+static const struct pgconn_handlers pgconn_events = {
+	.connected = on_connected,
+	.failed = on_failed,
+	.result = on_result,
+	.batch_done = on_batch_done,
+	.notify = on_notify,
+	.notice = on_notice,
+};
+
+/* ---- timers ---- */
+
+static void
+retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = container_of(w, struct session, retry_timer);
+
+	(void) loop;
+	(void) revents;
+	session_connect(s);
+}
+
+static void
+deadline_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = container_of(w, struct session, deadline_timer);
+	struct batch *b = oldest(s);
+
+	(void) revents;
+	if (b == NULL)
+		return;
+	s->hooks->overdue(s->owner, (unsigned long) ((ev_now(loop) - b->sent_at) * 1000));
+}
+
+/* ---- the API ---- */
+
+void
+session_init(struct session *s, struct ev_loop *loop, const struct session_hooks *hooks, void *owner)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->hooks = hooks;
+	s->owner = owner;
+	backoff_init(&s->backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);
+	pgconn_init(&s->pg, loop, &pgconn_events, s);
+	ev_init(&s->retry_timer, retry_timer_cb);
+	ev_init(&s->deadline_timer, deadline_timer_cb);
+}
+
+void
+session_configure(struct session *s, const char *const *keywords, const char *const *values,
+		  double connect_timeout_s, unsigned long deadline_ms)
+{
+	s->keywords = keywords;
+	s->values = values;
+	s->connect_timeout_s = connect_timeout_s;
+	s->deadline_ms = deadline_ms;
+}
+
+void
+session_connect(struct session *s)
+{
+	if (s->stopped)
+		return;
+	ev_timer_stop(s->loop, &s->retry_timer);
+	if (!pgconn_start(&s->pg, s->keywords, s->values, s->connect_timeout_s)) {
+		unsigned delay_ms = backoff_next(&s->backoff, arc4random());
+
+		log_warn("cannot connect: %s; retrying in %u ms", s->pg.error, delay_ms);
+		ev_timer_set(&s->retry_timer, delay_ms / 1000.0, 0.);
+		ev_timer_start(s->loop, &s->retry_timer);
+		return;
+	}
+	s->hooks->connecting(s->owner);
+}
+
+void
+session_stop(struct session *s)
+{
+	s->stopped = true;
+	s->up = false;
+	ev_timer_stop(s->loop, &s->retry_timer);
+	forget_batches(s);
+	pgconn_close(&s->pg);
+}
+
+void
+session_free(struct session *s)
+{
+	session_stop(s);
+	for (unsigned i = 0; i < SESSION_MAX_BATCHES; i++) {
+		free(s->ring[i].stmts);
+		s->ring[i].stmts = NULL;
+	}
+}
+
+void
+session_healthy(struct session *s)
+{
+	backoff_reset(&s->backoff);
+}
+
+bool
+session_is_up(const struct session *s)
+{
+	return s->up;
+}
+
+/* The batch the next statement joins: the one being built, or a fresh slot. */
+static struct batch *
+building_batch(struct session *s)
+{
+	struct batch *b;
+
+	if (!s->up)
+		return NULL;
+	if (s->building)
+		return tail(s);
+	if (s->count == SESSION_MAX_BATCHES) {
+		session_reset(s, "internal error: more than %d batches in flight",
+			      SESSION_MAX_BATCHES);
+		return NULL;
+	}
+	s->count++;
+	s->building = true;
+	b = tail(s);
+	b->nstmts = 0;
+	b->next = 0;
+	memset(&b->outcome, 0, sizeof(b->outcome));
+	b->outcome.failed_tag = -1;
+	b->outcome.failed_item = -1;
+	return b;
+}
+
+static bool
+record(struct session *s, struct batch *b, int tag, int item, stmt_reader reader, void *ctx)
+{
+	if (b->nstmts == b->capacity) {
+		int capacity = b->capacity ? b->capacity * 2 : 16;
+		struct batch_stmt *grown = realloc(b->stmts, (size_t) capacity * sizeof(*grown));
+
+		if (grown == NULL) {
+			session_reset(s, "out of memory building a batch");
+			return false;
+		}
+		b->stmts = grown;
+		b->capacity = capacity;
+	}
+	b->stmts[b->nstmts++] = (struct batch_stmt) {tag, item, reader, ctx};
+	return true;
+}
+
+/* What a statement is: a query with parameters, a prepared one, or a PREPARE. */
+enum stmt_kind { STMT_QUERY, STMT_PREPARED, STMT_PREPARE };
+
+static bool
+add(struct session *s, enum stmt_kind kind, int tag, int item, const char *name, const char *sql,
+    int nparams, const char *const *params, const Oid *types, stmt_reader reader, void *ctx)
+{
+	struct batch *b = building_batch(s);
+	bool sent;
+
+	if (b == NULL)
+		return false;
+	switch (kind) {
+	case STMT_PREPARED:
+		sent = pgconn_send_prepared(&s->pg, name, nparams, params);
+		break;
+	case STMT_PREPARE:
+		sent = pgconn_prepare(&s->pg, name, sql, nparams, types);
+		break;
+	default:
+		sent = pgconn_send(&s->pg, sql, nparams, params);
+		break;
+	}
+	if (!sent) {
+		session_reset(s, "could not send a query: %s", s->pg.error);
+		return false;
+	}
+	return record(s, b, tag, item, reader, ctx);
+}
+
+bool
+session_add(struct session *s, int tag, int item, const char *sql, int nparams,
+	    const char *const *params, stmt_reader reader, void *reader_ctx)
+{
+	return add(s, STMT_QUERY, tag, item, NULL, sql, nparams, params, NULL, reader, reader_ctx);
+}
+
+bool
+session_add_prepared(struct session *s, int tag, int item, const char *name, int nparams,
+		     const char *const *params, stmt_reader reader, void *reader_ctx)
+{
+	return add(s, STMT_PREPARED, tag, item, name, NULL, nparams, params, NULL, reader,
+		   reader_ctx);
+}
+
+bool
+session_add_prepare(struct session *s, int tag, const char *name, const char *sql, int nparams,
+		    const Oid *types)
+{
+	return add(s, STMT_PREPARE, tag, 0, name, sql, nparams, NULL, types, NULL, NULL);
+}
+
+bool
+session_send(struct session *s, batch_done_fn done, void *done_ctx, bool bounded)
+{
+	struct batch *b;
+
+	if (!s->up || !s->building)
+		return false;
+	b = tail(s);
+	b->done = done;
+	b->done_ctx = done_ctx;
+	b->bounded = bounded;
+	b->sent_at = ev_now(s->loop);
+	s->building = false;
+	if (!pgconn_sync(&s->pg)) {
+		session_reset(s, "could not send a query: %s", s->pg.error);
+		return false;
+	}
+	if (!ev_is_active(&s->deadline_timer))
+		arm_deadline(s);
+	return true;
+}
+
+char *
+session_quote_identifier(struct session *s, const char *name)
+{
+	char *quoted;
+
+	if (s->pg.conn == NULL)
+		return NULL;
+	quoted = PQescapeIdentifier(s->pg.conn, name, strlen(name));
+	if (quoted == NULL) {
+		char why[512];
+
+		pgconn_one_line(why, sizeof(why), PQerrorMessage(s->pg.conn));
+		session_reset(s, "%s", why);
+		return NULL;
+	}
+	return quoted;
+}
+
+void
+session_describe(const struct session *s, char *buf, size_t size)
+{
+	PGconn *c = s->pg.conn;
+
+	if (c == NULL) {
+		snprintf(buf, size, "no session");
+		return;
+	}
+	snprintf(buf, size, "host=%s port=%s dbname=%s user=%s backend_pid=%d", PQhost(c),
+		 PQport(c), PQdb(c), PQuser(c), PQbackendPID(c));
+}

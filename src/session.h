@@ -1,0 +1,125 @@
+/* The coordination session: one libpq connection on the loop, batches that name their own
+ * completion, the answer deadline and reconnect backoff.  It knows nothing of roles. */
+#ifndef CN_SESSION_H
+#define CN_SESSION_H
+
+#include <stdbool.h>
+
+#include <ev.h>
+#include <libpq-fe.h>
+
+#include "backoff.h"
+#include "pgconn.h"
+
+/* Reads the rows of one statement (called only for a statement that returned rows). */
+typedef void (*stmt_reader)(void *ctx, const PGresult *res);
+
+/* How a batch ended.  On failure, the first statement that failed is named by the tag and
+ * item its sender gave it, so nobody counts statements. */
+struct batch_outcome {
+	bool failed;
+	int failed_tag;
+	int failed_item;
+	char sqlstate[6];
+	char error[512];
+};
+
+/* Called once per batch, when its sync point is reached: every reader has run by then. */
+typedef void (*batch_done_fn)(void *ctx, const struct batch_outcome *outcome);
+
+/* What the session tells its owner. */
+struct session_hooks {
+	/* A connection attempt has started. */
+	void (*connecting)(void *owner);
+	/* Connected; ready for batches. */
+	void (*connected)(void *owner);
+	/* The session is gone (lost, refused, or reset by someone); nothing in flight will
+	 * complete.  A reconnect is scheduled unless session_stop() was called. */
+	void (*lost)(void *owner, const char *reason);
+	/* A notification; the owner releases it with PQfreemem. */
+	void (*notify)(void *owner, PGnotify *note);
+	/* The oldest batch sent with an answer deadline has waited past it. */
+	void (*overdue)(void *owner, unsigned long waited_ms);
+};
+
+/* One statement of a batch in flight. */
+struct batch_stmt {
+	int tag;
+	int item;
+	stmt_reader reader;
+	void *reader_ctx;
+};
+
+struct batch {
+	struct batch_stmt *stmts;
+	int nstmts;
+	int capacity;
+	int next;		/* the statement whose result comes next */
+	bool bounded;		/* the answer is due within the deadline */
+	double sent_at;		/* ev_now() when sent */
+	batch_done_fn done;
+	void *done_ctx;
+	struct batch_outcome outcome;
+};
+
+/* Batches in flight at once: a step may queue behind a lease renewal, no more. */
+#define SESSION_MAX_BATCHES 8
+
+struct session {
+	struct pgconn pg;
+	struct ev_loop *loop;
+	const struct session_hooks *hooks;
+	void *owner;
+	const char *const *keywords;	/* what to connect with; owned by the caller */
+	const char *const *values;
+	double connect_timeout_s;
+	unsigned long deadline_ms;
+	struct backoff backoff;
+	ev_timer retry_timer;	/* disconnected: reconnect */
+	ev_timer deadline_timer;	/* the oldest bounded batch's answer is due */
+	struct batch ring[SESSION_MAX_BATCHES];	/* in flight, oldest first */
+	unsigned head;
+	unsigned count;
+	bool building;		/* ring[tail] is being filled */
+	bool up;		/* connected, batches may be sent */
+	bool stopped;		/* no reconnects any more */
+};
+
+void session_init(struct session *s, struct ev_loop *loop, const struct session_hooks *hooks,
+		  void *owner);
+/* Connection keywords/values (NULL-terminated, as PQconnectStartParams), the connect
+ * timeout, and how long an answer may take before the owner hears it is overdue. */
+void session_configure(struct session *s, const char *const *keywords, const char *const *values,
+		       double connect_timeout_s, unsigned long deadline_ms);
+/* Starts connecting now. */
+void session_connect(struct session *s);
+/* Drops the session (releasing its locks and LISTENs), tells the owner why, and reconnects
+ * after a backoff.  Callers return at once afterwards: their state may be reset. */
+void session_reset(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Closes for good: no reconnect, no hooks. */
+void session_stop(struct session *s);
+void session_free(struct session *s);
+/* The database answered sensibly: the next failure backs off from the start again. */
+void session_healthy(struct session *s);
+bool session_is_up(const struct session *s);
+
+/*
+ * A batch: session_add*() any number of statements, then session_send() with the
+ * completion.  They run as one pipeline, one round trip.  Each returns false when the
+ * session is not up or broke (it has then been reset: return at once).
+ */
+bool session_add(struct session *s, int tag, int item, const char *sql, int nparams,
+		 const char *const *params, stmt_reader reader, void *reader_ctx);
+bool session_add_prepared(struct session *s, int tag, int item, const char *name, int nparams,
+			  const char *const *params, stmt_reader reader, void *reader_ctx);
+bool session_add_prepare(struct session *s, int tag, const char *name, const char *sql,
+			 int nparams, const Oid *types);
+/* bounded: the answer is due within the deadline (false for a lock wait). */
+bool session_send(struct session *s, batch_done_fn done, void *done_ctx, bool bounded);
+
+/* An identifier quoted for SQL text (PQescapeIdentifier), or NULL after resetting. */
+char *session_quote_identifier(struct session *s, const char *name);
+/* "host=… port=… dbname=… user=… backend_pid=…" of the connected session. */
+void session_describe(const struct session *s, char *buf, size_t size);
+
+#endif

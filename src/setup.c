@@ -1,0 +1,123 @@
+/* Session setup after each connect: schema version, server-side timeouts, the handler's
+ * PREPARE; decides whether this node can run at all. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "log.h"
+#include "queries.h"
+#include "setup.h"
+
+/* The migration that brings the schema to each version. */
+static const char *const migration_files[SCHEMA_VERSION + 1] = {
+	[1] = "sql/001_cluster_state.sql",
+	[2] = "sql/002_members.sql",
+	[3] = "sql/003_lease.sql",
+	[4] = "sql/004_events.sql",
+};
+
+/* What each statement of the setup batch is, to tell who failed. */
+enum setup_tag { TAG_VERSION, TAG_SETTING, TAG_PREPARE };
+
+void
+setup_files_to_apply(long long from, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (long long v = from + 1; v <= SCHEMA_VERSION && used < size; v++)
+		used += (size_t) snprintf(buf + used, size - used, "%s%s",
+					  v > from + 1 ? " then " : "", migration_files[v]);
+}
+
+static void
+read_version(void *ctx, const PGresult *res)
+{
+	struct setup *s = ctx;
+
+	if (PQntuples(res) < 1)
+		return;
+	s->has_version = true;
+	s->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+}
+
+static void
+on_setup_done(void *ctx, const struct batch_outcome *o)
+{
+	struct setup *s = ctx;
+	bool handler_failed = o->failed && o->failed_tag == TAG_PREPARE;
+	char files[256];
+
+	if (handler_failed && s->has_version && s->version >= SCHEMA_VERSION) {
+		log_error("handler_sql does not work: %s", o->error);
+		s->hooks->fatal(s->owner, EX_CONFIG, "bad handler_sql");
+		return;
+	}
+	if (o->failed && !handler_failed &&
+	    (strcmp(o->sqlstate, "3F000") == 0 || strcmp(o->sqlstate, "42P01") == 0)) {
+		/* 3F000: no such schema; 42P01: no such table. */
+		setup_files_to_apply(0, files, sizeof(files));
+		log_error("the clustered_nodes schema is missing in this database: apply %s "
+			  "(psql -v ON_ERROR_STOP=1 -f FILE)", files);
+		s->hooks->fatal(s->owner, EX_CONFIG, "schema missing");
+		return;
+	}
+	if (o->failed && !handler_failed) {
+		session_reset(s->session, "schema check failed: %s", o->error);
+		return;
+	}
+	if (!s->has_version || s->version < SCHEMA_VERSION) {
+		setup_files_to_apply(s->version, files, sizeof(files));
+		log_error("the clustered_nodes schema is at version %lld, this node needs %d: apply %s "
+			  "(psql -v ON_ERROR_STOP=1 -f FILE)", s->version, SCHEMA_VERSION, files);
+		s->hooks->fatal(s->owner, EX_CONFIG, "schema too old");
+		return;
+	}
+	s->hooks->ready(s->owner);
+}
+
+void
+setup_start(struct setup *s)
+{
+	const struct fault_timing_text *t = s->timing;
+	const char *timeouts[] = {t->keepalive_idle, t->keepalive_interval, t->keepalive_count,
+		t->user_timeout};
+	const char *wait_timeout[] = {t->wait_timeout};
+	struct session *ss = s->session;
+
+	s->has_version = false;
+	s->version = 0;
+	if (!session_add(ss, TAG_VERSION, 0, SQL_SCHEMA_VERSION, 0, NULL, read_version, s) ||
+	    !session_add(ss, TAG_SETTING, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL) ||
+	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL))
+		return;
+	if (s->cfg->acquire == ACQUIRE_WAIT &&
+	    (!session_add(ss, TAG_SETTING, 0, SQL_WAIT_LOCK_TIMEOUT, 1, wait_timeout, NULL, NULL) ||
+	     !session_add(ss, TAG_SETTING, 0, SQL_WAIT_CLIENT_CHECK, 0, NULL, NULL, NULL)))
+		return;
+	if (s->cfg->handler_sql[0] != '\0') {
+		/* Prepared on every session: a statement that cannot work stops us at start. */
+		static const Oid types[HANDLER_PARAMS] = HANDLER_PARAM_TYPES;
+
+		if (!session_add_prepare(ss, TAG_PREPARE, HANDLER_STATEMENT, s->cfg->handler_sql,
+					 HANDLER_PARAMS, types))
+			return;
+	}
+	if (!session_send(ss, on_setup_done, s, true))
+		return;
+	fsm_set(s->fsm, ST_CHECKING, "connected; checking the schema");
+}
+
+void
+setup_init(struct setup *s, struct session *session, const struct config *cfg, struct fsm *fsm,
+	   const struct fault_timing_text *timing, const struct setup_hooks *hooks, void *owner)
+{
+	memset(s, 0, sizeof(*s));
+	s->session = session;
+	s->cfg = cfg;
+	s->fsm = fsm;
+	s->timing = timing;
+	s->hooks = hooks;
+	s->owner = owner;
+}

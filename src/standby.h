@@ -1,0 +1,65 @@
+/* The standby side of a node: competing for the leader lock, evicting a hung leader, leaving. */
+#ifndef CN_STANDBY_H
+#define CN_STANDBY_H
+
+#include <stdbool.h>
+
+#include <ev.h>
+
+#include "fsm.h"
+#include "membership.h"
+#include "session.h"
+#include "settings.h"
+
+struct standby_hooks {
+	/* This session now holds the lock: take the lead. */
+	void (*won)(void *owner);
+	/* A stopping standby left the cluster: end. */
+	void (*left)(void *owner);
+};
+
+/* What one lock poll read. */
+struct lock_poll {
+	bool has_row;
+	bool got;		/* this session holds the lock now */
+	long long term;		/* the cluster's term, 0 without a row */
+	bool lapsed;		/* the leader's lease has run out */
+	long long holder;	/* the lock holder's backend pid, 0 if none */
+};
+
+struct standby {
+	struct ev_loop *loop;
+	struct session *session;
+	const struct config *cfg;
+	struct fsm *fsm;
+	struct membership *membership;
+	const struct standby_hooks *hooks;
+	void *owner;
+	const char *lock_key_text;
+	ev_timer poll_timer;	/* poll mode: try the lock */
+	bool poll_again;	/* a handoff arrived while a poll was in flight */
+	bool lease_check;	/* wait mode: poll once (the lock wait timed out, or an eviction ran) */
+	bool stopping;
+	struct lock_poll poll;	/* filled by the poll in flight */
+};
+
+void standby_init(struct standby *sb, struct ev_loop *loop, struct session *session,
+		  const struct config *cfg, struct fsm *fsm, struct membership *membership,
+		  const char *lock_key_text, const struct standby_hooks *hooks, void *owner);
+void standby_start_timers(struct standby *sb);
+void standby_stop_timers(struct standby *sb);
+/* poll_interval changed (SIGHUP). */
+void standby_reload(struct standby *sb);
+
+/* Registered: stand by and try the lock at once. */
+void standby_begin(struct standby *sb);
+/* The leader handed over: try the lock now. */
+void standby_handoff(struct standby *sb);
+/* Housekeeping is due: an idle standby polls now, carrying it. */
+void standby_poke(struct standby *sb);
+/* Stop requested: leave the cluster at the next chance. */
+void standby_stop(struct standby *sb);
+/* The session is gone. */
+void standby_forget(struct standby *sb);
+
+#endif
