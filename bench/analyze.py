@@ -107,7 +107,7 @@ def cmd_report(results, out_json):
     d = load(results)
     figures = {'machine': d.get('machine'), 'postgres': d.get('postgres'),
                'fsync': d.get('fsync'), 'quick': d.get('quick'), 'throughput': {}, 'durable': {},
-               'latency': {}, 'takeover': {}, 'footprint': {}, 'targets': {}}
+               'latency': {}, 'takeover': {}, 'footprint': {}, 'slow_handler': {}, 'targets': {}}
     verdicts = []
 
     def target(name, ok, text):
@@ -144,6 +144,23 @@ def cmd_report(results, out_json):
               f"{du['clients']} clients {du['ratio_to_plain']:.3f}   counter ok "
               f"{'yes' if du['counter_ok'] == 1 else 'NO'}")
         print("  (each durable event is a committed, fsynced INSERT: the producers are the limit)")
+
+    if 'slow.burst' in d:
+        sl = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('slow.')}
+        figures['slow_handler'] = sl
+        ceiling = 1000.0 / sl['handler_ms']
+        measured = 1000.0 / sl['handler_measured_ms']
+        sl['ratio_to_handler_ceiling'] = sl['events_per_s'] / ceiling
+        sl['ratio_to_measured_handler'] = sl['events_per_s'] / measured
+        print(f"\nOverload: a {sl['handler_ms']} ms SQL handler (pg_sleep; {sl['handler_measured_ms']:.2f} ms "
+              f"a call measured alone), {sl['burst']:,} NOTIFYs sent in one transaction")
+        print(f"  {fmt(sl['events_per_s'])} events/s = {sl['ratio_to_handler_ceiling']:.3f} x 1/nominal "
+              f"handler time ({ceiling:,.0f}/s), {sl['ratio_to_measured_handler']:.3f} x 1/measured "
+              f"({measured:,.0f}/s)")
+        print(f"  term changes {sl['term_changes']}   self-demotions {sl['demotions']}   "
+              f"leader peak RSS {sl['peak_rss_kib'] / 1024:.1f} MiB")
+        target('slow_no_demotion', sl['demotions'] == 0 and sl['term_changes'] == 0,
+               f"no self-demotion and no term change in the burst: {sl['demotions']} / {sl['term_changes']}")
 
     if 'latency.count' in d:
         lat = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('latency.')}

@@ -14,9 +14,9 @@ RAW="$ROOT/build/raw_listener"
 
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	DURATION=3 KILLS=5 IDLE_SECONDS=2 STARTUPS=5
+	DURATION=3 KILLS=5 IDLE_SECONDS=2 STARTUPS=5 SLOW_BURST=5000
 else
-	DURATION=10 KILLS=20 IDLE_SECONDS=5 STARTUPS=10
+	DURATION=10 KILLS=20 IDLE_SECONDS=5 STARTUPS=10 SLOW_BURST=20000
 fi
 LATENCY_RATE=1000
 TAKEOVER_RATE=500
@@ -108,6 +108,36 @@ durable() {
 	record durable.counter_ok "$([ "$(counter_of "$cl")" = "$sent" ] && [ "$(q "SELECT count(*) FROM clustered_nodes.events WHERE channel = 'bench_durable'")" = 0 ] && echo 1 || echo 0)"
 	kill_nodes
 	echo "  durable events with $c clients: $sent sent" >&2
+}
+
+# ---- overload: a 1 ms SQL handler and a burst far beyond what it can do at once ----
+slow_handler() {
+	local cl=bench_slow burst=$1 pid t0 t1 term0 term1 demotions
+	pgtmp_psql -c "CREATE OR REPLACE FUNCTION public.bench_slow(p text) RETURNS void
+		LANGUAGE sql AS 'SELECT pg_sleep(0.001)'" >/dev/null
+	# What the handler really costs here: pg_sleep(0.001) sleeps longer than 1 ms.
+	t0=$(now_us)
+	q "SELECT count(public.bench_slow(g::text)) FROM generate_series(1, 1000) g" >/dev/null
+	record slow.handler_measured_ms "$(calc "($(now_us) - $t0) / 1000 / 1000")"
+	start_node "$cl" leader --listen bench_slow --handler-sql 'SELECT public.bench_slow($2)'
+	start_node "$cl" standby --listen bench_slow --handler-sql 'SELECT public.bench_slow($2)'
+	wait_for "leader of $cl" 10000 leader_ready "$cl"
+	pid=${NODE_PID[$(leader_of "$cl")]}
+	term0=$(term_of "$cl")
+	t0=$(now_us)
+	q "SELECT pg_notify('bench_slow', 's' || g) FROM generate_series(1, $burst) g" >/dev/null
+	wait_for "the burst processed" 600000 counter_is "$cl" "$burst"
+	t1=$(now_us)
+	term1=$(term_of "$cl")
+	demotions=$(cat "$WORK/$cl".*.log | grep -c 'self-demotion' || true)
+	record slow.burst "$burst"
+	record slow.handler_ms 1
+	record slow.events_per_s "$(calc "$burst * 1000000 / ($t1 - $t0)")"
+	record slow.term_changes "$((term1 - term0))"
+	record slow.demotions "$demotions"
+	record slow.peak_rss_kib "$(rss_kib "$pid" VmHWM)"
+	kill_nodes
+	echo "  slow handler: $burst in one transaction" >&2
 }
 
 # ---- latency at a fixed rate ----
@@ -223,6 +253,7 @@ footprint() {
 echo "running benchmarks (quick=$QUICK); BENCH_QUICK=1 takes about a minute, the full run a few" >&2
 for c in 1 4 8; do throughput "$c"; done
 durable 4
+slow_handler "$SLOW_BURST"
 latency
 takeover poll_sigkill sigkill poll
 takeover wait_sigkill sigkill wait

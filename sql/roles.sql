@@ -41,6 +41,13 @@ GRANT pg_signal_backend TO clustered_nodes_node;
 GRANT SELECT, DELETE ON clustered_nodes.events TO clustered_nodes_node;
 GRANT INSERT ON clustered_nodes.dead_letters TO clustered_nodes_node;
 GRANT USAGE ON SEQUENCE clustered_nodes.dead_letters_id_seq TO clustered_nodes_node;
+-- Version 5: a suspect event's attempts, through clustered_nodes.record_attempt().
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 5) THEN
+        GRANT UPDATE (attempts) ON clustered_nodes.events TO clustered_nodes_node;
+    END IF;
+END $$;
 
 -- Producers of durable events need only clustered_nodes.notify(), which
 -- runs with its owner's rights: grant clustered_nodes_producer to them.

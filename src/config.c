@@ -175,6 +175,20 @@ load_command_line(struct config *c, const struct cli *a, char *err, size_t errle
 	return 0;
 }
 
+/* Settings that are valid alone but not together. */
+static int
+check_together(const struct config *c, char *err, size_t errlen)
+{
+	if (c->acquire == ACQUIRE_WAIT && c->lease_timeout_ms == 0) {
+		/* The lock goes to the first waiter in the queue: if that process is stopped,
+		 * only eviction gets it back. */
+		snprintf(err, errlen, "acquire = wait needs lease_timeout: a stopped standby granted "
+			 "the lock would block failover forever (set lease_timeout, or acquire = poll)");
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
 int
 config_load(struct config *c, const struct cli *a, char *err, size_t errlen)
 {
@@ -189,5 +203,7 @@ config_load(struct config *c, const struct cli *a, char *err, size_t errlen)
 		return rc;
 	if ((rc = load_environment(c, err, errlen)) != 0)
 		return rc;
-	return load_command_line(c, a, err, errlen);
+	if ((rc = load_command_line(c, a, err, errlen)) != 0)
+		return rc;
+	return check_together(c, err, errlen);
 }

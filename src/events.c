@@ -30,6 +30,7 @@ event_buffer_store(struct event_buffer *b, const PGresult *res)
 		e->id = strtoll(PQgetvalue(res, (int) r, 0), NULL, 10);
 		e->channel = strdup(PQgetvalue(res, (int) r, 1));
 		e->payload = strdup(PQgetvalue(res, (int) r, 2));
+		e->attempts = PQnfields(res) > 3 ? atoi(PQgetvalue(res, (int) r, 3)) : 0;
 		if (e->channel == NULL || e->payload == NULL) {
 			free(e->channel);
 			free(e->payload);

@@ -11,6 +11,7 @@ struct durable_event {
 	long long id;
 	char *channel;
 	char *payload;
+	int attempts;		/* recorded tries whose session ended with it in flight */
 };
 
 struct event_buffer {
@@ -20,7 +21,7 @@ struct event_buffer {
 };
 
 void event_buffer_init(struct event_buffer *b);
-/* Appends the rows (id, channel, payload) of a fetch; returns how many it read.  On
+/* Appends the rows (id, channel, payload, attempts) of a fetch; returns how many it read.  On
  * running out of memory the rest stay in the table for the next fetch. */
 size_t event_buffer_store(struct event_buffer *b, const PGresult *res);
 /* Frees and removes the k oldest. */

@@ -2,7 +2,8 @@
  *
  * Each program gets its event's payload on stdin (from an unlinked temporary file),
  * CLUSTERED_NODES_* in its environment, and its own process group, so that a timeout
- * kills whatever it started too.  The runner reports once per batch: all succeeded, or
+ * kills whatever it started too; a supervisor process kills that group when the node
+ * dies, so no program outlives its node.  The runner reports once per batch: all succeeded, or
  * which one failed and why (a non-zero exit, a signal, the timeout).
  */
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,13 +21,12 @@
 
 static void run_child(struct exec_runner *r);
 
-/* In the child, after fork: nothing here may touch the parent's stdio buffers. */
+/* The program itself, in the supervisor's process group. */
 static void
-exec_child(const struct exec_runner *r, int stdin_fd, const struct exec_item *item)
+exec_program(const struct exec_runner *r, int stdin_fd, const struct exec_item *item)
 {
 	char counter[24], id[24];
 
-	setpgid(0, 0);
 	dup2(stdin_fd, STDIN_FILENO);
 	if (stdin_fd != STDIN_FILENO)
 		close(stdin_fd);
@@ -40,9 +41,57 @@ exec_child(const struct exec_runner *r, int stdin_fd, const struct exec_item *it
 		setenv("CLUSTERED_NODES_EVENT_ID", id, 1);
 	else
 		unsetenv("CLUSTERED_NODES_EVENT_ID");
-	signal(SIGPIPE, SIG_DFL);
 	execl("/bin/sh", "sh", "-c", r->command, (char *) NULL);
 	_exit(127);
+}
+
+/* The node died (the supervisor's parent-death signal): take the whole group along. */
+static void
+on_parent_death(int sig)
+{
+	(void) sig;
+	kill(0, SIGKILL);
+}
+
+/*
+ * In the child, after fork: nothing here may touch the parent's stdio buffers or loop.
+ * The child supervises the program rather than becoming it: PR_SET_PDEATHSIG covers only
+ * the process that set it, so a program's own children would outlive a killed node and
+ * overlap with the next leader's.  The supervisor leads the process group; when the node
+ * dies it kills the group, itself included.  Otherwise it exits as the program did.
+ */
+static void
+supervise(const struct exec_runner *r, int stdin_fd, const struct exec_item *item, pid_t node)
+{
+	struct sigaction sa = {.sa_handler = on_parent_death};
+	int status;
+	pid_t pid;
+
+	setpgid(0, 0);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != node)
+		_exit(127);	/* the node is already gone */
+	pid = fork();
+	if (pid < 0)
+		_exit(127);
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		exec_program(r, stdin_fd, item);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	if (WIFSIGNALED(status)) {
+		/* Die the same way, so the node reports the program's signal. */
+		signal(WTERMSIG(status), SIG_DFL);
+		raise(WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
 static void
@@ -104,7 +153,7 @@ run_child(struct exec_runner *r)
 	struct exec_item item;
 	char why[160];
 	FILE *input;
-	pid_t pid;
+	pid_t pid, node;
 
 	r->hooks->item(r->owner, r->index, &item);
 	/*
@@ -124,6 +173,7 @@ run_child(struct exec_runner *r)
 		return;
 	}
 	log_flush();		/* nothing buffered twice */
+	node = getpid();
 	pid = fork();
 	if (pid < 0) {
 		int err = errno;
@@ -134,7 +184,7 @@ run_child(struct exec_runner *r)
 		return;
 	}
 	if (pid == 0)
-		exec_child(r, fileno(input), &item);
+		supervise(r, fileno(input), &item, node);
 	fclose(input);
 	setpgid(pid, pid);	/* also in the child: whichever runs first */
 	r->child_pid = pid;

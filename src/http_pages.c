@@ -145,6 +145,20 @@ metric(FILE *out, const char *name, const char *type, const char *help, double v
 		"clustered_nodes_%s %.17g\n", name, help, name, type, name, value);
 }
 
+/* A counter with one value per configured channel. */
+static void
+per_channel(const struct node *n, FILE *out, const char *name, const char *help,
+	    const unsigned long long *values)
+{
+	fprintf(out, "# HELP clustered_nodes_%s %s\n# TYPE clustered_nodes_%s counter\n", name, help,
+		name);
+	for (int c = 0; c < node_config(n)->nchannels; c++) {
+		fprintf(out, "clustered_nodes_%s{channel=\"", name);
+		write_label(out, node_config(n)->channels[c]);
+		fprintf(out, "\"} %llu\n", values[c]);
+	}
+}
+
 static void
 render_metrics(const struct node *n, FILE *out, struct page *page)
 {
@@ -161,13 +175,12 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 	       (double) node_known_term(n));
 	metric(out, "counter", "gauge", "The cluster's counter as this node last saw it.",
 	       (double) node_known_counter(n));
-	fputs("# HELP clustered_nodes_notifications_processed_total Notifications whose step this "
-	      "node committed.\n# TYPE clustered_nodes_notifications_processed_total counter\n", out);
-	for (int c = 0; c < node_config(n)->nchannels; c++) {
-		fputs("clustered_nodes_notifications_processed_total{channel=\"", out);
-		write_label(out, node_config(n)->channels[c]);
-		fprintf(out, "\"} %llu\n", node_stats(n)->processed[c]);
-	}
+	per_channel(n, out, "notifications_processed_total",
+		    "Notifications whose step this node committed.", node_stats(n)->processed);
+	per_channel(n, out, "notifications_dropped_total", "Plain notifications dropped because "
+		    "the backlog was at backlog_limit.", node_stats(n)->dropped);
+	metric(out, "backlog_bytes", "gauge", "Memory held by received, unprocessed notifications.",
+	       (double) node_backlog_bytes(n));
 	fputs("# HELP clustered_nodes_step_duration_seconds Time from sending a processing step to "
 	      "its commit.\n# TYPE clustered_nodes_step_duration_seconds histogram\n", out);
 	for (int b = 0; b < STEP_BUCKETS; b++) {

@@ -55,8 +55,7 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 	session_healthy(l->session);
 	membership_want_heartbeat(l->membership);	/* the member row and the view at once */
 	l->events_due = true;	/* catch up on events sent while nobody led */
-	l->isolate = false;
-	l->head_attempts = 0;
+	memset(&l->failure, 0, sizeof(l->failure));
 	l->stats->failovers++;
 	fsm_set(l->fsm, ST_LEADER, "term raised and channels listened");
 	log_info("starting psql listener: cluster=%s term=%" PRId64 " counter=%" PRId64
@@ -108,8 +107,9 @@ read_events(void *ctx, const PGresult *res)
 	struct leader *l = ctx;
 
 	event_buffer_store(&l->events, res);
-	/* A full batch means more may be waiting. */
-	l->events_due = PQntuples(res) >= EVENTS_BATCH;
+	/* A full batch means more may be waiting, and so does a wake-up that came while the
+	 * fetch was out: its event may have committed after the fetch's snapshot. */
+	l->events_due = PQntuples(res) >= EVENTS_BATCH || l->events_wake != l->events_wake_at_fetch;
 }
 
 static void
@@ -134,6 +134,7 @@ fetch_events(struct leader *l)
 		      l->cfg->nchannels);
 	snprintf(limit, sizeof(limit), "%d", EVENTS_BATCH);
 	l->events_due = false;
+	l->events_wake_at_fetch = l->events_wake;
 	if (!session_add(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 2, params, read_events, l) ||
 	    !session_send(l->session, on_fetched, l, true))
 		return;
@@ -144,7 +145,8 @@ fetch_events(struct leader *l)
 static void
 schedule_retry(struct leader *l)
 {
-	unsigned delay_ms = leader_plan_retry_delay_ms(l->head_attempts, l->cfg->max_attempts);
+	unsigned delay_ms = leader_plan_retry_delay_ms(l->failure.head_attempts,
+						       l->cfg->max_attempts);
 
 	if (delay_ms > 0 && !l->stopping) {
 		ev_timer_set(&l->retry_timer, delay_ms / 1000.0, 0.);
@@ -154,7 +156,8 @@ schedule_retry(struct leader *l)
 	leader_next(l);
 }
 
-/* Logs a handler failure for the step's event `failing`; the head's count decides its fate. */
+/* The handler failed for the step's event `failing`: every failure counts toward that
+ * event's max_attempts; the events before it are good and go first. */
 static void
 note_handler_failure(struct leader *l, size_t failing, const char *error)
 {
@@ -162,13 +165,11 @@ note_handler_failure(struct leader *l, size_t failing, const char *error)
 	long long id;
 
 	step_item(l, failing, &channel, &payload, &id);
-	if (failing == 0) {
-		l->head_attempts++;
-		snprintf(l->head_error, sizeof(l->head_error), "%s", error);
-	}
-	log_warn("handler failed for payload=\"%s\" (attempt %lu of %lu): %s", step_escaped(l, payload),
-		 failing == 0 ? l->head_attempts : 0, l->cfg->max_attempts, error);
-	l->isolate = true;
+	leader_plan_failed(&l->failure, failing);
+	l->failure_durable = l->step.durable;
+	snprintf(l->head_error, sizeof(l->head_error), "%s", error);
+	log_warn("handler failed for payload=\"%s\" (attempt %lu of %lu): %s",
+		 step_escaped(l, payload), l->failure.head_attempts, l->cfg->max_attempts, error);
 }
 
 /* How a step ended (a step that cost the session never gets here). */
@@ -181,11 +182,8 @@ on_step_done(struct leader *l, enum step_end end, size_t failing, const char *er
 		return;
 	}
 	l->lease_due = false;	/* every committed step renewed the lease */
-	if (l->step.size > 0) {
-		/* The head event is resolved: back to whole batches. */
-		l->head_attempts = 0;
-		l->isolate = false;
-	}
+	leader_plan_committed(&l->failure, l->step.size);
+	l->step.size = 0;
 	leader_next(l);
 }
 
@@ -206,12 +204,15 @@ exec_done(void *owner, size_t succeeded, const char *why)
 {
 	struct leader *l = owner;
 
-	if (why != NULL)
+	leader_plan_observe(&l->exec_cost, succeeded + (why ? 1 : 0), ev_time() - l->exec_started);
+	if (why != NULL) {
 		note_handler_failure(l, succeeded, why);
-	if (succeeded > 0)
-		step_send(l, succeeded, on_step_done);	/* may queue behind a renewal in flight */
-	else
-		schedule_retry(l);
+		if (succeeded == 0) {
+			schedule_retry(l);
+			return;
+		}
+	}
+	step_send(l, succeeded, on_step_done);	/* may queue behind a renewal in flight */
 }
 
 static const struct exec_hooks exec_hooks = {
@@ -219,13 +220,54 @@ static const struct exec_hooks exec_hooks = {
 	.done = exec_done,
 };
 
+/* How many events the next step or exec batch covers: the time budget (what is left of
+ * the drain, when stopping) divided by what one costs. */
+static size_t
+next_size(struct leader *l, size_t available, size_t cap, bool handler, const struct step_cost *c)
+{
+	double budget = l->step_budget_ms;
+	struct step_size_facts f;
+
+	if (l->stopping) {
+		double left = l->step_budget_ms - (ev_now(l->loop) - l->stop_at) * 1000;
+
+		budget = left > 1 ? left : 1;
+	}
+	f = (struct step_size_facts) {.available = available, .cap = cap, .handler = handler,
+		.per_event_ms = c->per_event_ms, .budget_ms = budget, .failure = l->failure};
+	return leader_plan_step_size(&f);
+}
+
 static void
 start_exec(struct leader *l)
 {
 	size_t available = step_choose_source(l);
 
 	fsm_set(l->fsm, ST_HANDLING, "running the exec handler");
-	exec_runner_start(&l->exec, leader_plan_exec_size(available, l->isolate));
+	l->exec_started = ev_time();
+	exec_runner_start(&l->exec, next_size(l, available, MAX_EXEC_BATCH, true, &l->exec_cost));
+}
+
+/* A durable event at the head that was in flight when a session died, or has recorded
+ * attempts: it runs alone, and after max_attempts it goes to the dead letters. */
+static void
+check_head_event(struct leader *l)
+{
+	const struct durable_event *e;
+
+	if (l->events.count == 0 || l->failure.prefix > 0 ||
+	    (l->failure.isolate && !l->failure_durable))
+		return;
+	e = &l->events.items[0];
+	if (e->id > l->suspect_max_id && e->attempts == 0)
+		return;
+	l->failure.isolate = true;
+	l->failure_durable = true;
+	if ((unsigned long) e->attempts > l->failure.head_attempts) {
+		l->failure.head_attempts = (unsigned long) e->attempts;
+		snprintf(l->head_error, sizeof(l->head_error), "the handler's session ended while it "
+			 "ran (%d times)", e->attempts);
+	}
 }
 
 /* ---- graceful stop ---- */
@@ -263,8 +305,9 @@ release(struct leader *l)
 	const char *release_params[] = {l->cfg->cluster, l->lock_key_text};
 
 	if (l->queue.count > 0)
-		log_warn("%zu received notification(s) left unprocessed: their handler is failing "
-			 "and the node is stopping", l->queue.count);
+		log_warn("%zu received notification(s) left unprocessed: the node is stopping (at "
+			 "most %.0f ms to finish what was received, or their handler is failing)",
+			 l->queue.count, l->step_budget_ms);
 	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_LEADER, 2, clear_params, NULL, NULL) ||
 	    !membership_add_leave(l->membership) ||
 	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 2, release_params, NULL, NULL) ||
@@ -298,22 +341,25 @@ unlisten(struct leader *l)
 static void
 leader_next(struct leader *l)
 {
-	struct leader_facts f = {
+	struct leader_facts f;
+
+	if (l->stopping)	/* no more retries: durable events stay for the next leader */
+		ev_timer_stop(l->loop, &l->retry_timer);
+	check_head_event(l);
+	f = (struct leader_facts) {
 		.stopping = l->stopping,
 		.unlistened = l->unlistened,
+		.drain_over = l->stopping && (ev_now(l->loop) - l->stop_at) * 1000 >= l->step_budget_ms,
 		.retry_waiting = ev_is_active(&l->retry_timer),
 		.lease_due = l->lease_due,
 		.housekeeping_due = membership_housekeeping_due(l->membership),
 		.events_due = l->events_due,
+		.events_buffered = l->events.count,
 		.work = l->events.count + l->queue.count,
-		.isolate = l->isolate,
-		.head_attempts = l->head_attempts,
+		.failure = l->failure,
 		.max_attempts = l->cfg->max_attempts,
 		.exec_handler = l->cfg->handler_exec[0] != '\0',
 	};
-
-	if (l->stopping)	/* no more retries: durable events stay for the next leader */
-		ev_timer_stop(l->loop, &l->retry_timer);
 	switch (leader_plan_next(&f)) {
 	case LEADER_WAIT_RETRY:
 		fsm_set(l->fsm, ST_LEADER, "waiting to retry a handler");
@@ -334,8 +380,9 @@ leader_next(struct leader *l)
 	case LEADER_STEP: {
 		size_t available = step_choose_source(l);
 
-		step_send(l, leader_plan_step_size(available, l->step.durable, l->isolate,
-						   EVENTS_BATCH), on_step_done);
+		step_send(l, next_size(l, available, l->step.durable ? EVENTS_BATCH :
+				       MAX_STEP_NOTIFICATIONS, l->cfg->handler_sql[0] != '\0', &l->cost),
+			  on_step_done);
 		break;
 	}
 	case LEADER_FETCH:
@@ -389,9 +436,36 @@ events_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		leader_next(l);
 }
 
+/* The backlog is full: the notification is dropped, counted by channel, and the drops are
+ * logged at most once a second.  An OOM kill would lose all of the backlog instead. */
+static void
+drop(struct leader *l, PGnotify *note)
+{
+	double now = ev_now(l->loop);
+
+	for (int c = 0; c < l->cfg->nchannels; c++)
+		if (strcmp(l->cfg->channels[c], note->relname) == 0) {
+			l->stats->dropped[c]++;
+			break;
+		}
+	PQfreemem(note);
+	l->dropped_unlogged++;
+	if (now - l->drop_logged_at < 1.0)
+		return;
+	log_warn("the backlog is at its limit (%zu notifications, %zu of %lu bytes): dropped %llu "
+		 "plain notification(s) since the last report; durable events are never dropped",
+		 l->queue.count, l->queue.bytes, l->cfg->backlog_limit, l->dropped_unlogged);
+	l->dropped_unlogged = 0;
+	l->drop_logged_at = now;
+}
+
 void
 leader_enqueue(struct leader *l, PGnotify *note)
 {
+	if (l->queue.bytes + notifyq_cost(note) > l->cfg->backlog_limit) {
+		drop(l, note);
+		return;
+	}
 	if (!notifyq_push(&l->queue, note)) {
 		log_error("out of memory queueing a notification; dropping it");
 		PQfreemem(note);
@@ -402,6 +476,7 @@ void
 leader_events_woken(struct leader *l)
 {
 	l->events_due = true;
+	l->events_wake++;
 }
 
 void
@@ -422,6 +497,7 @@ void
 leader_stop(struct leader *l)
 {
 	l->stopping = true;
+	l->stop_at = ev_now(l->loop);
 	if (l->fsm->state == ST_LEADER)
 		leader_next(l);
 	/* Otherwise a batch is in flight, or programs run: their completion sees it. */
@@ -436,6 +512,8 @@ leader_halt(struct leader *l)
 	event_buffer_clear(&l->events);
 	l->step.size = 0;
 	l->renewal_in_flight = false;
+	/* Positions in the dropped buffers mean nothing any more. */
+	memset(&l->failure, 0, sizeof(l->failure));
 }
 
 void
@@ -447,6 +525,15 @@ leader_forget(struct leader *l)
 	if (l->fsm->state == ST_PROCESSING)
 		log_warn("step of term %" PRId64 " was in flight: whether it committed is recorded "
 			 "only in the database", l->term);
+	if (l->fsm->state == ST_PROCESSING && l->step.durable && l->step.size > 0 &&
+	    l->step.size <= l->events.count && l->cfg->handler_sql[0] != '\0') {
+		/* The handler may have ended the session: run those events alone from now on,
+		 * each attempt recorded first, so that a poisonous one ends in dead_letters. */
+		long long last = l->events.items[l->step.size - 1].id;
+
+		if (last > l->suspect_max_id)
+			l->suspect_max_id = last;
+	}
 	leader_halt(l);
 }
 
@@ -454,7 +541,7 @@ bool
 leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	    const struct config *cfg, struct fsm *fsm, struct membership *membership,
 	    struct node_stats *stats, const char *lock_key_text, const char *lease_ms_text,
-	    unsigned long renew_interval_ms, const struct leader_hooks *hooks, void *owner)
+	    const struct leader_limits *limits, const struct leader_hooks *hooks, void *owner)
 {
 	memset(l, 0, sizeof(*l));
 	l->loop = loop;
@@ -469,8 +556,10 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	l->owner = owner;
 	notifyq_init(&l->queue);
 	event_buffer_init(&l->events);
-	ev_timer_init(&l->lease_timer, lease_timer_cb, renew_interval_ms / 1000.0,
-		      renew_interval_ms / 1000.0);
+	ev_timer_init(&l->lease_timer, lease_timer_cb, limits->renew_interval_ms / 1000.0,
+		      limits->renew_interval_ms / 1000.0);
+	l->step_budget_ms = (double) limits->step_budget_ms;
+	snprintf(l->event_limit_text, sizeof(l->event_limit_text), "%lu", limits->event_limit_ms);
 	ev_timer_init(&l->events_timer, events_timer_cb, EVENTS_CATCH_UP_S, EVENTS_CATCH_UP_S);
 	ev_init(&l->retry_timer, retry_timer_cb);
 	exec_runner_init(&l->exec, loop, &exec_hooks, l);

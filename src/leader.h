@@ -10,6 +10,7 @@
 #include "events.h"
 #include "exec_runner.h"
 #include "fsm.h"
+#include "leader_plan.h"
 #include "membership.h"
 #include "notifyq.h"
 #include "session.h"
@@ -71,11 +72,30 @@ struct leader {
 	bool stopping;
 	bool unlistened;	/* stopping: the data LISTENs are gone */
 
-	/* A failing event: retried alone with backoff, then dead-lettered. */
-	bool isolate;
-	unsigned long head_attempts;
+	/* A failing event: the good ones before it committed, then it alone with backoff,
+	 * then dead-lettered. */
+	struct failure_state failure;
+	bool failure_durable;	/* the failing event is a durable one (else a notification) */
 	char head_error[512];
 	ev_timer retry_timer;
+	/* Durable events up to this id were in a step whose session died with a handler in
+	 * it: each runs alone, its attempt recorded in the table before it runs. */
+	long long suspect_max_id;
+
+	/* Steps are sized to answer within step_budget_ms, from what events cost. */
+	struct step_cost cost;		/* per event, SQL steps */
+	struct step_cost exec_cost;	/* per program */
+	double step_budget_ms;
+	char event_limit_text[24];	/* statement_timeout of one SQL handler call */
+	double exec_started;
+
+	/* Memory: received notifications beyond cfg->backlog_limit are dropped, counted. */
+	double drop_logged_at;
+	unsigned long long dropped_unlogged;
+
+	double stop_at;		/* ev_now() of the stop request */
+	unsigned events_wake;	/* wake-ups received; compared with the fetch's */
+	unsigned events_wake_at_fetch;
 
 	ev_timer lease_timer;	/* marks a lease renewal due */
 	ev_timer events_timer;	/* catch-up for durable events nobody woke us for */
@@ -86,10 +106,17 @@ struct leader {
 	char *escaped_payload;	/* scratch for log escaping */
 };
 
+/* How long a step may take, and one SQL handler call, from the fault timings. */
+struct leader_limits {
+	unsigned long renew_interval_ms;
+	unsigned long step_budget_ms;
+	unsigned long event_limit_ms;
+};
+
 bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 		 const struct config *cfg, struct fsm *fsm, struct membership *membership,
 		 struct node_stats *stats, const char *lock_key_text, const char *lease_ms_text,
-		 unsigned long renew_interval_ms, const struct leader_hooks *hooks, void *owner);
+		 const struct leader_limits *limits, const struct leader_hooks *hooks, void *owner);
 void leader_start_timers(struct leader *l, bool want_view);
 void leader_stop_timers(struct leader *l);
 void leader_free(struct leader *l);
@@ -104,7 +131,8 @@ void leader_events_woken(struct leader *l);
 void leader_before_wait(struct leader *l);
 /* Housekeeping is due: an idle leader sends it now. */
 void leader_poke(struct leader *l);
-/* Stop requested: finish the step in flight, UNLISTEN, drain, release. */
+/* Stop requested: finish the step in flight, UNLISTEN, drain what was received for at
+ * most one step budget, release. */
 void leader_stop(struct leader *l);
 /* The session is gone: whatever was received and not committed is lost (logged). */
 void leader_forget(struct leader *l);

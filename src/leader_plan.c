@@ -1,49 +1,100 @@
-/* The leader's decisions as pure functions: what to do next, how big a step is, how long
- * to wait before retrying a failed event. */
+/* The leader's decisions as pure functions: what to do next, how big a step is, how to
+ * handle a failing event, how long to wait before retrying it. */
 #include "backoff.h"
 #include "leader_plan.h"
+
+void
+leader_plan_failed(struct failure_state *st, size_t failing)
+{
+	if (st->prefix == 0 && failing == 0) {
+		st->head_attempts++;	/* the head itself failed again */
+	} else {
+		/* A later event: commit the ones before it, then it is the head. */
+		st->prefix = failing;
+		st->head_attempts = 1;
+	}
+	st->isolate = true;
+}
+
+void
+leader_plan_committed(struct failure_state *st, size_t size)
+{
+	if (size == 0)
+		return;
+	if (st->prefix > 0 && size <= st->prefix) {
+		st->prefix -= size;	/* the failing event comes next */
+		return;
+	}
+	/* The head event itself committed (or was dead-lettered): back to whole batches. */
+	st->prefix = 0;
+	st->isolate = false;
+	st->head_attempts = 0;
+}
 
 enum leader_action
 leader_plan_next(const struct leader_facts *f)
 {
+	const struct failure_state *fs = &f->failure;
+
+	if (f->stopping && !f->unlistened)
+		return LEADER_UNLISTEN;
+	if (f->stopping && f->drain_over)
+		return LEADER_RELEASE;
+	/* Events known to be good are committed at once, backoff or not. */
+	if (fs->prefix > 0 && f->work > 0)
+		return f->exec_handler ? LEADER_EXEC : LEADER_STEP;
 	if (!f->stopping && f->retry_waiting)
 		/* Keep the lease while backing off: a rolled-back step renewed nothing. */
 		return f->lease_due ? LEADER_RENEW : LEADER_WAIT_RETRY;
-	if (f->stopping && !f->unlistened)
-		return LEADER_UNLISTEN;
+	/* Durable events are not starved by a backlog of plain notifications. */
+	if (!f->stopping && f->events_due && f->events_buffered == 0)
+		return LEADER_FETCH;
 	/* A stopping leader does not retry a failing event: it stays for the next leader. */
-	if (f->work > 0 && !(f->stopping && f->isolate)) {
-		if (f->head_attempts >= f->max_attempts)
+	if (f->work > 0 && !(f->stopping && fs->isolate)) {
+		if (fs->isolate && fs->head_attempts >= f->max_attempts)
 			return LEADER_DEAD_LETTER;
 		return f->exec_handler ? LEADER_EXEC : LEADER_STEP;
 	}
 	if (f->stopping)
 		return LEADER_RELEASE;
-	if (f->events_due)
-		return LEADER_FETCH;
 	if (f->housekeeping_due || f->lease_due)
 		return LEADER_STEP;
 	return LEADER_IDLE;
 }
 
-size_t
-leader_plan_step_size(size_t available, bool durable, bool isolate, size_t events_batch)
+void
+leader_plan_observe(struct step_cost *c, size_t events, double seconds)
 {
-	size_t size = available < MAX_STEP_NOTIFICATIONS ? available : MAX_STEP_NOTIFICATIONS;
+	double sample;
 
-	if (durable && size > events_batch)
-		size = events_batch;
-	if (isolate && size > 1)
-		size = 1;
-	return size;
+	if (events == 0 || seconds < 0)
+		return;
+	sample = seconds * 1000.0 / (double) events;
+	if (c->per_event_ms <= 0 || sample > c->per_event_ms)
+		c->per_event_ms = sample;	/* slower: believe it at once */
+	else
+		c->per_event_ms = (c->per_event_ms + sample) / 2;
 }
 
 size_t
-leader_plan_exec_size(size_t available, bool isolate)
+leader_plan_step_size(const struct step_size_facts *f)
 {
-	size_t size = available < EXEC_BATCH ? available : EXEC_BATCH;
+	size_t size = f->available < f->cap ? f->available : f->cap;
 
-	return isolate && size > 1 ? 1 : size;
+	if (f->failure.prefix > 0)
+		return f->failure.prefix < size ? f->failure.prefix : size;
+	if (f->failure.isolate)
+		return size > 1 ? 1 : size;
+	if (f->handler && f->per_event_ms <= 0) {
+		if (size > FIRST_HANDLER_STEP)
+			size = FIRST_HANDLER_STEP;	/* measure before trusting it with more */
+	} else if (f->per_event_ms > 0 && f->budget_ms > 0) {
+		double fits = f->budget_ms / f->per_event_ms;
+
+		if (fits < (double) size)
+			size = fits < 1 ? 1 : (size_t) fits;
+	}
+	return size;
 }
 
 unsigned

@@ -1,22 +1,40 @@
-/* The leader's decisions as pure functions: what to do next, how big a step is, how long
- * to wait before retrying a failed event.  No I/O: unit-tested with tables of cases. */
+/* The leader's decisions as pure functions: what to do next, how big a step is, how to
+ * handle a failing event, how long to wait before retrying it.  No I/O: unit-tested with
+ * tables of cases. */
 #ifndef CN_LEADER_PLAN_H
 #define CN_LEADER_PLAN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * A failing event: the events before it in its step are known to be good and are
+ * committed first (the prefix); then it runs alone, with backoff, until it succeeds or
+ * has failed max_attempts times and goes to the dead letters.  Every failure counts.
+ */
+struct failure_state {
+	size_t prefix;		/* events to commit before the failing one */
+	bool isolate;		/* the event at the head (after the prefix) runs alone */
+	unsigned long head_attempts;	/* its failures so far */
+};
+
+/* The handler failed for event `failing` of the step that covered the head. */
+void leader_plan_failed(struct failure_state *st, size_t failing);
+/* A step of `size` events committed. */
+void leader_plan_committed(struct failure_state *st, size_t size);
+
 /* What the leader knows when nothing is in flight. */
 struct leader_facts {
 	bool stopping;
 	bool unlistened;	/* stopping: the data LISTENs are gone */
+	bool drain_over;	/* stopping: the time to process what was received is up */
 	bool retry_waiting;	/* backing off before retrying a failed event */
 	bool lease_due;
 	bool housekeeping_due;	/* a heartbeat or view refresh */
 	bool events_due;	/* durable events may be waiting in the table */
+	size_t events_buffered;	/* durable events fetched, not committed */
 	size_t work;		/* events and notifications received, not committed */
-	bool isolate;		/* one event per step until the failing one is resolved */
-	unsigned long head_attempts;	/* failures of the event at the head */
+	struct failure_state failure;
 	unsigned long max_attempts;
 	bool exec_handler;
 };
@@ -37,14 +55,32 @@ enum leader_action leader_plan_next(const struct leader_facts *f);
 
 /* Bounds of one step. */
 #define MAX_STEP_NOTIFICATIONS 4096
-/* Events per exec-handler batch when every program succeeds. */
-#define EXEC_BATCH 64
+#define MAX_EXEC_BATCH 64
+/* A step's size while its handler's cost is unknown. */
+#define FIRST_HANDLER_STEP 16
 
-/* How many of `available` events (durable ones come in fetches of events_batch) the next
- * step covers. */
-size_t leader_plan_step_size(size_t available, bool durable, bool isolate, size_t events_batch);
-/* How many the exec handler runs before one step commits them. */
-size_t leader_plan_exec_size(size_t available, bool isolate);
+/*
+ * What a step costs per event, measured: it follows a slower step at once and a faster
+ * one by halves, so one slow step shrinks the next and fast ones grow it back.
+ */
+struct step_cost {
+	double per_event_ms;	/* 0: not measured yet */
+};
+
+void leader_plan_observe(struct step_cost *c, size_t events, double seconds);
+
+struct step_size_facts {
+	size_t available;	/* events waiting in the chosen source */
+	size_t cap;		/* the source's own bound (a fetch, MAX_STEP_NOTIFICATIONS) */
+	bool handler;		/* events cost handler time */
+	double per_event_ms;	/* struct step_cost's estimate */
+	double budget_ms;	/* a step's answer should come within this */
+	struct failure_state failure;
+};
+
+/* How many events the next step (or exec batch) covers: the known-good prefix, the
+ * failing event alone, or as many as fit the time budget. */
+size_t leader_plan_step_size(const struct step_size_facts *f);
 
 #define HANDLER_RETRY_BASE_MS 100
 #define HANDLER_RETRY_CAP_MS 5000

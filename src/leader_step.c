@@ -18,15 +18,21 @@
 #include "pgarray.h"
 #include "queries.h"
 
-enum step_tag { TAG_BEGIN, TAG_ADVANCE, TAG_HANDLER, TAG_DEAD_LETTER, TAG_COMMIT, TAG_HOUSEKEEPING,
-	TAG_ROLLBACK };
+enum step_tag { TAG_BEGIN, TAG_LIMIT, TAG_ADVANCE, TAG_HANDLER, TAG_DEAD_LETTER, TAG_COMMIT,
+	TAG_HOUSEKEEPING, TAG_ROLLBACK, TAG_ATTEMPT };
 
 /* ---- the events a step covers ---- */
 
 size_t
 step_choose_source(struct leader *l)
 {
-	l->step.durable = l->events.count > 0;
+	/* A failing event keeps its source until it is resolved; otherwise durable first. */
+	bool pending = l->failure.isolate || l->failure.prefix > 0;
+
+	if (pending && (l->failure_durable ? l->events.count : l->queue.count) > 0)
+		l->step.durable = l->failure_durable;
+	else
+		l->step.durable = l->events.count > 0;
 	return l->step.durable ? l->events.count : l->queue.count;
 }
 
@@ -130,10 +136,20 @@ add_advance(struct leader *l, size_t count)
 	return session_add(l->session, TAG_ADVANCE, 0, SQL_ADVANCE, 6, params, read_counter_before, l);
 }
 
+/* Each handler call may take event_limit before it fails as one attempt: the statement
+ * timeout is set for them and lifted before the COMMIT (which may wait for a synchronous
+ * standby and must not be cancelled). */
 static bool
 add_handlers(struct leader *l)
 {
-	for (size_t i = 0; l->cfg->handler_sql[0] && i < l->step.size; i++) {
+	const char *limit[] = {l->event_limit_text};
+	const char *none[] = {"0"};
+
+	if (l->cfg->handler_sql[0] == '\0' || l->step.size == 0)
+		return true;
+	if (!session_add(l->session, TAG_LIMIT, 0, SQL_STATEMENT_TIMEOUT, 1, limit, NULL, NULL))
+		return false;
+	for (size_t i = 0; i < l->step.size; i++) {
 		char counter_i[24];
 		const char *channel, *payload;
 		long long id;
@@ -147,7 +163,7 @@ add_handlers(struct leader *l)
 					  HANDLER_PARAMS, args, NULL, NULL))
 			return false;
 	}
-	return true;
+	return session_add(l->session, TAG_LIMIT, 0, SQL_STATEMENT_TIMEOUT, 1, none, NULL, NULL);
 }
 
 static void
@@ -207,6 +223,7 @@ step_failed(struct leader *l, const struct batch_outcome *o)
 static void
 step_committed(struct leader *l, const struct batch_outcome *o)
 {
+	leader_plan_observe(&l->cost, l->step.size, ev_time() - l->step.started);
 	l->counter += (int64_t) l->step.size;
 	if (l->step.durable)
 		event_buffer_drop(&l->events, l->step.size);
@@ -234,10 +251,44 @@ on_stepped(void *ctx, const struct batch_outcome *o)
 	step_committed(l, o);
 }
 
+static void
+on_attempt_recorded(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	if (o->failed)
+		session_reset(l->session, "recording an attempt failed: %s", o->error);
+}
+
+/*
+ * A durable event whose step's session died (its handler may end sessions) runs alone,
+ * and its attempt is committed before it runs, in a transaction of its own: if the handler
+ * ends the session again, the count survives for whichever node leads next.
+ */
+static bool
+record_attempt(struct leader *l)
+{
+	char id_text[24];
+	const char *params[] = {id_text};
+	struct durable_event *e = &l->events.items[0];
+
+	if (!l->step.durable || l->step.size != 1 || l->cfg->handler_sql[0] == '\0' ||
+	    (e->id > l->suspect_max_id && e->attempts == 0))
+		return true;
+	snprintf(id_text, sizeof(id_text), "%lld", e->id);
+	if (!session_add(l->session, TAG_ATTEMPT, 0, SQL_RECORD_ATTEMPT, 1, params, NULL, NULL) ||
+	    !session_send(l->session, on_attempt_recorded, l, true))
+		return false;
+	e->attempts++;
+	return true;
+}
+
 void
 step_send(struct leader *l, size_t size, step_done_fn done)
 {
 	begin_step(l, size, done);
+	if (!record_attempt(l))
+		return;
 	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
 	    !add_advance(l, size) || !add_handlers(l) ||
 	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
@@ -260,7 +311,7 @@ on_dead_lettered(void *ctx, const struct batch_outcome *o)
 		return;
 	step_item(l, 0, &channel, &payload, &id);
 	log_error("dead-lettered payload=\"%s\" on \"%s\" after %lu failed attempts, with state: "
-		  "counter=%" PRId64 ": %s", step_escaped(l, payload), channel, l->head_attempts,
+		  "counter=%" PRId64 ": %s", step_escaped(l, payload), channel, l->failure.head_attempts,
 		  l->counter, l->head_error);
 	step_committed(l, o);
 }
@@ -277,7 +328,7 @@ step_send_dead_letter(struct leader *l, step_done_fn done)
 	step_item(l, 0, &channel, &payload, &id);
 	snprintf(id_text, sizeof(id_text), "%lld", id);
 	snprintf(counter_text, sizeof(counter_text), "%" PRId64, l->counter);
-	snprintf(attempts_text, sizeof(attempts_text), "%lu", l->head_attempts);
+	snprintf(attempts_text, sizeof(attempts_text), "%lu", l->failure.head_attempts);
 	const char *letter[] = {l->cfg->cluster, channel, payload, l->step.durable ? id_text : NULL,
 		counter_text, l->term_text, l->cfg->node, attempts_text, l->head_error};
 

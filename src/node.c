@@ -382,6 +382,8 @@ identify(struct node *n)
 bool
 node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct cli *cli)
 {
+	struct leader_limits limits;
+
 	memset(n, 0, sizeof(*n));
 	n->loop = loop;
 	n->cfg = cfg;
@@ -398,9 +400,13 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	membership_identify(&n->membership, n->host, n->pid_text, n->status_url, false);
 	standby_init(&n->standby, loop, &n->session, cfg, &n->fsm, &n->membership,
 		     n->lock_key_text, &standby_hooks, n);
+	limits = (struct leader_limits) {
+		.renew_interval_ms = n->timing.renew_interval_ms,
+		.step_budget_ms = n->timing.step_budget_ms,
+		.event_limit_ms = fault_timing_event_limit(&n->timing, cfg->handler_timeout_ms),
+	};
 	if (!leader_init(&n->leader, loop, &n->session, cfg, &n->fsm, &n->membership, &n->stats,
-			 n->lock_key_text, n->timing_text.lease_ms, n->timing.renew_interval_ms,
-			 &leader_hooks, n))
+			 n->lock_key_text, n->timing_text.lease_ms, &limits, &leader_hooks, n))
 		return false;
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
@@ -499,4 +505,10 @@ const struct node_stats *
 node_stats(const struct node *n)
 {
 	return &n->stats;
+}
+
+size_t
+node_backlog_bytes(const struct node *n)
+{
+	return n->leader.queue.bytes;
 }

@@ -72,5 +72,7 @@ const char *node_known_leader(const struct node *n);
 const struct config *node_config(const struct node *n);
 const struct cluster_view *node_view(const struct node *n);
 const struct node_stats *node_stats(const struct node *n);
+/* Memory held by received, unprocessed notifications. */
+size_t node_backlog_bytes(const struct node *n);
 
 #endif

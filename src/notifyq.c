@@ -1,5 +1,6 @@
 /* FIFO of received notifications waiting for (or inside) a processing step. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "notifyq.h"
 
@@ -10,6 +11,14 @@ notifyq_init(struct notifyq *q)
 	q->capacity = 0;
 	q->head = 0;
 	q->count = 0;
+	q->bytes = 0;
+}
+
+size_t
+notifyq_cost(const PGnotify *n)
+{
+	/* libpq allocates the struct and both strings in one block; malloc rounds up. */
+	return sizeof(*n) + strlen(n->relname) + strlen(n->extra) + 2 + 16 + sizeof(PGnotify *);
 }
 
 static bool
@@ -36,6 +45,7 @@ notifyq_push(struct notifyq *q, PGnotify *n)
 		return false;
 	q->items[(q->head + q->count) & (q->capacity - 1)] = n;
 	q->count++;
+	q->bytes += notifyq_cost(n);
 	return true;
 }
 
@@ -50,8 +60,10 @@ notifyq_drop(struct notifyq *q, size_t k)
 {
 	if (k > q->count)
 		k = q->count;
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
+		q->bytes -= notifyq_cost(notifyq_at(q, i));
 		PQfreemem(notifyq_at(q, i));
+	}
 	if (q->capacity)
 		q->head = (q->head + k) & (q->capacity - 1);
 	q->count -= k;

@@ -16,7 +16,11 @@ struct notifyq {
 	size_t capacity;	/* a power of two, or 0 */
 	size_t head;
 	size_t count;
+	size_t bytes;		/* what the queued notifications take, as notifyq_cost() counts */
 };
+
+/* The memory one notification takes in the queue (libpq's block and our slot). */
+size_t notifyq_cost(const PGnotify *n);
 
 void notifyq_init(struct notifyq *q);
 bool notifyq_push(struct notifyq *q, PGnotify *n);

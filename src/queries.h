@@ -5,7 +5,7 @@
 #include "names.h"
 
 /* The schema version (sql/NNN_*.sql) this binary needs. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* The pg_locks row (alias l) of a granted advisory lock on the bigint key $k: PostgreSQL
  * shows an int8 key as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */
@@ -55,28 +55,52 @@
 	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid()"
 
 /*
- * Standby poll: try the lock, and read what eviction needs: the term, whether
- * the lease has lapsed, and the holder's pid (read before our attempt).
- * $1 lock key, $2 cluster.
+ * Standby poll: try the lock, and read what eviction needs: the term, whether the lease
+ * has lapsed, the recorded leader's backend pid, and, only when it matters (the lock
+ * not won, and no leader with a live lease recorded), the lock holder's pid.  The holder
+ * subquery has no outer reference, so PostgreSQL runs it (reading pg_locks, which takes
+ * every lock-manager partition lock) only when that CASE branch is taken.
+ * $1 lock key, $2 cluster.  Columns: got, term, lapsed, leader_pid, holder.
  */
 #define SQL_TRY_LOCK \
-	"SELECT pg_try_advisory_lock($1::bigint), coalesce(s.term, 0), " \
-	"  coalesce(s.lease_until < now(), false), coalesce(l.pid, 0) " \
-	"FROM (SELECT 1) one " \
-	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2 " \
-	"LEFT JOIN pg_locks l ON " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") \
-	"  AND l.pid <> pg_backend_pid()"
+	"SELECT t.got, coalesce(s.term, 0), coalesce(s.lease_until < now(), false), " \
+	"  coalesce(s.leader_pid, 0), " \
+	"  CASE WHEN t.got OR (s.leader_pid IS NOT NULL AND s.lease_until >= now()) THEN 0 " \
+	"  ELSE coalesce((SELECT l.pid FROM pg_locks l WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") \
+	"    AND l.pid <> pg_backend_pid() LIMIT 1), 0) END " \
+	"FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t " \
+	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2"
+
+/* A holder whose backend waits for a synchronous standby is a stalled primary's
+ * victim, not a hung leader: never evicted. */
+#define SQL_NOT_WAITING_ON_SYNC_REP(pid) \
+	"NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = " pid \
+	"  AND a.wait_event = 'SyncRep')"
 
 /*
- * Hung-leader eviction: end the holder's backend, only if it still holds the
- * lock, the term is still the one we read and the lease still lapsed; wait up
- * to a second for it to exit.  $1 lock key, $2 cluster, $3 term, $4 pid.
+ * Hung-leader eviction: end the holder's backend, only if it still holds the lock and is
+ * the recorded leader of the term we read, whose lease has lapsed; wait up to a second
+ * for it to exit.  A session that took the lock since (a fresh winner) is never ended.
+ * $1 lock key, $2 cluster, $3 term, $4 pid.
  */
-#define SQL_EVICT \
+#define SQL_EVICT_LEADER \
 	"SELECT pg_terminate_backend(l.pid, 1000) FROM pg_locks l " \
 	"JOIN clustered_nodes.cluster_state s ON s.cluster = $2 AND s.term = $3::bigint " \
-	"  AND s.lease_until < now() " \
-	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") " AND l.pid = $4::integer"
+	"  AND s.lease_until < now() AND s.leader_pid = l.pid " \
+	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") " AND l.pid = $4::integer " \
+	"  AND " SQL_NOT_WAITING_ON_SYNC_REP("l.pid")
+
+/*
+ * A session that has held the lock for lease_timeout without ever leading (a stopped
+ * standby granted the lock in wait mode, a squatter): end it, if it still holds the lock
+ * and is still not the recorded leader.  $1 lock key, $2 cluster, $3 pid.
+ */
+#define SQL_EVICT_HOLDER \
+	"SELECT pg_terminate_backend(l.pid, 1000) FROM pg_locks l " \
+	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") " AND l.pid = $3::integer " \
+	"  AND NOT EXISTS (SELECT 1 FROM clustered_nodes.cluster_state s " \
+	"                  WHERE s.cluster = $2 AND s.leader_pid = l.pid) " \
+	"  AND " SQL_NOT_WAITING_ON_SYNC_REP("l.pid")
 
 /*
  * Connect: server-side TCP keepalives and tcp_user_timeout for this session,
@@ -141,8 +165,14 @@
 /* The leader's next durable events, oldest first.  $1 its channels (text[]), $2 how many. */
 #define EVENTS_BATCH 500
 #define SQL_FETCH_EVENTS \
-	"SELECT id, channel, payload FROM clustered_nodes.events " \
+	"SELECT id, channel, payload, attempts FROM clustered_nodes.events " \
 	"WHERE channel = ANY ($1::text[]) ORDER BY id LIMIT $2::integer"
+
+/* A suspect durable event's attempt, committed before it runs (sql/005).  $1 event id. */
+#define SQL_RECORD_ATTEMPT "SELECT clustered_nodes.record_attempt($1::bigint)"
+
+/* In a step: how long one handler call may run ($1 ms; "0" lifts it before COMMIT). */
+#define SQL_STATEMENT_TIMEOUT "SELECT set_config('statement_timeout', $1, true)"
 
 /* The handler, prepared on every session: $1 channel, $2 payload, $3 counter, $4 term, $5 node. */
 #define HANDLER_STATEMENT "clustered_nodes_handler"

@@ -184,6 +184,18 @@ apply_max_attempts(struct config *c, const char *text, const char **why)
 }
 
 static bool
+apply_backlog_limit(struct config *c, const char *text, const char **why)
+{
+	if (!parse_size_bytes(text, 1024 * 1024, 1024UL * 1024 * 1024 * 64, &c->backlog_limit,
+			      why)) {
+		if (strcmp(*why, "is out of range") == 0)
+			*why = "is out of range (1MB to 64GB)";
+		return false;
+	}
+	return true;
+}
+
+static bool
 apply_acquire(struct config *c, const char *text, const char **why)
 {
 	if (strcmp(text, "poll") == 0)
@@ -326,6 +338,15 @@ show_max_attempts(const struct config *c, char *buf, size_t size)
 }
 
 static void
+show_backlog_limit(const struct config *c, char *buf, size_t size)
+{
+	if (c->backlog_limit % (1024 * 1024) == 0)
+		snprintf(buf, size, "%luMB", c->backlog_limit / (1024 * 1024));
+	else
+		snprintf(buf, size, "%luB", c->backlog_limit);
+}
+
+static void
 show_acquire(const struct config *c, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", c->acquire == ACQUIRE_WAIT ? "wait" : "poll");
@@ -388,6 +409,10 @@ const struct setting settings[] = {
 	{"max_attempts", 0, "N", false, "5",
 	 "handler failures (with backoff) before an event goes to clustered_nodes.dead_letters",
 	 apply_max_attempts, show_max_attempts, NULL},
+	{"backlog_limit", 0, "SIZE", false, "64MB",
+	 "memory for received notifications not yet processed; beyond it the leader drops new "
+	 "plain notifications, counts and logs them (durable events are never dropped)",
+	 apply_backlog_limit, show_backlog_limit, NULL},
 	{"http", 0, "ADDR:PORT", false, "off",
 	 "serve /healthz, /readyz, /status, /metrics and a status page there; a bare port "
 	 "binds 127.0.0.1", apply_http, show_http, NULL},

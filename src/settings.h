@@ -38,6 +38,7 @@ struct config {
 	unsigned long max_attempts;	/* handler failures before an event is dead-lettered */
 	char *handler_exec;	/* program run per event before its step commits; "" = none */
 	unsigned long handler_timeout_ms;	/* an exec handler running longer is killed */
+	unsigned long backlog_limit;	/* bytes of received, unprocessed notifications kept */
 };
 
 struct setting {

@@ -15,6 +15,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[2] = "sql/002_members.sql",
 	[3] = "sql/003_lease.sql",
 	[4] = "sql/004_events.sql",
+	[5] = "sql/005_attempts.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */

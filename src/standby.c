@@ -26,10 +26,11 @@ read_poll(void *ctx, const PGresult *res)
 		return;
 	p->has_row = true;
 	p->got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	if (PQnfields(res) >= 4) {
+	if (PQnfields(res) >= 5) {
 		p->term = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		p->lapsed = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-		p->holder = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+		p->leader_pid = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+		p->holder = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 	}
 }
 
@@ -52,16 +53,43 @@ leave(struct standby *sb)
 	fsm_set(sb->fsm, ST_LEAVING, "stop requested: deregistering");
 }
 
-/* After an eviction attempt, whatever its outcome, poll again at once. */
+static void
+read_evicted(void *ctx, const PGresult *res)
+{
+	struct standby *sb = ctx;
+
+	if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		log_info("ended the session of backend pid %lld, which held the lock", sb->evicting);
+}
+
+/*
+ * After an eviction attempt.  A success freed the lock: poll again at once.  A failure is
+ * logged once (with the fix) and not retried before the next poll interval: an eviction
+ * that cannot succeed must not spin.
+ */
 static void
 on_evicted(void *ctx, const struct batch_outcome *o)
 {
 	struct standby *sb = ctx;
 
 	sb->lease_check = sb->cfg->acquire == ACQUIRE_WAIT;
-	if (o->failed)
-		log_warn("eviction failed: %s (pg_terminate_backend needs the same role or "
-			 "pg_signal_backend: see sql/roles.sql)", o->error);
+	if (o->failed) {
+		if (strcmp(sb->evict_error, o->error) != 0)
+			log_warn("eviction failed: %s (pg_terminate_backend needs the holder's role or "
+				 "pg_signal_backend, and never ends a superuser's session: see "
+				 "sql/roles.sql; or set lease_timeout = off); retrying every poll interval",
+				 o->error);
+		else
+			log_debug("still cannot evict: %s", o->error);
+		snprintf(sb->evict_error, sizeof(sb->evict_error), "%s", o->error);
+		fsm_set(sb->fsm, ST_STANDBY, "could not evict; next try at the next poll");
+		if (sb->stopping)
+			leave(sb);
+		else if (sb->cfg->acquire == ACQUIRE_WAIT)
+			try_lock(sb);
+		return;
+	}
+	sb->evict_error[0] = '\0';
 	fsm_set(sb->fsm, ST_STANDBY, "eviction done");
 	if (sb->stopping)
 		leave(sb);
@@ -70,24 +98,73 @@ on_evicted(void *ctx, const struct batch_outcome *o)
 }
 
 /*
- * The lock is held but the holder's lease lapsed lease_timeout ago: it is hung (stopped,
- * deadlocked) while its socket stays open.  End its backend, if the term is still the one
- * we read, so it can commit nothing more, then poll again at once.
+ * End the session of the lock's holder, if the database still agrees it should go: the
+ * recorded leader whose lease lapsed (hung, stopped, deadlocked while its socket stays
+ * open), or a session that has held the lock for lease_timeout without leading.  It can
+ * then commit nothing more.  At most one attempt per poll interval.
  */
 static void
-evict(struct standby *sb, long long term, long long pid)
+evict(struct standby *sb, const struct lock_poll *p, bool recorded_leader)
 {
 	char term_text[24], pid_text[24];
-	const char *params[] = {sb->lock_key_text, sb->cfg->cluster, term_text, pid_text};
+	const char *leader_params[] = {sb->lock_key_text, sb->cfg->cluster, term_text, pid_text};
+	const char *holder_params[] = {sb->lock_key_text, sb->cfg->cluster, pid_text};
+	double now = ev_now(sb->loop);
 
-	snprintf(term_text, sizeof(term_text), "%lld", term);
-	snprintf(pid_text, sizeof(pid_text), "%lld", pid);
-	log_warn("the leader of term %lld (backend pid %lld) holds the lock but has not renewed "
-		 "its lease for over %lu ms: ending its session", term, pid, sb->cfg->lease_timeout_ms);
-	if (!session_add(sb->session, TAG_EVICT, 0, SQL_EVICT, 4, params, NULL, NULL) ||
+	if (sb->evicted_at > 0 && now - sb->evicted_at < sb->cfg->poll_interval_ms / 1000.0)
+		return;		/* the next poll tries again */
+	snprintf(term_text, sizeof(term_text), "%lld", p->term);
+	snprintf(pid_text, sizeof(pid_text), "%lld", p->holder);
+	if (sb->evict_error[0] == '\0' && recorded_leader)
+		log_warn("the leader of term %lld (backend pid %lld) holds the lock but has not renewed "
+			 "its lease for over %lu ms: ending its session", p->term, p->holder,
+			 sb->cfg->lease_timeout_ms);
+	else if (sb->evict_error[0] == '\0')
+		log_warn("backend pid %lld has held the lock for over %lu ms without leading: ending "
+			 "its session", p->holder, sb->cfg->lease_timeout_ms);
+	log_debug("eviction attempt: backend pid %lld, term %lld", p->holder, p->term);
+	sb->evicted_at = now;
+	sb->evicting = p->holder;
+	if (!(recorded_leader ?
+	      session_add(sb->session, TAG_EVICT, 0, SQL_EVICT_LEADER, 4, leader_params,
+			  read_evicted, sb) :
+	      session_add(sb->session, TAG_EVICT, 0, SQL_EVICT_HOLDER, 3, holder_params,
+			  read_evicted, sb)) ||
 	    !session_send(sb->session, on_evicted, sb, true))
 		return;
-	fsm_set(sb->fsm, ST_ACQUIRING, "evicting a hung leader");
+	fsm_set(sb->fsm, ST_ACQUIRING, recorded_leader ? "evicting a hung leader" :
+		"evicting a holder that does not lead");
+}
+
+/* Whether the poll found a holder to evict, and evicted it. */
+static bool
+consider_eviction(struct standby *sb)
+{
+	const struct lock_poll *p = &sb->poll;
+	double now = ev_now(sb->loop);
+
+	if (!p->has_row || p->holder == 0 || sb->cfg->lease_timeout_ms == 0) {
+		sb->holder_seen = 0;
+		return false;
+	}
+	if (p->holder == p->leader_pid) {
+		sb->holder_seen = 0;
+		if (!p->lapsed)
+			return false;
+		evict(sb, p, true);
+		return sb->fsm->state == ST_ACQUIRING;
+	}
+	/* The holder is not the recorded leader: a node that has just won (it records
+	 * itself within milliseconds), or one that never will.  Give it lease_timeout. */
+	if (sb->holder_seen != p->holder) {
+		sb->holder_seen = p->holder;
+		sb->holder_seen_since = now;
+		return false;
+	}
+	if ((now - sb->holder_seen_since) * 1000 < (double) sb->cfg->lease_timeout_ms)
+		return false;
+	evict(sb, p, false);
+	return sb->fsm->state == ST_ACQUIRING;
 }
 
 static void
@@ -123,11 +200,8 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	/* A clean "no": the database is healthy, so the next failure starts afresh. */
 	session_healthy(sb->session);
 	fsm_set(sb->fsm, ST_STANDBY, "the lock is held by another node");
-	if (sb->poll.has_row && sb->poll.lapsed && sb->cfg->lease_timeout_ms > 0 &&
-	    sb->poll.holder > 0) {
-		evict(sb, sb->poll.term, sb->poll.holder);
+	if (consider_eviction(sb))
 		return;
-	}
 	if (sb->poll_again || membership_housekeeping_due(sb->membership) || wait_mode) {
 		sb->poll_again = false;
 		try_lock(sb);
@@ -190,6 +264,7 @@ standby_forget(struct standby *sb)
 {
 	sb->poll_again = false;
 	sb->lease_check = false;
+	sb->holder_seen = 0;
 }
 
 static void

@@ -24,7 +24,8 @@ struct lock_poll {
 	bool got;		/* this session holds the lock now */
 	long long term;		/* the cluster's term, 0 without a row */
 	bool lapsed;		/* the leader's lease has run out */
-	long long holder;	/* the lock holder's backend pid, 0 if none */
+	long long leader_pid;	/* the recorded leader's backend pid, 0 if none */
+	long long holder;	/* the lock holder's backend pid, 0 if none or not read */
 };
 
 struct standby {
@@ -41,6 +42,12 @@ struct standby {
 	bool lease_check;	/* wait mode: poll once (the lock wait timed out, or an eviction ran) */
 	bool stopping;
 	struct lock_poll poll;	/* filled by the poll in flight */
+	/* A holder that does not lead: since when we have seen it (evicted after lease_timeout). */
+	long long holder_seen;
+	double holder_seen_since;
+	double evicted_at;	/* the last eviction attempt: at most one per poll interval */
+	long long evicting;	/* the pid of the attempt in flight */
+	char evict_error[512];	/* the last failure, logged once */
 };
 
 void standby_init(struct standby *sb, struct ev_loop *loop, struct session *session,

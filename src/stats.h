@@ -23,6 +23,7 @@ struct recent_notification {
 struct node_stats {
 	double started_at;	/* wall clock, seconds */
 	unsigned long long processed[MAX_CHANNELS];	/* by channel index */
+	unsigned long long dropped[MAX_CHANNELS];	/* the backlog was full */
 	unsigned long long step_buckets[STEP_BUCKETS];	/* non-cumulative */
 	unsigned long long step_count;
 	double step_seconds_sum;

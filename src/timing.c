@@ -27,6 +27,16 @@ fault_timing_compute(unsigned long session_timeout_ms, unsigned long lease_timeo
 	if (t->renew_interval_ms > t->lease_ms / 3)
 		t->renew_interval_ms = t->lease_ms / 3;
 	t->demote_bound_ms = t->renew_interval_ms + t->answer_deadline_ms;
+	/* A step answers well inside the deadline, and a stop is not held up for long. */
+	t->step_budget_ms = t->answer_deadline_ms / 4 < 1000 ? t->answer_deadline_ms / 4 : 1000;
+}
+
+unsigned long
+fault_timing_event_limit(const struct fault_timing *t, unsigned long handler_timeout_ms)
+{
+	unsigned long half = t->answer_deadline_ms / 2;
+
+	return handler_timeout_ms < half ? handler_timeout_ms : half;
 }
 
 void

@@ -19,6 +19,8 @@ struct fault_timing {
 	unsigned long demote_bound_ms;
 	/* What a renewal writes into cluster_state.lease_until (from now). */
 	unsigned long lease_ms;
+	/* A processing step is sized so that its answer comes within this. */
+	unsigned long step_budget_ms;
 };
 
 /*
@@ -43,5 +45,9 @@ struct fault_timing_text {
 /* wait_timeout_ms: how long a wait-mode standby waits before it polls once. */
 void fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
 			 struct fault_timing_text *out);
+
+/* The longest one SQL handler call may run before it counts as a failed attempt:
+ * handler_timeout, but at most half the answer deadline. */
+unsigned long fault_timing_event_limit(const struct fault_timing *t, unsigned long handler_timeout_ms);
 
 #endif

@@ -13,6 +13,12 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(t.renew_interval_ms, 2500);
 	ck_assert_uint_eq(t.demote_bound_ms, 7500);
 	ck_assert_uint_eq(t.lease_ms, 10000);
+	ck_assert_uint_eq(t.step_budget_ms, 1000);
+	ck_assert_uint_eq(fault_timing_event_limit(&t, 30000), 2500);
+	ck_assert_uint_eq(fault_timing_event_limit(&t, 100), 100);
+	fault_timing_compute(3000, 10000, &t);
+	ck_assert_uint_eq(t.step_budget_ms, 375);
+	ck_assert_uint_eq(fault_timing_event_limit(&t, 30000), 750);
 }
 END_TEST
 
@@ -32,6 +38,9 @@ START_TEST(test_demotion_precedes_release_for_every_setting)
 			ck_assert_uint_lt(t.renew_interval_ms, t.lease_ms);
 			ck_assert_uint_ge(t.keepalive_count, 1);
 			ck_assert_uint_ge(t.keepalive_interval_s, 1);
+			/* A step and a single handler call answer well within the deadline. */
+			ck_assert_uint_le(t.step_budget_ms * 4, t.answer_deadline_ms);
+			ck_assert_uint_le(fault_timing_event_limit(&t, 3600000) * 2, t.answer_deadline_ms);
 		}
 }
 END_TEST
