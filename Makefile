@@ -4,6 +4,7 @@
 #   make check      install missing Debian packages (as root), then unit and
 #                   integration tests against a throwaway PostgreSQL
 #   make demo       install what is missing, then replay the seed's failover
+#   make ha-test    the nodes under a pg_auto_failover formation, every fault
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -54,7 +55,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit integration demo bench soak deps install uninstall clean
+.PHONY: all check unit integration ha-test ha-short demo bench soak deps install uninstall clean
 
 all: $(PROG)
 
@@ -80,7 +81,7 @@ $(BUILD) $(BUILD)/unit:
 # deps may install pkg-config files this make has already looked for, so the
 # real work runs in a fresh make that sees them.
 check: deps
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit integration ha-short
 
 demo: deps
 	@$(MAKE) --no-print-directory $(PROG)
@@ -97,6 +98,19 @@ bench: deps
 soak: deps
 	@$(MAKE) --no-print-directory $(PROG)
 	@bash tests/soak/run.sh
+
+# The HA test under pg_auto_failover: every fault; make check runs a planned failover and
+# the synchronous standby's loss (ha-short).
+ha-test: deps
+	@$(MAKE) --no-print-directory $(PROG) $(BUILD)/ha_producer
+	@HA_FAULTS=all bash tests/ha/run.sh
+
+ha-short: $(PROG) $(BUILD)/ha_producer
+	@HA_FAULTS=short bash tests/ha/run.sh
+
+$(BUILD)/ha_producer: tests/ha/producer.c | $(BUILD)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PQ_LIBS)
 
 $(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
 	@echo "  CC    $<"

@@ -9,6 +9,7 @@ packages=(
 	libpq-dev libev-dev libinih-dev libmicrohttpd-dev  # the daemon's libraries
 	check                  # unit tests
 	postgresql postgresql-client  # throwaway server, psql, pgbench
+	pg-auto-failover-cli postgresql-15-auto-failover  # the HA test (Debian 12's PostgreSQL is 15)
 	procps iproute2        # ps, ss: tests watch processes and ports
 	python3                # benchmark statistics, JSON checks in tests
 	curl                   # status endpoint tests

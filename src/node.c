@@ -105,25 +105,26 @@ on_notify(void *owner, PGnotify *note)
 }
 
 /*
- * No answer within the deadline: the network or the server is gone for us.  A leader
- * stops here, before the server can free its lock (the deadline and renewal interval
- * add up to less than the server's release bound), so it never processes anything while
- * another node may lead.
+ * No answer within the deadline and nothing from the server's host for as long: the
+ * network or the server is gone for us.  A leader stops here, before the server can free
+ * its lock (it cannot before server_release_ms without hearing from us), so it never
+ * processes anything while another node may lead.  A server that is only slow (its host
+ * still acknowledges) never gets here: the session waits for it.
  */
 static void
-on_overdue(void *owner, unsigned long waited_ms)
+on_overdue(void *owner, unsigned long waited_ms, long silence_ms)
 {
 	struct node *n = owner;
 	char reason[300];
 
-	(void) waited_ms;
 	if (node_state_holds_lock(n->fsm.state))
-		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms: "
-			 "self-demotion, before the server can free the lock (%lu ms after our "
-			 "last contact)", n->timing.answer_deadline_ms, n->timing.server_release_ms);
+		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms and nothing "
+			 "from its host for %ld ms: self-demotion, before the server can free the lock "
+			 "(%lu ms after our last contact)", waited_ms, silence_ms,
+			 n->timing.server_release_ms);
 	else
-		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms",
-			 n->timing.answer_deadline_ms);
+		snprintf(reason, sizeof(reason), "no answer from the database for %lu ms and nothing "
+			 "from its host for %ld ms", waited_ms, silence_ms);
 	log_warn("%s", reason);
 	session_reset(&n->session, "%s", reason);
 }
@@ -365,15 +366,17 @@ identify(struct node *n)
 	snprintf(n->pid_text, sizeof(n->pid_text), "%d", (int) getpid());
 	fault_timing_compute(cfg->session_timeout_ms, cfg->lease_timeout_ms, &n->timing);
 	fault_timing_format(&n->timing, wait_ms, &n->timing_text);
-	/* libpq's own keepalives and tcp_user_timeout, on top of the answer deadline. */
+	/* Our side: a keepalive probe every idle second, so the kernel always knows when it
+	 * last heard the server's host (pgconn_transport_silence_ms), and tcp_user_timeout
+	 * as a backstop a little after the answer deadline. */
 #define CONNECT_PARAM(key, value) (n->connect_keywords[k] = (key), n->connect_values[k++] = (value))
 	CONNECT_PARAM("dbname", cfg->dbname);
 	CONNECT_PARAM("application_name", n->application_name);
 	CONNECT_PARAM("keepalives", "1");
-	CONNECT_PARAM("keepalives_idle", n->timing_text.keepalive_idle);
-	CONNECT_PARAM("keepalives_interval", n->timing_text.keepalive_interval);
-	CONNECT_PARAM("keepalives_count", n->timing_text.keepalive_count);
-	CONNECT_PARAM("tcp_user_timeout", n->timing_text.user_timeout);
+	CONNECT_PARAM("keepalives_idle", "1");
+	CONNECT_PARAM("keepalives_interval", "1");
+	CONNECT_PARAM("keepalives_count", n->timing_text.client_keepalive_count);
+	CONNECT_PARAM("tcp_user_timeout", n->timing_text.client_user_timeout);
 #undef CONNECT_PARAM
 	n->connect_keywords[k] = NULL;
 	n->connect_values[k] = NULL;
@@ -433,7 +436,8 @@ node_start(struct node *n)
 		 n->lock_key_text, n->status_url[0] ? " status=" : "", n->status_url);
 	log_info("session_timeout=%lums: the server frees a vanished node's lock %lu ms after its "
 		 "last packet (keepalives %u s + %u x %u s, tcp_user_timeout %lu ms); a leader cut "
-		 "off stops within %lu ms (renews every %lu ms, gives up on an answer after %lu ms); "
+		 "off stops within %lu ms (renews every %lu ms, gives up on an answer after %lu ms "
+		 "without a packet from the server's host; a slow server is waited for); "
 		 "lease_timeout=%s", n->cfg->session_timeout_ms, n->timing.server_release_ms,
 		 n->timing.keepalive_idle_s, n->timing.keepalive_count, n->timing.keepalive_interval_s,
 		 n->timing.user_timeout_ms, n->timing.demote_bound_ms, n->timing.renew_interval_ms,

@@ -1,7 +1,10 @@
 /* Asynchronous libpq session on a libev loop: connect, pipelined batches, notifications. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "escape.h"
 #include "pgconn.h"
@@ -303,4 +306,18 @@ pgconn_close(struct pgconn *c)
 	c->flushing = false;
 	c->syncs_pending = 0;
 	c->generation++;
+}
+
+long
+pgconn_transport_silence_ms(const struct pgconn *c)
+{
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+	int fd = c->conn ? PQsocket(c->conn) : -1;
+
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+	    len < sizeof(info))
+		return -1;	/* a Unix socket, for one: nothing between us to be cut */
+	return (long) (info.tcpi_last_ack_recv < info.tcpi_last_data_recv ?
+		       info.tcpi_last_ack_recv : info.tcpi_last_data_recv);
 }

@@ -68,6 +68,13 @@ bool pgconn_send_prepared(struct pgconn *c, const char *name, int nparams,
 
 void pgconn_close(struct pgconn *c);
 
+/*
+ * How long ago the kernel last received anything from the server's host on this TCP
+ * session (data or an acknowledgement, keepalive probes' included), in ms; -1 when that
+ * cannot be told (no session, not TCP).
+ */
+long pgconn_transport_silence_ms(const struct pgconn *c);
+
 /* Copies a libpq message into buf as one line (newlines become spaces). */
 void pgconn_one_line(char *buf, size_t size, const char *message);
 

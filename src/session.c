@@ -18,6 +18,15 @@
 
 #define RECONNECT_BASE_MS 100
 #define RECONNECT_CAP_MS 5000
+/* After losing a healthy session: retry at once, then every 50-100 ms for FAST_RETRY_S (an
+ * HA manager's planned switchover stops writes for about a second), then back off up to
+ * OUTAGE_CAP_MS until OUTAGE_S (a promotion after a lost primary takes seconds), and only
+ * then up to RECONNECT_CAP_MS. */
+#define FAST_RETRY_S 2.0
+#define OUTAGE_S 60.0
+#define OUTAGE_CAP_MS 1000
+/* How often an overdue answer from a server that is still there is looked at again. */
+#define SLOW_RECHECK_S 0.25
 
 static struct batch *
 oldest(struct session *s)
@@ -56,6 +65,28 @@ forget_batches(struct session *s)
 	ev_timer_stop(s->loop, &s->deadline_timer);
 }
 
+/* The wait before the next connection attempt. */
+static unsigned
+reconnect_delay(struct session *s)
+{
+	double now = ev_now(s->loop);
+
+	if (s->healthy) {
+		s->healthy = false;
+		s->outage_since = now;
+		backoff_reset(&s->backoff);
+		return 0;
+	}
+	if (s->outage_since > 0 && now - s->outage_since < FAST_RETRY_S)
+		return 50 + arc4random() % 51;
+	if (s->outage_since > 0 && now - s->outage_since < OUTAGE_S) {
+		unsigned delay = backoff_next(&s->backoff, arc4random());
+
+		return delay < OUTAGE_CAP_MS ? delay : OUTAGE_CAP_MS / 2 + arc4random() % (OUTAGE_CAP_MS / 2 + 1);
+	}
+	return backoff_next(&s->backoff, arc4random());
+}
+
 void
 session_reset(struct session *s, const char *fmt, ...)
 {
@@ -70,11 +101,12 @@ session_reset(struct session *s, const char *fmt, ...)
 	pgconn_close(&s->pg);
 	forget_batches(s);
 	s->up = false;
+	s->slow_reported = false;
 	s->hooks->lost(s->owner, reason);
 	if (s->stopped)
 		return;		/* the owner decided to stop */
 	{
-		unsigned delay_ms = backoff_next(&s->backoff, arc4random());
+		unsigned delay_ms = reconnect_delay(s);
 
 		log_info("reconnecting in %u ms", delay_ms);
 		ev_timer_set(&s->retry_timer, delay_ms / 1000.0, 0.);
@@ -163,6 +195,10 @@ on_batch_done(struct pgconn *c)
 	ctx = b->done_ctx;
 	s->head = (s->head + 1) % SESSION_MAX_BATCHES;
 	s->count--;
+	if (s->slow_reported) {
+		s->slow_reported = false;
+		log_info("the database answered after %.0f ms", (ev_now(s->loop) - b->sent_at) * 1000);
+	}
 	arm_deadline(s);
 	done(ctx, &outcome);
 }
@@ -203,16 +239,35 @@ retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	session_connect(s);
 }
 
+/*
+ * An answer is overdue.  A server whose host still acknowledges our packets (keepalive
+ * probes every idle second keep that knowledge fresh) is slow, not gone: it cannot free
+ * our locks either, so we wait for it, looking again every SLOW_RECHECK_S.  Only a
+ * silent transport means the server may be gone.
+ */
 static void
 deadline_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct session *s = container_of(w, struct session, deadline_timer);
 	struct batch *b = oldest(s);
+	unsigned long waited;
+	long silence;
 
 	(void) revents;
 	if (b == NULL)
 		return;
-	s->hooks->overdue(s->owner, (unsigned long) ((ev_now(loop) - b->sent_at) * 1000));
+	waited = (unsigned long) ((ev_now(loop) - b->sent_at) * 1000);
+	silence = pgconn_transport_silence_ms(&s->pg);
+	if (silence < 0 || (unsigned long) silence < s->deadline_ms) {
+		if (!s->slow_reported)
+			log_warn("no answer from the database for %lu ms, but its host is there (last "
+				 "packet %ld ms ago): waiting for it", waited, silence);
+		s->slow_reported = true;
+		ev_timer_set(&s->deadline_timer, SLOW_RECHECK_S, 0.);
+		ev_timer_start(loop, &s->deadline_timer);
+		return;
+	}
+	s->hooks->overdue(s->owner, waited, silence);
 }
 
 /* ---- the API ---- */
@@ -281,6 +336,8 @@ void
 session_healthy(struct session *s)
 {
 	backoff_reset(&s->backoff);
+	s->healthy = true;
+	s->outage_since = 0;
 }
 
 bool

@@ -38,8 +38,9 @@ struct session_hooks {
 	void (*lost)(void *owner, const char *reason);
 	/* A notification; the owner releases it with PQfreemem. */
 	void (*notify)(void *owner, PGnotify *note);
-	/* The oldest batch sent with an answer deadline has waited past it. */
-	void (*overdue)(void *owner, unsigned long waited_ms);
+	/* The oldest batch sent with an answer deadline has waited past it, and nothing has
+	 * come from the server's host for the deadline either: the server may be gone. */
+	void (*overdue)(void *owner, unsigned long waited_ms, long silence_ms);
 };
 
 /* One statement of a batch in flight. */
@@ -83,6 +84,9 @@ struct session {
 	bool building;		/* ring[tail] is being filled */
 	bool up;		/* connected, batches may be sent */
 	bool stopped;		/* no reconnects any more */
+	bool slow_reported;	/* an answer is overdue from a server that is still there */
+	bool healthy;		/* the database answered sensibly since we connected */
+	double outage_since;	/* when a healthy session was lost (fast retries for a while) */
 };
 
 void session_init(struct session *s, struct ev_loop *loop, const struct session_hooks *hooks,

@@ -29,6 +29,8 @@ fault_timing_compute(unsigned long session_timeout_ms, unsigned long lease_timeo
 	t->demote_bound_ms = t->renew_interval_ms + t->answer_deadline_ms;
 	/* A step answers well inside the deadline, and a stop is not held up for long. */
 	t->step_budget_ms = t->answer_deadline_ms / 4 < 1000 ? t->answer_deadline_ms / 4 : 1000;
+	t->client_keepalive_count = (unsigned) (t->answer_deadline_ms / 1000 ? t->answer_deadline_ms / 1000 : 1);
+	t->client_user_timeout_ms = t->answer_deadline_ms + 500;
 }
 
 unsigned long
@@ -50,4 +52,8 @@ fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
 	snprintf(out->user_timeout, sizeof(out->user_timeout), "%lu", t->user_timeout_ms);
 	snprintf(out->lease_ms, sizeof(out->lease_ms), "%lu", t->lease_ms);
 	snprintf(out->wait_timeout, sizeof(out->wait_timeout), "%lums", wait_timeout_ms);
+	snprintf(out->client_keepalive_count, sizeof(out->client_keepalive_count), "%u",
+		 t->client_keepalive_count);
+	snprintf(out->client_user_timeout, sizeof(out->client_user_timeout), "%lu",
+		 t->client_user_timeout_ms);
 }

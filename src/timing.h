@@ -21,6 +21,12 @@ struct fault_timing {
 	unsigned long lease_ms;
 	/* A processing step is sized so that its answer comes within this. */
 	unsigned long step_budget_ms;
+	/* Our side of the session: keepalive probes every second when idle, so that the
+	 * kernel always knows when it last heard the server's host, and a kernel deadline
+	 * for unacknowledged data a little after the answer deadline (a backstop for the
+	 * node's own check, still well before the server's release). */
+	unsigned client_keepalive_count;
+	unsigned long client_user_timeout_ms;
 };
 
 /*
@@ -40,6 +46,8 @@ struct fault_timing_text {
 	char user_timeout[24];
 	char lease_ms[24];
 	char wait_timeout[24];	/* lock_timeout of a wait-mode lock wait, e.g. "10000ms" */
+	char client_keepalive_count[12];
+	char client_user_timeout[24];
 };
 
 /* wait_timeout_ms: how long a wait-mode standby waits before it polls once. */

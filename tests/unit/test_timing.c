@@ -38,6 +38,9 @@ START_TEST(test_demotion_precedes_release_for_every_setting)
 			ck_assert_uint_lt(t.renew_interval_ms, t.lease_ms);
 			ck_assert_uint_ge(t.keepalive_count, 1);
 			ck_assert_uint_ge(t.keepalive_interval_s, 1);
+			/* The kernel's backstop on our side fires before the server's release. */
+			ck_assert_uint_lt(t.client_user_timeout_ms, t.server_release_ms);
+			ck_assert_uint_gt(t.client_user_timeout_ms, t.answer_deadline_ms);
 			/* A step and a single handler call answer well within the deadline. */
 			ck_assert_uint_le(t.step_budget_ms * 4, t.answer_deadline_ms);
 			ck_assert_uint_le(fault_timing_event_limit(&t, 3600000) * 2, t.answer_deadline_ms);
