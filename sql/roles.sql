@@ -1,22 +1,24 @@
--- ClusteredNodes: the least-privilege group role for nodes.
+-- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations, as a role that may create roles:
+-- Apply after the migrations (it needs schema version 6), as a role that may create
+-- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
 --   CREATE ROLE node_payments LOGIN PASSWORD '…' IN ROLE clustered_nodes_node;
--- Idempotent; re-apply after each migration (it grants on what exists).
+-- Idempotent; re-apply after each migration.  Upgrading from version 5 or older:
+-- restart every node on the new version first, then apply this file (it takes away the
+-- direct writes older nodes make).
 --
--- What nodes need and nothing more: read the schema version, write
--- cluster_state and their own members row.  Advisory locks, LISTEN/NOTIFY
--- and pg_stat_activity's pid column need no grant.  The role cannot create,
--- drop or truncate anything, nor delete a cluster's state.
+-- A node's login may read the cluster tables, and write only through the functions of
+-- sql/006_protocol.sql, which check in the database that the caller holds the cluster's
+-- lock (for a leader's writes) or is the member's own session (for its row), and that
+-- the login may act for the cluster (when it is bound to a role with
+-- clustered_nodes.bind_cluster()).  It has no pg_signal_backend: hung-leader eviction
+-- runs inside clustered_nodes.evict() with the owner's rights, and only under its rules.
 --
--- Hung-leader eviction (lease_timeout) ends the stuck leader's backend with
--- pg_terminate_backend, which PostgreSQL allows against the same role or
--- with pg_signal_backend; the grant below covers nodes that log in as
--- different roles.  pg_signal_backend can end any non-superuser backend of
--- the server (never a superuser's): if that is too much for you, log every
--- node in as the same role, drop the grant, or set lease_timeout = off.
+-- Advisory locks need no grant: any login of the database can take a cluster's lock
+-- (the key is no secret).  Nodes name and evict such a squatter after lease_timeout, but
+-- who may log in to the database matters: see the README's Security section.
 
 SET client_min_messages = warning;
 
@@ -24,41 +26,52 @@ BEGIN;
 
 DO $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 6) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations in sql/ first (up to 006_protocol.sql)';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
     END IF;
-END $$;
-
-REVOKE ALL ON SCHEMA clustered_nodes FROM clustered_nodes_node;
-GRANT USAGE ON SCHEMA clustered_nodes TO clustered_nodes_node;
-
-REVOKE ALL ON ALL TABLES IN SCHEMA clustered_nodes FROM clustered_nodes_node;
-GRANT SELECT ON clustered_nodes.schema_migrations TO clustered_nodes_node;
-GRANT SELECT, INSERT, UPDATE ON clustered_nodes.cluster_state TO clustered_nodes_node;
-GRANT SELECT, INSERT, UPDATE, DELETE ON clustered_nodes.members TO clustered_nodes_node;
-GRANT pg_signal_backend TO clustered_nodes_node;
--- Durable events (version 4): consume events, record dead letters.
-GRANT SELECT, DELETE ON clustered_nodes.events TO clustered_nodes_node;
-GRANT INSERT ON clustered_nodes.dead_letters TO clustered_nodes_node;
-GRANT USAGE ON SEQUENCE clustered_nodes.dead_letters_id_seq TO clustered_nodes_node;
--- Version 5: a suspect event's attempts, through clustered_nodes.record_attempt().
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 5) THEN
-        GRANT UPDATE (attempts) ON clustered_nodes.events TO clustered_nodes_node;
-    END IF;
-END $$;
-
--- Producers of durable events need only clustered_nodes.notify(), which
--- runs with its owner's rights: grant clustered_nodes_producer to them.
-DO $$
-BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_producer') THEN
         CREATE ROLE clustered_nodes_producer NOLOGIN;
     END IF;
+    -- Granted by earlier versions of this file; eviction no longer needs it.
+    IF pg_has_role('clustered_nodes_node', 'pg_signal_backend', 'MEMBER') THEN
+        REVOKE pg_signal_backend FROM clustered_nodes_node;
+    END IF;
 END $$;
-REVOKE ALL ON FUNCTION clustered_nodes.notify(text, text) FROM PUBLIC;
-GRANT USAGE ON SCHEMA clustered_nodes TO clustered_nodes_producer;
-GRANT EXECUTE ON FUNCTION clustered_nodes.notify(text, text) TO clustered_nodes_producer, clustered_nodes_node;
+
+REVOKE ALL ON SCHEMA clustered_nodes FROM clustered_nodes_node, clustered_nodes_producer;
+GRANT USAGE ON SCHEMA clustered_nodes TO clustered_nodes_node, clustered_nodes_producer;
+
+-- Reading: the schema version, the cluster's state and members (status, the view).
+REVOKE ALL ON ALL TABLES IN SCHEMA clustered_nodes FROM clustered_nodes_node, clustered_nodes_producer;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA clustered_nodes FROM clustered_nodes_node, clustered_nodes_producer;
+GRANT SELECT ON clustered_nodes.schema_migrations, clustered_nodes.cluster_state,
+    clustered_nodes.members TO clustered_nodes_node;
+
+-- Writing: only through the functions, which check the caller.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA clustered_nodes FROM PUBLIC, clustered_nodes_node,
+    clustered_nodes_producer;
+GRANT EXECUTE ON FUNCTION
+    clustered_nodes.lock_key(text),
+    clustered_nodes.check_may_act(text),
+    clustered_nodes.register(text, text, text, integer, text, text),
+    clustered_nodes.heartbeat(text, text),
+    clustered_nodes.deregister(text, text),
+    clustered_nodes.take_lead(text, text, bigint, text[]),
+    clustered_nodes.advance(text, bigint, bigint, bigint, bigint, bigint[]),
+    clustered_nodes.fetch_events(text, text[], integer),
+    clustered_nodes.record_attempt(text, bigint),
+    clustered_nodes.dead_letter(text, bigint, text, text, bigint, bigint, text, integer, text),
+    clustered_nodes.release_lead(text, bigint),
+    clustered_nodes.lock_holder(text),
+    clustered_nodes.evict(text, integer, bigint)
+    TO clustered_nodes_node;
+
+-- Producers of durable events need only clustered_nodes.notify(), which runs with its
+-- owner's rights: grant clustered_nodes_producer to them.
+GRANT EXECUTE ON FUNCTION clustered_nodes.notify(text, text)
+    TO clustered_nodes_producer, clustered_nodes_node;
 
 COMMIT;

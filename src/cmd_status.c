@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "escape.h"
 #include "json.h"
 #include "lockkey.h"
 #include "oneshot.h"
@@ -18,11 +19,26 @@ static const char SQL_STATE[] =
 	"  to_char(elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	"FROM clustered_nodes.cluster_state WHERE cluster = $1";
 
-/* The session that holds the lock, whatever the table says. */
-static const char SQL_HOLDER[] =
-	"SELECT l.pid, coalesce(a.application_name, '') FROM pg_locks l "
-	"LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint");
+/* Columns of SQL_LOCK_HOLDER: the session that holds the lock, whatever the table says. */
+enum { HOLDER_PID, HOLDER_USER, HOLDER_APPLICATION, HOLDER_CLIENT, HOLDER_MEMBER };
+
+/*
+ * A value as a person may see it on a terminal: control characters, escapes and bidi
+ * overrides shown as \xHH / \u{HHHH} (escape_for_log), so that a hostile name in a table
+ * cannot drive the operator's terminal.  Valid until eight more calls.
+ */
+static const char *
+shown(const PGresult *res, int row, int col)
+{
+	static char ring[8][ESCAPE_MAX_LEN(256)];
+	static unsigned next;
+	char *buf = ring[next++ % 8];
+	const char *v = PQgetvalue(res, row, col);
+	size_t len = strlen(v);
+
+	escape_for_log(buf, sizeof(ring[0]), v, len < 256 ? len : 256);
+	return buf;
+}
 
 static PGresult *
 query(PGconn *conn, const char *sql, int nparams, const char *const *params)
@@ -54,8 +70,15 @@ print_json(const struct config *c, PGresult *state, PGresult *holder, PGresult *
 	json_write_string(stdout, has_state && !PQgetisnull(state, 0, 4) ? PQgetvalue(state, 0, 4) : NULL);
 	printf(",\"lock_key\":%" PRId64 ",\"lock_holder\":", lock_key_for_cluster(c->cluster));
 	if (PQntuples(holder) == 1) {
-		printf("{\"pid\":%s,\"application_name\":", PQgetvalue(holder, 0, 0));
-		json_write_string(stdout, PQgetvalue(holder, 0, 1));
+		printf("{\"pid\":%s,\"application_name\":", PQgetvalue(holder, 0, HOLDER_PID));
+		json_write_string(stdout, PQgetvalue(holder, 0, HOLDER_APPLICATION));
+		printf(",\"user\":");
+		json_write_string(stdout, PQgetvalue(holder, 0, HOLDER_USER));
+		printf(",\"client\":");
+		json_write_string(stdout, PQgetvalue(holder, 0, HOLDER_CLIENT));
+		printf(",\"member\":");
+		json_write_string(stdout, PQgetisnull(holder, 0, HOLDER_MEMBER) ? NULL :
+				  PQgetvalue(holder, 0, HOLDER_MEMBER));
 		printf("}");
 	} else
 		printf("null");
@@ -97,24 +120,23 @@ print_text(const struct config *c, PGresult *state, PGresult *holder, PGresult *
 		printf("term      %s\n", PQgetvalue(state, 0, 0));
 		printf("counter   %s\n", PQgetvalue(state, 0, 1));
 		if (!PQgetisnull(state, 0, 2))
-			printf("leader    %s since %s (backend pid %s)\n", PQgetvalue(state, 0, 2),
+			printf("leader    %s since %s (backend pid %s)\n", shown(state, 0, 2),
 			       PQgetvalue(state, 0, 4), PQgetvalue(state, 0, 3));
 		else
 			printf("leader    none recorded\n");
 	} else
 		printf("state     no leader has ever been elected in this cluster\n");
 	if (PQntuples(holder) == 1)
-		printf("lock      held by backend pid %s (%s)\n", PQgetvalue(holder, 0, 0),
-		       PQgetvalue(holder, 0, 1));
+		printf("lock      held by backend pid %s (%s)\n", PQgetvalue(holder, 0, HOLDER_PID),
+		       shown(holder, 0, HOLDER_APPLICATION));
 	else
 		printf("lock      not held: no leader\n");
 	printf("\n%-20s %-8s %-8s %-20s %-8s %-8s %s\n", "NODE", "ROLE", "SESSION", "HOST", "PID",
 	       "VERSION", "HEARTBEAT AGE");
 	for (int i = 0; i < PQntuples(members); i++)
-		printf("%-20s %-8s %-8s %-20s %-8s %-8s %ss\n", PQgetvalue(members, i, 0),
-		       PQgetvalue(members, i, 1), PQgetvalue(members, i, 8),
-		       PQgetvalue(members, i, 2), PQgetvalue(members, i, 3),
-		       PQgetvalue(members, i, 4), PQgetvalue(members, i, 6));
+		printf("%-20s %-8s %-8s %-20s %-8s %-8s %ss\n", shown(members, i, 0),
+		       shown(members, i, 1), shown(members, i, 8), shown(members, i, 2),
+		       shown(members, i, 3), shown(members, i, 4), shown(members, i, 6));
 	if (PQntuples(members) == 0)
 		printf("(no members registered)\n");
 	for (int i = 0; i < nproblems; i++)
@@ -131,16 +153,24 @@ find_problems(PGresult *state, PGresult *holder, PGresult *members, char problem
 	const char *leader_pid = has_state && !PQgetisnull(state, 0, 3) ? PQgetvalue(state, 0, 3) : NULL;
 	int n = 0;
 
+	if (leader)
+		leader = shown(state, 0, 2);
 	if (!held && leader)
 		snprintf(problems[n++], 256, "stale leader row: cluster_state names %s (backend pid "
 			 "%s) but no session holds the lock", leader, leader_pid ? leader_pid : "?");
-	if (held && (!leader_pid || strcmp(leader_pid, PQgetvalue(holder, 0, 0)) != 0))
-		snprintf(problems[n++], 256, "the lock is held by backend pid %s (%s) but "
-			 "cluster_state names %s (backend pid %s)", PQgetvalue(holder, 0, 0),
-			 PQgetvalue(holder, 0, 1), leader ? leader : "no leader",
+	if (held && PQgetisnull(holder, 0, HOLDER_MEMBER))
+		snprintf(problems[n++], 256, "the lock is held by backend pid %s (user %s, application "
+			 "%s, client %s), which is not a member of the cluster: nodes end its session "
+			 "after lease_timeout", PQgetvalue(holder, 0, HOLDER_PID),
+			 shown(holder, 0, HOLDER_USER), shown(holder, 0, HOLDER_APPLICATION),
+			 shown(holder, 0, HOLDER_CLIENT));
+	else if (held && (!leader_pid || strcmp(leader_pid, PQgetvalue(holder, 0, HOLDER_PID)) != 0))
+		snprintf(problems[n++], 256, "the lock is held by backend pid %s (member %s) but "
+			 "cluster_state names %s (backend pid %s)", PQgetvalue(holder, 0, HOLDER_PID),
+			 shown(holder, 0, HOLDER_MEMBER), leader ? leader : "no leader",
 			 leader_pid ? leader_pid : "none");
 	for (int i = 0; i < PQntuples(members) && n < MAX_PROBLEMS; i++) {
-		const char *node = PQgetvalue(members, i, 0);
+		const char *node = shown(members, i, 0);
 
 		if (strcmp(PQgetvalue(members, i, 8), "gone") == 0)
 			snprintf(problems[n++], 256, "member %s: its session is gone (stopped "
@@ -156,9 +186,7 @@ find_problems(PGresult *state, PGresult *holder, PGresult *members, char problem
 int
 run_status(const struct config *c, bool json)
 {
-	char key[24];
 	const char *cluster_param[] = {c->cluster};
-	const char *key_param[] = {key};
 	PGresult *state = NULL, *holder = NULL, *members = NULL;
 	char problems[MAX_PROBLEMS][256];
 	long long version;
@@ -171,11 +199,10 @@ run_status(const struct config *c, bool json)
 		PQfinish(conn);
 		return EX_CONFIG;
 	}
-	snprintf(key, sizeof(key), "%" PRId64, lock_key_for_cluster(c->cluster));
 	/* One snapshot: the table and pg_locks read at the same moment. */
 	PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
 	if ((state = query(conn, SQL_STATE, 1, cluster_param)) != NULL &&
-	    (holder = query(conn, SQL_HOLDER, 1, key_param)) != NULL &&
+	    (holder = query(conn, SQL_LOCK_HOLDER, 1, cluster_param)) != NULL &&
 	    (members = query(conn, SQL_MEMBERS, 1, cluster_param)) != NULL) {
 		nproblems = find_problems(state, holder, members, problems);
 		if (json)

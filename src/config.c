@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sysexits.h>
 
 #include <ini.h>
@@ -16,6 +18,8 @@ struct file_reader {
 	FILE *fp;
 	const char *path;
 	int line;		/* of the line last read */
+	char *text;		/* the line, as getline() read it */
+	size_t text_size;
 	struct config *config;
 	unsigned seen;		/* bit i: settings[i] was set in this file */
 	char *err;
@@ -38,16 +42,38 @@ describe(char *err, size_t errlen, const char *where, const char *key, const cha
 	snprintf(err, errlen, "%s: %s '%s' %s", where, key, shown, why);
 }
 
-/* libinih's line reader, counting lines so that errors can name them. */
+/*
+ * libinih's line reader, counting lines so that errors can name them.  libinih reads
+ * at most size - 1 bytes of a line and would parse the rest as a new line (Debian's:
+ * 199 bytes), silently cutting a value or echoing the rest of it (a password) in an
+ * "unknown key" error; a NUL byte would cut it too.  Both are errors here, naming the
+ * file and line and nothing of the line.
+ */
 static char *
 read_line(char *buf, int size, void *stream)
 {
 	struct file_reader *r = stream;
-	char *line = fgets(buf, size, r->fp);
+	ssize_t len = getline(&r->text, &r->text_size, r->fp);
+	size_t content;
 
-	if (line != NULL)
-		r->line++;
-	return line;
+	if (len < 0 || r->failed)
+		return NULL;
+	r->line++;
+	if (memchr(r->text, '\0', (size_t) len) != NULL) {
+		snprintf(r->err, r->errlen, "%s:%d: the line holds a NUL byte", r->path, r->line);
+		r->failed = true;
+		return NULL;
+	}
+	content = (size_t) len - (len > 0 && r->text[len - 1] == '\n');
+	if (content + 2 > (size_t) size) {
+		snprintf(r->err, r->errlen, "%s:%d: the line is longer than %d bytes, the most the "
+			 "config file parser reads (a long dbname can go in CLUSTERED_NODES_DBNAME, or "
+			 "in a libpq service file: dbname = service=NAME)", r->path, r->line, size - 2);
+		r->failed = true;
+		return NULL;
+	}
+	memcpy(buf, r->text, (size_t) len + 1);
+	return buf;
 }
 
 static int
@@ -63,13 +89,19 @@ on_ini_entry(void *user, const char *section, const char *key, const char *value
 		return 0;
 	snprintf(where, sizeof(where), "%s:%d", r->path, r->line);
 	if (section[0] != '\0' && strcmp(section, CONFIG_SECTION) != 0) {
+		char shown[ESCAPE_MAX_LEN(64)];
+
+		escape_for_log(shown, sizeof(shown), section, strnlen(section, 64));
 		snprintf(r->err, r->errlen, "%s: unknown section [%s] (use [%s] or none)", where,
-			 section, CONFIG_SECTION);
+			 shown, CONFIG_SECTION);
 		r->failed = true;
 		return 0;
 	}
 	if ((s = setting_by_key(key)) == NULL) {
-		snprintf(r->err, r->errlen, "%s: unknown key '%s'", where, key);
+		char shown[ESCAPE_MAX_LEN(64)];
+
+		escape_for_log(shown, sizeof(shown), key, strnlen(key, 64));
+		snprintf(r->err, r->errlen, "%s: unknown key '%s'", where, shown);
 		r->failed = true;
 		return 0;
 	}
@@ -93,22 +125,27 @@ load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
 	struct file_reader r = {.path = path, .config = c, .err = err, .errlen = errlen};
 	struct stat st;
-	int rc;
+	int fd, rc;
 
-	if (stat(path, &st) != 0) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (SIGHUP runs on the loop). */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
 		return EX_CONFIG;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: the config file is a directory", path);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, S_ISDIR(st.st_mode) ? "%s: the config file is a directory" :
+			 "%s: the config file is not a regular file", path);
+		close(fd);
 		return EX_CONFIG;
 	}
-	if ((r.fp = fopen(path, "r")) == NULL) {
+	if ((r.fp = fdopen(fd, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+		close(fd);
 		return EX_CONFIG;
 	}
 	rc = ini_parse_stream(read_line, &r, on_ini_entry, &r);
 	fclose(r.fp);
+	free(r.text);
 	if (r.failed)
 		return EX_CONFIG;
 	if (rc != 0) {

@@ -1,7 +1,8 @@
 /* The exec handler's runner: one program per event, one at a time, on the loop (ev_child).
  *
  * Each program gets its event's payload on stdin (from an unlinked temporary file),
- * CLUSTERED_NODES_* in its environment, and its own process group, so that a timeout
+ * CLUSTERED_NODES_* and what it needs of the node's environment (PATH, HOME, locale,
+ * never credentials) as its environment, and its own process group, so that a timeout
  * kills whatever it started too; a supervisor process kills that group when the node
  * dies, so no program outlives its node.  The runner reports once per batch: all succeeded, or
  * which one failed and why (a non-zero exit, a signal, the timeout).
@@ -16,32 +17,66 @@
 #include <unistd.h>
 
 #include "exec_runner.h"
+#include "names.h"
 #include "log.h"
 #include "util.h"
 
 static void run_child(struct exec_runner *r);
 
-/* The program itself, in the supervisor's process group. */
+/* What a program inherits of the node's environment: what programs need to run, never
+ * the node's credentials (PGPASSWORD, CLUSTERED_NODES_DBNAME, tokens of any kind). */
+static const char *const inherited[] = {
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+};
+
+static bool
+inherited_variable(const char *entry)
+{
+	size_t name = strcspn(entry, "=");
+
+	if (strncmp(entry, "LC_", 3) == 0)
+		return true;	/* locale categories */
+	for (size_t i = 0; i < sizeof(inherited) / sizeof(inherited[0]); i++)
+		if (strlen(inherited[i]) == name && strncmp(entry, inherited[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The program itself, in the supervisor's process group, with an explicit environment. */
 static void
 exec_program(const struct exec_runner *r, int stdin_fd, const struct exec_item *item)
 {
-	char counter[24], id[24];
+	extern char **environ;
+	char *env[64 + 8];
+	char vars[6][NAME_MAX_BYTES + 64];
+	int n = 0;
 
 	dup2(stdin_fd, STDIN_FILENO);
 	if (stdin_fd != STDIN_FILENO)
 		close(stdin_fd);
-	snprintf(counter, sizeof(counter), "%lld", item->counter);
-	snprintf(id, sizeof(id), "%lld", item->event_id);
-	setenv("CLUSTERED_NODES_CHANNEL", item->channel, 1);
-	setenv("CLUSTERED_NODES_COUNTER", counter, 1);
-	setenv("CLUSTERED_NODES_TERM", r->term_text, 1);
-	setenv("CLUSTERED_NODES_NODE", r->node, 1);
-	setenv("CLUSTERED_NODES_CLUSTER", r->cluster, 1);
-	if (item->event_id > 0)
-		setenv("CLUSTERED_NODES_EVENT_ID", id, 1);
-	else
-		unsetenv("CLUSTERED_NODES_EVENT_ID");
-	execl("/bin/sh", "sh", "-c", r->command, (char *) NULL);
+	for (char **e = environ; *e && n < 64; e++)
+		if (inherited_variable(*e))
+			env[n++] = *e;
+	if (getenv("PATH") == NULL)
+		env[n++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	snprintf(vars[0], sizeof(vars[0]), "CLUSTERED_NODES_CHANNEL=%s", item->channel);
+	snprintf(vars[1], sizeof(vars[1]), "CLUSTERED_NODES_COUNTER=%lld", item->counter);
+	snprintf(vars[2], sizeof(vars[2]), "CLUSTERED_NODES_TERM=%s", r->term_text);
+	snprintf(vars[3], sizeof(vars[3]), "CLUSTERED_NODES_NODE=%s", r->node);
+	snprintf(vars[4], sizeof(vars[4]), "CLUSTERED_NODES_CLUSTER=%s", r->cluster);
+	snprintf(vars[5], sizeof(vars[5]), "CLUSTERED_NODES_EVENT_ID=%lld", item->event_id);
+	for (int i = 0; i < (item->event_id > 0 ? 6 : 5); i++)
+		env[n++] = vars[i];
+	env[n] = NULL;
+	{
+		/* execve() takes non-const strings: this child's own copy of the command. */
+		char *command = strdup(r->command);
+		char sh[] = "sh", dash_c[] = "-c";
+		char *const argv[] = {sh, dash_c, command, NULL};
+
+		if (command != NULL)
+			execve("/bin/sh", argv, env);
+	}
 	_exit(127);
 }
 

@@ -20,6 +20,7 @@
 #include "listen_addr.h"
 #include "http_pages.h"
 #include "log.h"
+#include "node.h"
 
 #define HTTP_CONNECTION_LIMIT 64
 #define HTTP_PER_IP_LIMIT 32
@@ -34,6 +35,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	struct node *node;
 	int listen_fd;
+	char own_host[256];	/* this machine's name, for Host checks */
 };
 
 static void
@@ -112,16 +114,37 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	size_t len = 0;
 	FILE *out;
 
+	static int seen;	/* any non-NULL marks a request whose headers were seen */
+
 	(void) version;
 	(void) upload_data;
-	(void) upload_data_size;
-	(void) state;
-	/* Answered on the first call: a request body, if any, is never read. */
+	/* A page of another origin whose name resolves to us (DNS rebinding) must not read
+	 * payloads: only Host values that name this endpoint are answered. */
+	if (!host_header_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+				 h->own_host, node_config(h->node)->http_hosts)) {
+		char *text = strdup("misdirected request: the Host header does not name this "
+				    "endpoint (see http_hosts)\n");
+
+		return text ? send_page(c, MHD_HTTP_MISDIRECTED_REQUEST, "text/plain; charset=utf-8",
+					text, strlen(text), false) : MHD_NO;
+	}
+	/* Anything but GET and HEAD is answered on the first call: its body is never read
+	 * (and MHD closes such a connection). */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 		char *text = strdup("method not allowed: use GET\n");
 
 		return text ? send_page(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
 					text, strlen(text), true) : MHD_NO;
+	}
+	/* GET and HEAD are answered once the request is complete, so that MHD may keep the
+	 * connection for the next probe; a body sent with them is discarded as it comes. */
+	if (*state == NULL) {
+		*state = &seen;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0;
+		return MHD_YES;
 	}
 	if ((out = open_memstream(&body, &len)) == NULL)
 		return MHD_NO;
@@ -172,6 +195,9 @@ http_start(struct ev_loop *loop, const char *spec, struct node *n, char *url, si
 	}
 	h->loop = loop;
 	h->node = n;
+	if (gethostname(h->own_host, sizeof(h->own_host)) != 0)
+		h->own_host[0] = '\0';
+	h->own_host[sizeof(h->own_host) - 1] = '\0';
 	h->listen_fd = fd;
 	h->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 				     on_request, h,

@@ -72,6 +72,12 @@ render_readyz(const struct node *n, FILE *out, struct page *page)
 	else if (node_state_holds_lock(node_current_state(n))) {
 		page->status = 200;
 		fprintf(out, "ready: leader\n");
+	} else if (node_lock_squatter(n)->pid != 0) {
+		const struct lock_squatter *q = node_lock_squatter(n);
+
+		/* Nobody can take over while it holds the lock (until it is evicted). */
+		fprintf(out, "not ready: the lock is held by backend pid %lld (user %s, application %s, "
+			"client %s), which does not lead\n", q->pid, q->user, q->application, q->client);
 	} else if (node_current_state(n) == ST_STANDBY || node_current_state(n) == ST_ACQUIRING) {
 		page->status = 200;
 		fprintf(out, "ready: standby, able to take over\n");
@@ -105,6 +111,21 @@ render_status(const struct node *n, FILE *out, struct page *page)
 	if (node_view(n)->valid)
 		fprintf(out, "%.1f", now - node_view(n)->taken_at);
 	else
+		fputs("null", out);
+	fputs(",\"lock_held_without_leading\":", out);
+	if (node_lock_squatter(n)->pid != 0) {
+		const struct lock_squatter *q = node_lock_squatter(n);
+
+		fprintf(out, "{\"pid\":%lld,\"user\":", q->pid);
+		json_write_string(out, q->user);
+		fputs(",\"application\":", out);
+		json_write_string(out, q->application);
+		fputs(",\"client\":", out);
+		json_write_string(out, q->client);
+		fputs(",\"member\":", out);
+		json_write_string(out, q->member[0] ? q->member : NULL);
+		fputs("}", out);
+	} else
 		fputs("null", out);
 	fputs(",\"members\":[", out);
 	for (int i = 0; node_view(n)->valid && i < node_view(n)->nmembers; i++) {
@@ -181,6 +202,9 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 		    "the backlog was at backlog_limit.", node_stats(n)->dropped);
 	metric(out, "backlog_bytes", "gauge", "Memory held by received, unprocessed notifications.",
 	       (double) node_backlog_bytes(n));
+	metric(out, "lock_held_without_leading", "gauge", "1 while this node sees the cluster's "
+	       "lock held by a session that does not lead (a squatter, a stopped standby).",
+	       node_lock_squatter(n)->pid != 0);
 	fputs("# HELP clustered_nodes_step_duration_seconds Time from sending a processing step to "
 	      "its commit.\n# TYPE clustered_nodes_step_duration_seconds histogram\n", out);
 	for (int b = 0; b < STEP_BUCKETS; b++) {

@@ -40,6 +40,12 @@ json_write_escaped(FILE *out, const char *src, size_t len)
 				fputs("\\ufffd", out);
 				break;
 			}
+			if (code_point_is_hazard(utf8_code_point(s + i, seq))) {
+				/* C1 controls and bidi overrides: valid JSON, but not for terminals */
+				fprintf(out, "\\u%04x", utf8_code_point(s + i, seq));
+				i += seq;
+				continue;
+			}
 			fwrite(s + i, 1, seq, out);
 			i += seq;
 			continue;

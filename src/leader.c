@@ -79,7 +79,7 @@ add_listen(struct leader *l, const char *channel)
 void
 leader_take_lead(struct leader *l)
 {
-	const char *params[] = {l->cfg->cluster, l->lock_key_text, l->cfg->node, l->lease_ms_text};
+	const char *params[] = {l->cfg->cluster, l->cfg->node, l->lease_ms_text, l->channels_array};
 
 	l->promoted = false;
 	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
@@ -127,15 +127,13 @@ on_fetched(void *ctx, const struct batch_outcome *o)
 static void
 fetch_events(struct leader *l)
 {
-	char channels[MAX_CHANNELS * (2 * NAME_MAX_BYTES + 4) + 4], limit[12];
-	const char *params[] = {channels, limit};
+	char limit[12];
+	const char *params[] = {l->cfg->cluster, l->channels_array, limit};
 
-	pg_text_array(channels, sizeof(channels), (const char *const *) l->cfg->channels,
-		      l->cfg->nchannels);
 	snprintf(limit, sizeof(limit), "%d", EVENTS_BATCH);
 	l->events_due = false;
 	l->events_wake_at_fetch = l->events_wake;
-	if (!session_add(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 2, params, read_events, l) ||
+	if (!session_add(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 3, params, read_events, l) ||
 	    !session_send(l->session, on_fetched, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");
@@ -566,7 +564,12 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	exec_runner_configure(&l->exec, cfg->handler_exec, cfg->handler_timeout_ms, l->term_text,
 			      cfg->node, cfg->cluster);
 	l->escaped_payload = malloc(ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES));
-	return l->escaped_payload != NULL;
+	l->channels_array = malloc(MAX_CHANNELS * (2 * NAME_MAX_BYTES + 4) + 4);
+	if (l->escaped_payload == NULL || l->channels_array == NULL)
+		return false;
+	pg_text_array(l->channels_array, MAX_CHANNELS * (2 * NAME_MAX_BYTES + 4) + 4,
+		      (const char *const *) cfg->channels, cfg->nchannels);
+	return true;
 }
 
 void
@@ -593,4 +596,6 @@ leader_free(struct leader *l)
 	event_buffer_free(&l->events);
 	free(l->escaped_payload);
 	l->escaped_payload = NULL;
+	free(l->channels_array);
+	l->channels_array = NULL;
 }

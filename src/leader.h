@@ -58,6 +58,7 @@ struct leader {
 	void *owner;
 	const char *lock_key_text;
 	const char *lease_ms_text;
+	char *channels_array;	/* the channels as a text[] literal, for take_lead and fetches */
 	bool want_view;		/* remember recent notifications for the status page */
 
 	int64_t term;		/* valid while leading */

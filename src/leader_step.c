@@ -269,14 +269,14 @@ static bool
 record_attempt(struct leader *l)
 {
 	char id_text[24];
-	const char *params[] = {id_text};
+	const char *params[] = {l->cfg->cluster, id_text};
 	struct durable_event *e = &l->events.items[0];
 
 	if (!l->step.durable || l->step.size != 1 || l->cfg->handler_sql[0] == '\0' ||
 	    (e->id > l->suspect_max_id && e->attempts == 0))
 		return true;
 	snprintf(id_text, sizeof(id_text), "%lld", e->id);
-	if (!session_add(l->session, TAG_ATTEMPT, 0, SQL_RECORD_ATTEMPT, 1, params, NULL, NULL) ||
+	if (!session_add(l->session, TAG_ATTEMPT, 0, SQL_RECORD_ATTEMPT, 2, params, NULL, NULL) ||
 	    !session_send(l->session, on_attempt_recorded, l, true))
 		return false;
 	e->attempts++;
@@ -329,8 +329,9 @@ step_send_dead_letter(struct leader *l, step_done_fn done)
 	snprintf(id_text, sizeof(id_text), "%lld", id);
 	snprintf(counter_text, sizeof(counter_text), "%" PRId64, l->counter);
 	snprintf(attempts_text, sizeof(attempts_text), "%lu", l->failure.head_attempts);
-	const char *letter[] = {l->cfg->cluster, channel, payload, l->step.durable ? id_text : NULL,
-		counter_text, l->term_text, l->cfg->node, attempts_text, l->head_error};
+	const char *letter[] = {l->cfg->cluster, l->term_text, channel, payload,
+		l->step.durable ? id_text : NULL, counter_text, l->cfg->node, attempts_text,
+		l->head_error};
 
 	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
 	    !add_advance(l, 1) ||

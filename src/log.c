@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "json.h"
 #include "log.h"
 
@@ -85,6 +86,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 {
 	/* Large enough for a maximal payload escaped four times over. */
 	static char message[40 * 1024];
+	static char shown[ESCAPE_MAX_LEN(sizeof(message))];
 	struct timespec now;
 	struct tm tm;
 	char stamp[40];
@@ -103,14 +105,6 @@ log_msg(enum log_level level, const char *fmt, ...)
 	/* Microseconds: latency between nodes and PostgreSQL is read off these. */
 	snprintf(stamp + len, sizeof(stamp) - (size_t) len, ".%06ldZ", now.tv_nsec / 1000);
 
-	if (log_format == LOG_FORMAT_TEXT) {
-		fprintf(log_out(), "%s %s [%s] ", stamp, level_names[level], log_node);
-		va_start(ap, fmt);
-		vfprintf(log_out(), fmt, ap);
-		va_end(ap);
-		fputc('\n', log_out());
-		return;
-	}
 	va_start(ap, fmt);
 	len = vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
@@ -118,6 +112,13 @@ log_msg(enum log_level level, const char *fmt, ...)
 		len = 0;
 	if ((size_t) len >= sizeof(message))
 		len = (int) sizeof(message) - 1;
+	if (log_format == LOG_FORMAT_TEXT) {
+		/* Whatever a record quotes (a server's error message may carry a payload) reaches
+		 * the reader's terminal without controls, escapes or bidi overrides, on one line. */
+		escape_hazards(shown, sizeof(shown), message, (size_t) len);
+		fprintf(log_out(), "%s %s [%s] %s\n", stamp, level_names[level], log_node, shown);
+		return;
+	}
 	fprintf(log_out(), "{\"ts\":\"%s\",\"level\":\"%s\",\"node\":", stamp, level_names[level]);
 	json_write_string(log_out(), log_node);
 	fputs(",\"msg\":\"", log_out());

@@ -19,12 +19,18 @@
 
 enum membership_tag { TAG_REGISTER, TAG_HOUSEKEEPING, TAG_LEAVE };
 
+static bool
+read_true(const PGresult *res)
+{
+	return PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+}
+
 static void
 read_accepted(void *ctx, const PGresult *res)
 {
 	struct membership *m = ctx;
 
-	m->accepted = PQntuples(res) > 0;
+	m->accepted = read_true(res);
 }
 
 static void
@@ -99,8 +105,23 @@ read_heartbeat(void *ctx, const PGresult *res)
 {
 	struct membership *m = ctx;
 
-	if (PQntuples(res) > 0)
-		m->heartbeat_due = false;
+	m->heartbeat_due = false;
+	if (!read_true(res) && !m->row_lost) {
+		log_warn("our members row is gone (removed by someone with rights over the table): "
+			 "writing it again");
+		m->row_lost = true;
+	}
+}
+
+static void
+read_rewritten(void *ctx, const PGresult *res)
+{
+	struct membership *m = ctx;
+
+	if (read_true(res))
+		m->row_lost = false;
+	else
+		log_warn("could not write our members row again: another live session has our name");
 }
 
 static void
@@ -129,7 +150,7 @@ membership_want_heartbeat(struct membership *m)
 bool
 membership_housekeeping_due(const struct membership *m)
 {
-	return m->heartbeat_due || m->view_due;
+	return m->heartbeat_due || m->view_due || m->row_lost;
 }
 
 bool
@@ -137,7 +158,12 @@ membership_add_housekeeping(struct membership *m)
 {
 	const char *params[] = {m->cfg->cluster, m->cfg->node};
 	const char *cluster[] = {m->cfg->cluster};
+	const char *row[] = {m->cfg->cluster, m->cfg->node, m->host, m->pid_text, CN_VERSION,
+		m->status_url[0] ? m->status_url : NULL};
 
+	if (m->row_lost && !session_add(m->session, TAG_HOUSEKEEPING, 0, SQL_REGISTER, 6, row,
+					read_rewritten, m))
+		return false;
 	if (m->heartbeat_due && !session_add(m->session, TAG_HOUSEKEEPING, 0, SQL_HEARTBEAT, 2,
 					     params, read_heartbeat, m))
 		return false;

@@ -45,6 +45,7 @@ struct membership {
 	bool heartbeat_due;
 	bool view_due;
 	bool accepted;		/* read by the registration in flight */
+	bool row_lost;		/* a heartbeat found our row gone: write it again */
 };
 
 void membership_init(struct membership *m, struct ev_loop *loop, struct session *session,

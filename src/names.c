@@ -1,6 +1,7 @@
 /* Validation of operator-supplied names: node, cluster and channel names. */
 #include <string.h>
 
+#include "escape.h"
 #include "names.h"
 
 const char *
@@ -12,9 +13,15 @@ name_problem(const char *name)
 		return "is empty";
 	if (len > NAME_MAX_BYTES)
 		return "is longer than 63 bytes";
-	for (const unsigned char *p = (const unsigned char *) name; *p; p++)
-		if (*p < 0x20 || *p == 0x7F)
+	if (!utf8_valid(name))
+		return "is not valid UTF-8";
+	for (const unsigned char *p = (const unsigned char *) name; *p;) {
+		size_t seq = utf8_sequence_length(p, strlen((const char *) p));
+
+		if (code_point_is_hazard(utf8_code_point(p, seq)))
 			return "contains a control character";
+		p += seq;
+	}
 	return NULL;
 }
 

@@ -516,3 +516,9 @@ node_backlog_bytes(const struct node *n)
 {
 	return n->leader.queue.bytes;
 }
+
+const struct lock_squatter *
+node_lock_squatter(const struct node *n)
+{
+	return &n->standby.squatter;
+}

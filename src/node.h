@@ -72,6 +72,8 @@ const char *node_known_leader(const struct node *n);
 const struct config *node_config(const struct node *n);
 const struct cluster_view *node_view(const struct node *n);
 const struct node_stats *node_stats(const struct node *n);
+/* A session holding the lock without leading, as the standby named it (pid 0: none). */
+const struct lock_squatter *node_lock_squatter(const struct node *n);
 /* Memory held by received, unprocessed notifications. */
 size_t node_backlog_bytes(const struct node *n);
 

@@ -1,11 +1,15 @@
-/* The SQL a node sends.  Every outside value is a parameter ($n), never spliced in. */
+/* The SQL a node sends.  Every outside value is a parameter ($n), never spliced in.
+ * Every write goes through a function of sql/006_protocol.sql, which checks the caller
+ * in the database (the lock's session, the member's own session, a login allowed to act
+ * for the cluster); errors CN001 (superseded), CN002 (not the lock's session), CN003 (may
+ * not act for the cluster), CN004 (will not end a superuser's session). */
 #ifndef CN_QUERIES_H
 #define CN_QUERIES_H
 
 #include "names.h"
 
 /* The schema version (sql/NNN_*.sql) this binary needs. */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 /* The pg_locks row (alias l) of a granted advisory lock on the bigint key $k: PostgreSQL
  * shows an int8 key as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */
@@ -21,38 +25,19 @@
 #define SQL_LISTEN_HANDOFF "LISTEN " HANDOFF_CHANNEL
 
 /*
- * On connect: register, or take over our own row.  A row held by another
- * process whose session is still alive is left alone and nothing is
- * returned: a second live node with our name.  A namesake whose session is
- * gone (crashed, restarted by systemd) is replaced.
- * $1 cluster, $2 node, $3 host, $4 pid, $5 version, $6 status URL or NULL.
+ * On connect: register, or take over our own row.  A row held by another process whose
+ * session is still alive is left alone and false is returned: a second live node with
+ * our name.  A namesake whose session is gone (crashed, restarted by systemd) is
+ * replaced.  $1 cluster, $2 node, $3 host, $4 pid, $5 version, $6 status URL or NULL.
  */
-#define SQL_REGISTER \
-	"INSERT INTO clustered_nodes.members AS m " \
-	"  (cluster, node, host, pid, version, role, term, started_at, heartbeat_at, backend_pid, " \
-	"   status_url) " \
-	"VALUES ($1, $2, $3, $4::integer, $5, 'standby', NULL, now(), now(), pg_backend_pid(), $6) " \
-	"ON CONFLICT (cluster, node) DO UPDATE SET host = excluded.host, pid = excluded.pid, " \
-	"  version = excluded.version, role = 'standby', term = NULL, " \
-	"  status_url = excluded.status_url, " \
-	"  started_at = CASE WHEN m.host = excluded.host AND m.pid = excluded.pid " \
-	"    THEN m.started_at ELSE excluded.started_at END, " \
-	"  heartbeat_at = now(), backend_pid = pg_backend_pid() " \
-	"WHERE (m.host = excluded.host AND m.pid = excluded.pid) " \
-	"   OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a " \
-	"                  WHERE a.pid = m.backend_pid AND a.pid <> pg_backend_pid()) " \
-	"RETURNING true"
+#define SQL_REGISTER "SELECT clustered_nodes.register($1, $2, $3, $4::integer, $5, $6)"
 
-/* Piggybacked on a lock poll or a step when due; a row back means it was written.
- * $1 cluster, $2 node. */
-#define SQL_HEARTBEAT \
-	"UPDATE clustered_nodes.members SET heartbeat_at = now() " \
-	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid() RETURNING true"
+/* Piggybacked on a lock poll or a step when due; false when our row is gone (then we
+ * register again).  $1 cluster, $2 node. */
+#define SQL_HEARTBEAT "SELECT clustered_nodes.heartbeat($1, $2)"
 
 /* Graceful stop.  $1 cluster, $2 node. */
-#define SQL_DEREGISTER \
-	"DELETE FROM clustered_nodes.members " \
-	"WHERE cluster = $1 AND node = $2 AND backend_pid = pg_backend_pid()"
+#define SQL_DEREGISTER "SELECT clustered_nodes.deregister($1, $2)"
 
 /*
  * Standby poll: try the lock, and read what eviction needs: the term, whether the lease
@@ -71,36 +56,21 @@
 	"FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t " \
 	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2"
 
-/* A holder whose backend waits for a synchronous standby is a stalled primary's
- * victim, not a hung leader: never evicted. */
-#define SQL_NOT_WAITING_ON_SYNC_REP(pid) \
-	"NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = " pid \
-	"  AND a.wait_event = 'SyncRep')"
-
 /*
- * Hung-leader eviction: end the holder's backend, only if it still holds the lock and is
- * the recorded leader of the term we read, whose lease has lapsed; wait up to a second
- * for it to exit.  A session that took the lock since (a fresh winner) is never ended.
- * $1 lock key, $2 cluster, $3 term, $4 pid.
+ * Eviction: end the lock holder's backend, if the database agrees (clustered_nodes.evict):
+ * the recorded leader of term $3 whose lease lapsed, or a holder that does not lead while
+ * no lease is live; never a backend waiting for a synchronous standby, a superuser's or
+ * ours.  True if it was ended.  $1 cluster, $2 pid, $3 term.
  */
-#define SQL_EVICT_LEADER \
-	"SELECT pg_terminate_backend(l.pid, 1000) FROM pg_locks l " \
-	"JOIN clustered_nodes.cluster_state s ON s.cluster = $2 AND s.term = $3::bigint " \
-	"  AND s.lease_until < now() AND s.leader_pid = l.pid " \
-	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") " AND l.pid = $4::integer " \
-	"  AND " SQL_NOT_WAITING_ON_SYNC_REP("l.pid")
+#define SQL_EVICT "SELECT clustered_nodes.evict($1, $2::integer, $3::bigint)"
 
-/*
- * A session that has held the lock for lease_timeout without ever leading (a stopped
- * standby granted the lock in wait mode, a squatter): end it, if it still holds the lock
- * and is still not the recorded leader.  $1 lock key, $2 cluster, $3 pid.
- */
-#define SQL_EVICT_HOLDER \
-	"SELECT pg_terminate_backend(l.pid, 1000) FROM pg_locks l " \
-	"WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") " AND l.pid = $3::integer " \
-	"  AND NOT EXISTS (SELECT 1 FROM clustered_nodes.cluster_state s " \
-	"                  WHERE s.cluster = $2 AND s.leader_pid = l.pid) " \
-	"  AND " SQL_NOT_WAITING_ON_SYNC_REP("l.pid")
+/* Who holds the lock (pid, user, application, client, member or NULL, superuser), to name
+ * a holder that does not lead.  $1 cluster. */
+#define SQL_LOCK_HOLDER "SELECT * FROM clustered_nodes.lock_holder($1)"
+
+/* On connect: may this login act for the cluster?  (CN003 if not.)  $1 cluster. */
+#define SQL_MAY_ACT "SELECT clustered_nodes.check_may_act($1)"
+#define SQLSTATE_MAY_NOT_ACT "CN003"
 
 /*
  * Connect: server-side TCP keepalives and tcp_user_timeout for this session,
@@ -130,46 +100,31 @@
 #define SQL_RESET_LOCK_TIMEOUT "RESET lock_timeout"
 
 /*
- * Taking the lead, inside BEGIN ... LISTEN ... COMMIT: raise the term, record
- * ourselves in cluster_state (creating the row on first use) and in members.
- * $1 cluster, $2 lock key, $3 node, $4 lease in ms.
+ * Taking the lead, inside BEGIN ... LISTEN ... COMMIT: raise the term, record ourselves
+ * in cluster_state (creating the row on first use) and in members, subscribe to the
+ * channels' durable events.  $1 cluster, $2 node, $3 lease in ms, $4 channels (text[]).
  */
-#define SQL_TAKE_LEAD \
-	"WITH s AS (" \
-	"  INSERT INTO clustered_nodes.cluster_state AS s " \
-	"    (cluster, lock_key, term, leader, leader_pid, elected_at, updated_at, lease_until) " \
-	"  VALUES ($1, $2::bigint, 1, $3, pg_backend_pid(), now(), now(), " \
-	"    now() + $4::bigint * interval '1 millisecond') " \
-	"  ON CONFLICT (cluster) DO UPDATE SET term = s.term + 1, " \
-	"    leader = excluded.leader, leader_pid = excluded.leader_pid, " \
-	"    elected_at = excluded.elected_at, updated_at = excluded.updated_at, " \
-	"    lease_until = excluded.lease_until " \
-	"  RETURNING term, counter), " \
-	"m AS (" \
-	"  UPDATE clustered_nodes.members SET role = 'leader', term = (SELECT term FROM s), " \
-	"    heartbeat_at = now() " \
-	"  WHERE cluster = $1 AND node = $3 AND backend_pid = pg_backend_pid()) " \
-	"SELECT term, counter FROM s"
+#define SQL_TAKE_LEAD "SELECT * FROM clustered_nodes.take_lead($1, $2, $3::bigint, $4::text[])"
 
 /*
- * A processing step's first statement (sql/004_events.sql): raise the counter
- * by $4 if term $2 and counter $3 are still ours, renew the lease for $5 ms,
- * delete the step's durable events $6.  Any mismatch raises SQLSTATE CN001
- * and aborts the step, handler effects included.  $1 cluster.
+ * A processing step's first statement: raise the counter by $4 if this session holds the
+ * lock and term $2 and counter $3 are still ours, move the lease forward by $5 ms, delete
+ * the step's durable events $6.  Any mismatch raises CN001 (CN002 without the lock) and
+ * aborts the step, handler effects included.  $1 cluster.
  */
 #define SQL_ADVANCE \
 	"SELECT clustered_nodes.advance($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, " \
 	"$6::bigint[])"
 #define SQLSTATE_SUPERSEDED "CN001"
 
-/* The leader's next durable events, oldest first.  $1 its channels (text[]), $2 how many. */
+/* The leader's next durable events, oldest first: its cluster's, and any no cluster has
+ * taken yet.  $1 cluster, $2 its channels (text[]), $3 how many.  Columns: id, channel,
+ * payload, attempts. */
 #define EVENTS_BATCH 500
-#define SQL_FETCH_EVENTS \
-	"SELECT id, channel, payload, attempts FROM clustered_nodes.events " \
-	"WHERE channel = ANY ($1::text[]) ORDER BY id LIMIT $2::integer"
+#define SQL_FETCH_EVENTS "SELECT * FROM clustered_nodes.fetch_events($1, $2::text[], $3::integer)"
 
-/* A suspect durable event's attempt, committed before it runs (sql/005).  $1 event id. */
-#define SQL_RECORD_ATTEMPT "SELECT clustered_nodes.record_attempt($1::bigint)"
+/* A suspect durable event's attempt, committed before it runs.  $1 cluster, $2 event id. */
+#define SQL_RECORD_ATTEMPT "SELECT clustered_nodes.record_attempt($1, $2::bigint)"
 
 /* In a step: how long one handler call may run ($1 ms; "0" lifts it before COMMIT). */
 #define SQL_STATEMENT_TIMEOUT "SELECT set_config('statement_timeout', $1, true)"
@@ -183,26 +138,22 @@
 #define HANDLER_PARAM_TYPES {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
 
 /*
- * An event whose handler failed max_attempts times, in the step that counts
- * it.  $1 cluster, $2 channel, $3 payload, $4 event id or NULL, $5 counter,
- * $6 term, $7 node, $8 attempts, $9 error.
+ * An event whose handler failed max_attempts times, in the step that counts it.
+ * $1 cluster, $2 term, $3 channel, $4 payload, $5 event id or NULL, $6 counter, $7 node,
+ * $8 attempts, $9 error.
  */
 #define SQL_DEAD_LETTER \
-	"INSERT INTO clustered_nodes.dead_letters " \
-	"  (cluster, channel, payload, event_id, counter, term, node, attempts, error) " \
-	"VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7, $8::integer, $9)"
+	"SELECT clustered_nodes.dead_letter($1, $2::bigint, $3, $4, $5::bigint, $6::bigint, $7, " \
+	"$8::integer, $9)"
 
 /* Graceful stop: forget the data channels. */
 #define SQL_UNLISTEN_ALL "UNLISTEN *"
 
 /*
- * Graceful stop: clear our leader mark (if still ours), release the lock
- * and wake the standbys.  $1 cluster, $2 term / lock key.
+ * Graceful stop: clear our leader mark (if still ours; $1 cluster, $2 term), release the
+ * lock and wake the standbys ($1 cluster, $2 lock key).
  */
-#define SQL_CLEAR_LEADER \
-	"UPDATE clustered_nodes.cluster_state " \
-	"SET leader = NULL, leader_pid = NULL, updated_at = now() " \
-	"WHERE cluster = $1 AND term = $2::bigint"
+#define SQL_CLEAR_LEADER "SELECT clustered_nodes.release_lead($1, $2::bigint)"
 #define SQL_RELEASE \
 	"SELECT pg_advisory_unlock($2::bigint), pg_notify('" HANDOFF_CHANNEL "', $1)"
 

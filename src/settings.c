@@ -1,5 +1,6 @@
 /* The node's settings: one table drives the command line, the config file,
  * the environment, --help and reload. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,28 @@ apply_cluster(struct config *c, const char *text, const char **why)
 	return apply_name(&c->cluster, text, why);
 }
 
-/* Rejects what libpq cannot parse now, rather than at every reconnect. */
+/*
+ * libpq's parse errors quote what they could not parse, which may be a password: keep
+ * what names the problem, replace every quoted part with "…", stop at the first line.
+ */
+static void
+redact_quoted(char *dst, size_t size, const char *libpq_error)
+{
+	size_t pos = 0;
+	bool quoted = false;
+
+	for (const char *p = libpq_error; *p && *p != '\n' && pos + 8 < size; p++) {
+		if (*p == '"') {
+			if (!quoted)
+				pos += (size_t) snprintf(dst + pos, size - pos, "\"…\"");
+			quoted = !quoted;
+		} else if (!quoted)
+			dst[pos++] = *p;
+	}
+	dst[pos] = '\0';
+}
+
+/* Rejects what libpq cannot parse now, rather than at every reconnect; never shows it. */
 static bool
 apply_dbname(struct config *c, const char *text, const char **why)
 {
@@ -58,9 +80,10 @@ apply_dbname(struct config *c, const char *text, const char **why)
 	if (text[0] != '\0') {
 		parsed = PQconninfoParse(text, &err);
 		if (parsed == NULL) {
-			snprintf(reason, sizeof(reason), "is not a valid connection string: %s",
-				 err ? err : "out of memory");
-			reason[strcspn(reason, "\n")] = '\0';
+			char part[200];
+
+			redact_quoted(part, sizeof(part), err ? err : "out of memory");
+			snprintf(reason, sizeof(reason), "is not a valid connection string (%s)", part);
 			PQfreemem(err);
 			*why = reason;
 			return false;
@@ -244,6 +267,24 @@ apply_http(struct config *c, const char *text, const char **why)
 	return replace_string(&c->http, strcmp(text, "off") == 0 ? "" : text, why);
 }
 
+/* Names, comma-separated, as a Host header carries them (letters, digits, '-', '.'). */
+static bool
+apply_http_hosts(struct config *c, const char *text, const char **why)
+{
+	for (const char *p = text; *p; p++)
+		if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '.' || *p == ',' || *p == ' ')) {
+			*why = "must be host names separated by commas";
+			return false;
+		}
+	return replace_string(&c->http_hosts, text, why);
+}
+
+static void
+show_http_hosts(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", c->http_hosts[0] ? c->http_hosts : "(none)");
+}
+
 static void
 show_http(const struct config *c, char *buf, size_t size)
 {
@@ -416,6 +457,10 @@ const struct setting settings[] = {
 	{"http", 0, "ADDR:PORT", false, "off",
 	 "serve /healthz, /readyz, /status, /metrics and a status page there; a bare port "
 	 "binds 127.0.0.1", apply_http, show_http, NULL},
+	{"http_hosts", 0, "NAMES", false, "",
+	 "names besides IP literals, localhost and this host's name that requests to the status "
+	 "endpoint may carry in Host (comma-separated); others get 421", apply_http_hosts,
+	 show_http_hosts, "none"},
 };
 
 const size_t settings_count = sizeof(settings) / sizeof(settings[0]);
@@ -493,6 +538,7 @@ config_free(struct config *c)
 	free(c->dbname);
 	free(c->cluster);
 	free(c->http);
+	free(c->http_hosts);
 	free(c->handler_sql);
 	free(c->handler_exec);
 	for (int i = 0; i < c->nchannels; i++)

@@ -32,6 +32,7 @@ struct config {
 	enum log_level log_level;
 	enum log_format log_format;
 	char *http;		/* listen address of the status endpoint; "" = off */
+	char *http_hosts;	/* further names the endpoint answers to in Host, comma-separated */
 	unsigned long session_timeout_ms;	/* the server frees a vanished node's lock within this */
 	unsigned long lease_timeout_ms;	/* evict a leader whose lease expired this long ago; 0 = never */
 	char *handler_sql;	/* run in each step's transaction per event; "" = none */

@@ -16,10 +16,11 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[3] = "sql/003_lease.sql",
 	[4] = "sql/004_events.sql",
 	[5] = "sql/005_attempts.sql",
+	[6] = "sql/006_protocol.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */
-enum setup_tag { TAG_VERSION, TAG_SETTING, TAG_PREPARE };
+enum setup_tag { TAG_VERSION, TAG_SETTING, TAG_MAY_ACT, TAG_PREPARE };
 
 void
 setup_files_to_apply(long long from, char *buf, size_t size)
@@ -47,15 +48,9 @@ static void
 on_setup_done(void *ctx, const struct batch_outcome *o)
 {
 	struct setup *s = ctx;
-	bool handler_failed = o->failed && o->failed_tag == TAG_PREPARE;
 	char files[256];
 
-	if (handler_failed && s->has_version && s->version >= SCHEMA_VERSION) {
-		log_error("handler_sql does not work: %s", o->error);
-		s->hooks->fatal(s->owner, EX_CONFIG, "bad handler_sql");
-		return;
-	}
-	if (o->failed && !handler_failed &&
+	if (o->failed && o->failed_tag == TAG_VERSION &&
 	    (strcmp(o->sqlstate, "3F000") == 0 || strcmp(o->sqlstate, "42P01") == 0)) {
 		/* 3F000: no such schema; 42P01: no such table. */
 		setup_files_to_apply(0, files, sizeof(files));
@@ -64,15 +59,31 @@ on_setup_done(void *ctx, const struct batch_outcome *o)
 		s->hooks->fatal(s->owner, EX_CONFIG, "schema missing");
 		return;
 	}
-	if (o->failed && !handler_failed) {
-		session_reset(s->session, "schema check failed: %s", o->error);
-		return;
-	}
-	if (!s->has_version || s->version < SCHEMA_VERSION) {
+	if (s->has_version && s->version < SCHEMA_VERSION) {
+		/* What follows the version check may need the newer schema: this comes first. */
 		setup_files_to_apply(s->version, files, sizeof(files));
 		log_error("the clustered_nodes schema is at version %lld, this node needs %d: apply %s "
 			  "(psql -v ON_ERROR_STOP=1 -f FILE)", s->version, SCHEMA_VERSION, files);
 		s->hooks->fatal(s->owner, EX_CONFIG, "schema too old");
+		return;
+	}
+	if (o->failed && o->failed_tag == TAG_MAY_ACT &&
+	    strcmp(o->sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
+		log_error("%s: log in as a member of the cluster's role (see sql/roles.sql)", o->error);
+		s->hooks->fatal(s->owner, EX_CONFIG, "login may not act for the cluster");
+		return;
+	}
+	if (o->failed && o->failed_tag == TAG_PREPARE) {
+		log_error("handler_sql does not work: %s", o->error);
+		s->hooks->fatal(s->owner, EX_CONFIG, "bad handler_sql");
+		return;
+	}
+	if (o->failed) {
+		session_reset(s->session, "schema check failed: %s", o->error);
+		return;
+	}
+	if (!s->has_version) {
+		session_reset(s->session, "schema check failed: no version read");
 		return;
 	}
 	s->hooks->ready(s->owner);
@@ -85,13 +96,15 @@ setup_start(struct setup *s)
 	const char *timeouts[] = {t->keepalive_idle, t->keepalive_interval, t->keepalive_count,
 		t->user_timeout};
 	const char *wait_timeout[] = {t->wait_timeout};
+	const char *cluster[] = {s->cfg->cluster};
 	struct session *ss = s->session;
 
 	s->has_version = false;
 	s->version = 0;
 	if (!session_add(ss, TAG_VERSION, 0, SQL_SCHEMA_VERSION, 0, NULL, read_version, s) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL) ||
-	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL))
+	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL) ||
+	    !session_add(ss, TAG_MAY_ACT, 0, SQL_MAY_ACT, 1, cluster, NULL, NULL))
 		return;
 	if (s->cfg->acquire == ACQUIRE_WAIT &&
 	    (!session_add(ss, TAG_SETTING, 0, SQL_WAIT_LOCK_TIMEOUT, 1, wait_timeout, NULL, NULL) ||

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "log.h"
 #include "queries.h"
 #include "standby.h"
@@ -98,17 +99,17 @@ on_evicted(void *ctx, const struct batch_outcome *o)
 }
 
 /*
- * End the session of the lock's holder, if the database still agrees it should go: the
- * recorded leader whose lease lapsed (hung, stopped, deadlocked while its socket stays
- * open), or a session that has held the lock for lease_timeout without leading.  It can
- * then commit nothing more.  At most one attempt per poll interval.
+ * End the session of the lock's holder, if the database still agrees it should go
+ * (clustered_nodes.evict): the recorded leader whose lease lapsed (hung, stopped,
+ * deadlocked while its socket stays open), or a session that has held the lock for
+ * lease_timeout without leading.  It can then commit nothing more.  At most one attempt
+ * per poll interval.
  */
 static void
 evict(struct standby *sb, const struct lock_poll *p, bool recorded_leader)
 {
 	char term_text[24], pid_text[24];
-	const char *leader_params[] = {sb->lock_key_text, sb->cfg->cluster, term_text, pid_text};
-	const char *holder_params[] = {sb->lock_key_text, sb->cfg->cluster, pid_text};
+	const char *params[] = {sb->cfg->cluster, pid_text, term_text};
 	double now = ev_now(sb->loop);
 
 	if (sb->evicted_at > 0 && now - sb->evicted_at < sb->cfg->poll_interval_ms / 1000.0)
@@ -125,31 +126,92 @@ evict(struct standby *sb, const struct lock_poll *p, bool recorded_leader)
 	log_debug("eviction attempt: backend pid %lld, term %lld", p->holder, p->term);
 	sb->evicted_at = now;
 	sb->evicting = p->holder;
-	if (!(recorded_leader ?
-	      session_add(sb->session, TAG_EVICT, 0, SQL_EVICT_LEADER, 4, leader_params,
-			  read_evicted, sb) :
-	      session_add(sb->session, TAG_EVICT, 0, SQL_EVICT_HOLDER, 3, holder_params,
-			  read_evicted, sb)) ||
+	if (!session_add(sb->session, TAG_EVICT, 0, SQL_EVICT, 3, params, read_evicted, sb) ||
 	    !session_send(sb->session, on_evicted, sb, true))
 		return;
 	fsm_set(sb->fsm, ST_ACQUIRING, recorded_leader ? "evicting a hung leader" :
 		"evicting a holder that does not lead");
 }
 
-/* Whether the poll found a holder to evict, and evicted it. */
+static void
+copy_field(char *dst, size_t size, const PGresult *res, int col)
+{
+	escape_for_log(dst, size, PQgetvalue(res, 0, col), strlen(PQgetvalue(res, 0, col)));
+}
+
+/* The holder that does not lead, named for people (its fields escaped: they are
+ * whatever its session says). */
+static void
+read_holder(void *ctx, const PGresult *res)
+{
+	struct standby *sb = ctx;
+	struct lock_squatter *q = &sb->squatter;
+
+	if (PQntuples(res) < 1 || PQnfields(res) < 5)
+		return;
+	q->pid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	copy_field(q->user, sizeof(q->user), res, 1);
+	copy_field(q->application, sizeof(q->application), res, 2);
+	copy_field(q->client, sizeof(q->client), res, 3);
+	copy_field(q->member, sizeof(q->member), res, 4);
+	if (q->member[0] == '\0')
+		log_warn("the lock is held by backend pid %lld (user %s, application %s, client %s), "
+			 "which is not a member of the cluster: it is ended once it has held the lock "
+			 "for lease_timeout (%lu ms) without leading", q->pid, q->user, q->application,
+			 q->client, sb->cfg->lease_timeout_ms);
+	else
+		log_warn("the lock is held by backend pid %lld (user %s, application %s, client %s), "
+			 "member %s, which has not taken the lead: it is ended once it has held the "
+			 "lock for lease_timeout (%lu ms) without leading", q->pid, q->user,
+			 q->application, q->client, q->member, sb->cfg->lease_timeout_ms);
+}
+
+static void
+on_described(void *ctx, const struct batch_outcome *o)
+{
+	struct standby *sb = ctx;
+
+	if (o->failed) {
+		session_reset(sb->session, "reading the lock holder failed: %s", o->error);
+		return;
+	}
+	fsm_set(sb->fsm, ST_STANDBY, "the lock is held by a session that does not lead");
+	if (sb->stopping)
+		leave(sb);
+	else if (sb->cfg->acquire == ACQUIRE_WAIT)
+		try_lock(sb);
+}
+
+/* A holder that does not lead, seen for the first time: name it before anything else. */
+static void
+describe_holder(struct standby *sb)
+{
+	const char *params[] = {sb->cfg->cluster};
+
+	if (!session_add(sb->session, TAG_LOCK, 0, SQL_LOCK_HOLDER, 1, params, read_holder, sb) ||
+	    !session_send(sb->session, on_described, sb, true))
+		return;
+	fsm_set(sb->fsm, ST_ACQUIRING, "naming the lock's holder");
+}
+
+/* Whether the poll found a holder to name or evict, and sent that. */
 static bool
 consider_eviction(struct standby *sb)
 {
 	const struct lock_poll *p = &sb->poll;
 	double now = ev_now(sb->loop);
 
-	if (!p->has_row || p->holder == 0 || sb->cfg->lease_timeout_ms == 0) {
+	if (!p->has_row || p->holder == 0 || p->holder == p->leader_pid) {
+		if (sb->squatter.pid != 0 && (!p->has_row || p->holder != sb->squatter.pid))
+			log_info("backend pid %lld no longer holds the lock", sb->squatter.pid);
+		if (!p->has_row || p->holder != sb->squatter.pid)
+			memset(&sb->squatter, 0, sizeof(sb->squatter));
 		sb->holder_seen = 0;
-		return false;
 	}
+	if (!p->has_row || p->holder == 0)
+		return false;
 	if (p->holder == p->leader_pid) {
-		sb->holder_seen = 0;
-		if (!p->lapsed)
+		if (!p->lapsed || sb->cfg->lease_timeout_ms == 0)
 			return false;
 		evict(sb, p, true);
 		return sb->fsm->state == ST_ACQUIRING;
@@ -161,7 +223,12 @@ consider_eviction(struct standby *sb)
 		sb->holder_seen_since = now;
 		return false;
 	}
-	if ((now - sb->holder_seen_since) * 1000 < (double) sb->cfg->lease_timeout_ms)
+	if (sb->squatter.pid != p->holder && (now - sb->holder_seen_since) * 1000 >= 500) {
+		describe_holder(sb);
+		return sb->fsm->state == ST_ACQUIRING;
+	}
+	if (sb->cfg->lease_timeout_ms == 0 ||
+	    (now - sb->holder_seen_since) * 1000 < (double) sb->cfg->lease_timeout_ms)
 		return false;
 	evict(sb, p, false);
 	return sb->fsm->state == ST_ACQUIRING;

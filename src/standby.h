@@ -18,6 +18,15 @@ struct standby_hooks {
 	void (*left)(void *owner);
 };
 
+/* The session holding the lock without leading, as lock_holder() names it. */
+struct lock_squatter {
+	long long pid;		/* 0: none seen */
+	char user[64];
+	char application[64];
+	char client[64];
+	char member[64];	/* "" when it is not a member of the cluster */
+};
+
 /* What one lock poll read. */
 struct lock_poll {
 	bool has_row;
@@ -47,6 +56,7 @@ struct standby {
 	double holder_seen_since;
 	double evicted_at;	/* the last eviction attempt: at most one per poll interval */
 	long long evicting;	/* the pid of the attempt in flight */
+	struct lock_squatter squatter;	/* named once, shown by /status, /metrics, /readyz */
 	char evict_error[512];	/* the last failure, logged once */
 };
 

@@ -16,6 +16,7 @@ main(void)
 	srunner_add_suite(runner, fsm_suite());
 	srunner_add_suite(runner, json_suite());
 	srunner_add_suite(runner, leader_plan_suite());
+	srunner_add_suite(runner, listen_addr_suite());
 	srunner_add_suite(runner, lockkey_suite());
 	srunner_add_suite(runner, names_suite());
 	srunner_add_suite(runner, pgarray_suite());

@@ -12,6 +12,7 @@ Suite *escape_suite(void);
 Suite *fsm_suite(void);
 Suite *json_suite(void);
 Suite *leader_plan_suite(void);
+Suite *listen_addr_suite(void);
 Suite *lockkey_suite(void);
 Suite *names_suite(void);
 Suite *pgarray_suite(void);

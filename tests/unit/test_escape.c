@@ -56,6 +56,43 @@ START_TEST(test_worst_case_fits_max_len)
 }
 END_TEST
 
+/* Nothing that drives a terminal or reorders text reaches a person raw. */
+START_TEST(test_terminal_hazards)
+{
+	static const struct {
+		const char *in, *for_log, *hazards_only;
+	} c[] = {
+		{"\x1b[2J", "\\x1b[2J", "\\x1b[2J"},
+		{"bell\a", "bell\\x07", "bell\\x07"},
+		{"c1 \xc2\x9b" "31m", "c1 \\u{009b}31m", "c1 \\u{009b}31m"},
+		{"rlo \xe2\x80\xae" "gnp.exe", "rlo \\u{202e}gnp.exe", "rlo \\u{202e}gnp.exe"},
+		{"isolate \xe2\x81\xa6x", "isolate \\u{2066}x", "isolate \\u{2066}x"},
+		{"not a hazard: \xe2\x80\x94 \xc3\xbc", "not a hazard: \xe2\x80\x94 \xc3\xbc",
+		 "not a hazard: \xe2\x80\x94 \xc3\xbc"},
+		{"q\"b\\n\n", "q\\\"b\\\\n\\n", "q\"b\\n\\x0a"},
+		{"bad \xff", "bad \\xff", "bad \\xff"},
+	};
+	char out[256];
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		escape_for_log(out, sizeof(out), c[i].in, strlen(c[i].in));
+		ck_assert_str_eq(out, c[i].for_log);
+		escape_hazards(out, sizeof(out), c[i].in, strlen(c[i].in));
+		ck_assert_str_eq(out, c[i].hazards_only);
+		/* Escaping twice for hazards changes nothing more. */
+		{
+			char again[256];
+
+			escape_hazards(again, sizeof(again), out, strlen(out));
+			ck_assert_str_eq(again, out);
+		}
+	}
+	ck_assert(utf8_valid("z\xc3\xbcrich"));
+	ck_assert(!utf8_valid("bad\xff"));
+	ck_assert(!utf8_valid("cut \xc3"));
+}
+END_TEST
+
 Suite *
 escape_suite(void)
 {
@@ -65,6 +102,7 @@ escape_suite(void)
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_truncation_reports_needed_length);
 	tcase_add_test(tc, test_worst_case_fits_max_len);
+	tcase_add_test(tc, test_terminal_hazards);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -32,6 +32,10 @@ START_TEST(test_rejects_empty_and_control_characters)
 	ck_assert_str_eq(name_problem("a\nb"), "contains a control character");
 	ck_assert_str_eq(name_problem("tab\t"), "contains a control character");
 	ck_assert_str_eq(name_problem("del\x7f"), "contains a control character");
+	ck_assert_str_eq(name_problem("bad\xff"), "is not valid UTF-8");
+	ck_assert_str_eq(name_problem("rlo\xe2\x80\xae"), "contains a control character");
+	ck_assert_str_eq(name_problem("c1\xc2\x85"), "contains a control character");
+	ck_assert_ptr_null(name_problem("z\xc3\xbcrich"));
 }
 END_TEST
 
