@@ -107,7 +107,7 @@ def cmd_report(results, out_json):
     d = load(results)
     figures = {'machine': d.get('machine'), 'postgres': d.get('postgres'),
                'fsync': d.get('fsync'), 'quick': d.get('quick'), 'throughput': {}, 'durable': {},
-               'latency': {}, 'takeover': {}, 'footprint': {}, 'slow_handler': {}, 'targets': {}}
+               'latency': {}, 'takeover': {}, 'footprint': {}, 'slow_handler': {}, 'quiet': {}, 'targets': {}}
     verdicts = []
 
     def target(name, ok, text):
@@ -161,6 +161,15 @@ def cmd_report(results, out_json):
               f"leader peak RSS {sl['peak_rss_kib'] / 1024:.1f} MiB")
         target('slow_no_demotion', sl['demotions'] == 0 and sl['term_changes'] == 0,
                f"no self-demotion and no term change in the burst: {sl['demotions']} / {sl['term_changes']}")
+
+    if 'quiet.ratio' in d:
+        qt = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('quiet.')}
+        figures['quiet'] = qt
+        print("\nWhat standbys cost the database: pgbench NOTIFY on an unrelated channel, 4 clients")
+        print(f"  leader alone {fmt(qt['leader_alone_per_s'])}/s   leader + 4 standbys "
+              f"{fmt(qt['leader_and_4_standbys_per_s'])}/s   ratio {qt['ratio']:.3f}")
+        target('quiet_standbys', qt['ratio'] >= 0.95,
+               f"NOTIFY rate with 4 standbys >= 0.95 x leader alone: {qt['ratio']:.3f}")
 
     if 'latency.count' in d:
         lat = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('latency.')}

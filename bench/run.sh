@@ -140,6 +140,29 @@ slow_handler() {
 	echo "  slow handler: $burst in one transaction" >&2
 }
 
+# ---- quiet standbys: what standbys cost every other NOTIFY of the database ----
+notify_rate() {
+	pgb -f "$WORK/unrelated.sql" -c 4 -j 4 -T "$DURATION" >"$WORK/pgbench.quiet" 2>&1
+	sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.quiet"
+}
+quiet_standbys() {
+	local cl=bench_quiet a1 b a2 i
+	echo "SELECT pg_notify('some_unrelated_channel', 'x');" >"$WORK/unrelated.sql"
+	start_node "$cl" q_leader --listen bench_quiet
+	wait_for "leader of $cl" 10000 leader_ready "$cl"
+	a1=$(notify_rate)
+	for i in 1 2 3 4; do start_node "$cl" "q_standby$i" --listen bench_quiet; done
+	wait_for "four standbys" 10000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM clustered_nodes.members m JOIN pg_stat_activity a ON a.pid = m.backend_pid WHERE m.cluster = '$cl' AND m.role = 'standby'\")\" = 4 ]"
+	b=$(notify_rate)
+	for i in 1 2 3 4; do kill -TERM "${NODE_PID[q_standby$i]}"; wait "${NODE_PID[q_standby$i]}" 2>/dev/null; unset "NODE_PID[q_standby$i]"; done
+	a2=$(notify_rate)
+	record quiet.leader_alone_per_s "$(calc "($a1 + $a2) / 2")"
+	record quiet.leader_and_4_standbys_per_s "$b"
+	record quiet.ratio "$(calc "$b / (($a1 + $a2) / 2)")"
+	kill_nodes
+	echo "  quiet standbys: NOTIFY rate alone $a1 / $a2, with 4 standbys $b" >&2
+}
+
 # ---- latency at a fixed rate ----
 latency() {
 	local cl=bench_latency sent
@@ -254,6 +277,7 @@ echo "running benchmarks (quick=$QUICK); BENCH_QUICK=1 takes about a minute, the
 for c in 1 4 8; do throughput "$c"; done
 durable 4
 slow_handler "$SLOW_BURST"
+quiet_standbys
 latency
 takeover poll_sigkill sigkill poll
 takeover wait_sigkill sigkill wait

@@ -1,6 +1,6 @@
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations (it needs schema version 6), as a role that may create
+-- Apply after the migrations (it needs schema version 7), as a role that may create
 -- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
@@ -26,8 +26,8 @@ BEGIN;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 6) THEN
-        RAISE EXCEPTION 'clustered_nodes: apply the migrations in sql/ first (up to 006_protocol.sql)';
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 7) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations in sql/ first (up to 007_quiet_standbys.sql)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
@@ -66,7 +66,8 @@ GRANT EXECUTE ON FUNCTION
     clustered_nodes.dead_letter(text, bigint, text, text, bigint, bigint, text, integer, text),
     clustered_nodes.release_lead(text, bigint),
     clustered_nodes.lock_holder(text),
-    clustered_nodes.evict(text, integer, bigint)
+    clustered_nodes.evict(text, integer, bigint),
+    clustered_nodes.wait_lock(bigint, integer, boolean)
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its

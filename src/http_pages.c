@@ -112,7 +112,12 @@ render_status(const struct node *n, FILE *out, struct page *page)
 		fprintf(out, "%.1f", now - node_view(n)->taken_at);
 	else
 		fputs("null", out);
-	fputs(",\"lock_held_without_leading\":", out);
+	fputs(",\"listening\":[", out);
+	for (int i = 0; node_view(n)->valid && i < node_view(n)->nlistening; i++) {
+		fputs(i ? "," : "", out);
+		json_write_string(out, node_view(n)->listening[i]);
+	}
+	fputs("],\"lock_held_without_leading\":", out);
 	if (node_lock_squatter(n)->pid != 0) {
 		const struct lock_squatter *q = node_lock_squatter(n);
 

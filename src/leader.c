@@ -22,8 +22,8 @@
 #define EVENTS_CATCH_UP_S 1.0
 
 /* What each statement of a leader batch is, so a failure names its statement. */
-enum leader_tag { TAG_BEGIN, TAG_TAKE_LEAD, TAG_LISTEN, TAG_COMMIT, TAG_FETCH, TAG_UNLISTEN,
-	TAG_RELEASE };
+enum leader_tag { TAG_BEGIN, TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_COMMIT, TAG_FETCH,
+	TAG_UNLISTEN, TAG_RELEASE };
 
 static void leader_next(struct leader *l);
 
@@ -81,12 +81,13 @@ leader_take_lead(struct leader *l)
 {
 	const char *params[] = {l->cfg->cluster, l->cfg->node, l->lease_ms_text, l->channels_array};
 
+	const char *handoff[] = {l->handoff_key_text};
+
 	l->promoted = false;
+	l->holds_handoff = false;
 	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
-	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 4, params, read_promoted, l))
-		return;
-	if (l->cfg->acquire == ACQUIRE_WAIT &&
-	    !session_add(l->session, TAG_BEGIN, 0, SQL_RESET_LOCK_TIMEOUT, 0, NULL, NULL, NULL))
+	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 4, params, read_promoted, l) ||
+	    !session_add(l->session, TAG_HANDOFF, 0, SQL_TAKE_HANDOFF, 1, handoff, step_read_handoff, l))
 		return;
 	/* Every data channel, then the durable events' wake-up channel. */
 	for (int i = 0; i < l->cfg->nchannels; i++)
@@ -300,7 +301,8 @@ static void
 release(struct leader *l)
 {
 	const char *clear_params[] = {l->cfg->cluster, l->term_text};
-	const char *release_params[] = {l->cfg->cluster, l->lock_key_text};
+	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
+		l->holds_handoff ? "true" : "false"};
 
 	if (l->queue.count > 0)
 		log_warn("%zu received notification(s) left unprocessed: the node is stopping (at "
@@ -308,7 +310,7 @@ release(struct leader *l)
 			 l->queue.count, l->step_budget_ms);
 	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_LEADER, 2, clear_params, NULL, NULL) ||
 	    !membership_add_leave(l->membership) ||
-	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 2, release_params, NULL, NULL) ||
+	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 4, release_params, NULL, NULL) ||
 	    !session_send(l->session, on_released, l, true))
 		return;
 	fsm_set(l->fsm, ST_RELEASING, "releasing the leader lock and waking the standbys");
@@ -510,6 +512,7 @@ leader_halt(struct leader *l)
 	event_buffer_clear(&l->events);
 	l->step.size = 0;
 	l->renewal_in_flight = false;
+	l->holds_handoff = false;
 	/* Positions in the dropped buffers mean nothing any more. */
 	memset(&l->failure, 0, sizeof(l->failure));
 }
@@ -538,8 +541,9 @@ leader_forget(struct leader *l)
 bool
 leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	    const struct config *cfg, struct fsm *fsm, struct membership *membership,
-	    struct node_stats *stats, const char *lock_key_text, const char *lease_ms_text,
-	    const struct leader_limits *limits, const struct leader_hooks *hooks, void *owner)
+	    struct node_stats *stats, const char *lock_key_text, const char *handoff_key_text,
+	    const char *lease_ms_text, const struct leader_limits *limits,
+	    const struct leader_hooks *hooks, void *owner)
 {
 	memset(l, 0, sizeof(*l));
 	l->loop = loop;
@@ -549,6 +553,7 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	l->membership = membership;
 	l->stats = stats;
 	l->lock_key_text = lock_key_text;
+	l->handoff_key_text = handoff_key_text;
 	l->lease_ms_text = lease_ms_text;
 	l->hooks = hooks;
 	l->owner = owner;

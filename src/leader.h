@@ -57,6 +57,7 @@ struct leader {
 	const struct leader_hooks *hooks;
 	void *owner;
 	const char *lock_key_text;
+	const char *handoff_key_text;
 	const char *lease_ms_text;
 	char *channels_array;	/* the channels as a text[] literal, for take_lead and fetches */
 	bool want_view;		/* remember recent notifications for the status page */
@@ -65,6 +66,7 @@ struct leader {
 	char term_text[24];
 	int64_t counter;	/* after our last committed step */
 	bool promoted;		/* read by the take-lead transaction */
+	bool holds_handoff;	/* the handoff key, whose release wakes the standbys */
 
 	struct notifyq queue;	/* plain notifications received, not committed */
 	struct event_buffer events;	/* durable events fetched, not committed */
@@ -116,8 +118,9 @@ struct leader_limits {
 
 bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 		 const struct config *cfg, struct fsm *fsm, struct membership *membership,
-		 struct node_stats *stats, const char *lock_key_text, const char *lease_ms_text,
-		 const struct leader_limits *limits, const struct leader_hooks *hooks, void *owner);
+		 struct node_stats *stats, const char *lock_key_text, const char *handoff_key_text,
+		 const char *lease_ms_text, const struct leader_limits *limits,
+		 const struct leader_hooks *hooks, void *owner);
 void leader_start_timers(struct leader *l, bool want_view);
 void leader_stop_timers(struct leader *l);
 void leader_free(struct leader *l);

@@ -166,6 +166,25 @@ add_handlers(struct leader *l)
 	return session_add(l->session, TAG_LIMIT, 0, SQL_STATEMENT_TIMEOUT, 1, none, NULL, NULL);
 }
 
+void
+step_read_handoff(void *ctx, const PGresult *res)
+{
+	struct leader *l = ctx;
+
+	l->holds_handoff = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+}
+
+/* Until the leader holds the handoff key (a standby may have held it for an instant
+ * when the lead was taken), each step tries again. */
+static bool
+add_take_handoff(struct leader *l)
+{
+	const char *params[] = {l->handoff_key_text};
+
+	return l->holds_handoff || session_add(l->session, TAG_HOUSEKEEPING, 0, SQL_TAKE_HANDOFF, 1,
+						params, step_read_handoff, l);
+}
+
 static void
 begin_step(struct leader *l, size_t size, step_done_fn done)
 {
@@ -292,7 +311,7 @@ step_send(struct leader *l, size_t size, step_done_fn done)
 	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
 	    !add_advance(l, size) || !add_handlers(l) ||
 	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
-	    !membership_add_housekeeping(l->membership) ||
+	    !membership_add_housekeeping(l->membership) || !add_take_handoff(l) ||
 	    !session_send(l->session, on_stepped, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, size ? "processing notifications" : "lease renewal");

@@ -23,6 +23,9 @@ const char *step_escaped(struct leader *l, const char *payload);
 void step_send(struct leader *l, size_t size, step_done_fn done);
 /* The head event failed max_attempts times: count it and record it in dead_letters. */
 void step_send_dead_letter(struct leader *l, step_done_fn done);
+/* Reads whether this session took the handoff key (a standby may hold it for an instant;
+ * then the next step tries again). */
+void step_read_handoff(void *ctx, const PGresult *res);
 /* Programs are running: renew the lease outside any step. */
 void step_send_renewal(struct leader *l);
 

@@ -16,13 +16,24 @@ fnv1a64(uint64_t hash, const char *bytes, size_t len)
 	return hash;
 }
 
-int64_t
-lock_key_for_cluster(const char *cluster)
+static int64_t
+key_for(const char *prefix, const char *cluster)
 {
-	static const char prefix[] = "clustered_nodes:";
-	uint64_t hash = fnv1a64(FNV64_OFFSET_BASIS, prefix, sizeof(prefix) - 1);
+	uint64_t hash = fnv1a64(FNV64_OFFSET_BASIS, prefix, strlen(prefix));
 
 	hash = fnv1a64(hash, cluster, strlen(cluster));
 	/* Two's-complement reinterpretation, as PostgreSQL stores bigint. */
 	return (int64_t) hash;
+}
+
+int64_t
+lock_key_for_cluster(const char *cluster)
+{
+	return key_for("clustered_nodes:", cluster);
+}
+
+int64_t
+handoff_key_for_cluster(const char *cluster)
+{
+	return key_for("clustered_nodes_handoff:", cluster);
 }

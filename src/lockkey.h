@@ -15,4 +15,12 @@
  */
 int64_t lock_key_for_cluster(const char *cluster);
 
+/*
+ * The handoff key: FNV-1a-64 of "clustered_nodes_handoff:" followed by the cluster name.
+ * The leader holds it exclusively; standbys wait on it in shared mode and wake when it is
+ * released (handover, or the leader's session ending).  The prefixes differ at their
+ * 16th byte, so no cluster's handoff key is another's lock key (short of a hash clash).
+ */
+int64_t handoff_key_for_cluster(const char *cluster);
+
 #endif

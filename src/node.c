@@ -78,14 +78,6 @@ on_notify(void *owner, PGnotify *note)
 {
 	struct node *n = owner;
 
-	if (strcmp(note->relname, HANDOFF_CHANNEL) == 0) {
-		bool ours = strcmp(note->extra, n->cfg->cluster) == 0;
-
-		PQfreemem(note);
-		if (ours)
-			standby_handoff(&n->standby);
-		return;
-	}
 	if (strcmp(note->relname, EVENTS_CHANNEL) == 0) {
 		/* A durable event was committed: fetch at the next chance. */
 		PQfreemem(note);
@@ -359,6 +351,8 @@ identify(struct node *n)
 
 	n->lock_key = lock_key_for_cluster(cfg->cluster);
 	snprintf(n->lock_key_text, sizeof(n->lock_key_text), "%" PRId64, n->lock_key);
+	snprintf(n->handoff_key_text, sizeof(n->handoff_key_text), "%" PRId64,
+		 handoff_key_for_cluster(cfg->cluster));
 	snprintf(n->application_name, sizeof(n->application_name), "clustered_nodes:%s", cfg->node);
 	if (gethostname(n->host, sizeof(n->host)) != 0)
 		snprintf(n->host, sizeof(n->host), "unknown");
@@ -402,14 +396,16 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 			&membership_hooks, n);
 	membership_identify(&n->membership, n->host, n->pid_text, n->status_url, false);
 	standby_init(&n->standby, loop, &n->session, cfg, &n->fsm, &n->membership,
-		     n->lock_key_text, &standby_hooks, n);
+		     n->lock_key_text, n->handoff_key_text, n->timing_text.wait_timeout,
+		     &standby_hooks, n);
 	limits = (struct leader_limits) {
 		.renew_interval_ms = n->timing.renew_interval_ms,
 		.step_budget_ms = n->timing.step_budget_ms,
 		.event_limit_ms = fault_timing_event_limit(&n->timing, cfg->handler_timeout_ms),
 	};
 	if (!leader_init(&n->leader, loop, &n->session, cfg, &n->fsm, &n->membership, &n->stats,
-			 n->lock_key_text, n->timing_text.lease_ms, &limits, &leader_hooks, n))
+			 n->lock_key_text, n->handoff_key_text, n->timing_text.lease_ms, &limits,
+			 &leader_hooks, n))
 		return false;
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);

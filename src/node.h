@@ -37,6 +37,7 @@ struct node {
 
 	int64_t lock_key;
 	char lock_key_text[24];
+	char handoff_key_text[24];
 	char application_name[NAME_MAX_BYTES + 32];
 	char host[256];
 	char pid_text[16];

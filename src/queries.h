@@ -9,7 +9,7 @@
 #include "names.h"
 
 /* The schema version (sql/NNN_*.sql) this binary needs. */
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* The pg_locks row (alias l) of a granted advisory lock on the bigint key $k: PostgreSQL
  * shows an int8 key as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */
@@ -20,9 +20,6 @@
 /* On connect: the schema version present. */
 #define SQL_SCHEMA_VERSION \
 	"SELECT coalesce(max(version), 0) FROM clustered_nodes.schema_migrations"
-
-/* On connect: standbys are woken on this channel when a leader stops. */
-#define SQL_LISTEN_HANDOFF "LISTEN " HANDOFF_CHANNEL
 
 /*
  * On connect: register, or take over our own row.  A row held by another process whose
@@ -44,17 +41,32 @@
  * has lapsed, the recorded leader's backend pid, and, only when it matters (the lock
  * not won, and no leader with a live lease recorded), the lock holder's pid.  The holder
  * subquery has no outer reference, so PostgreSQL runs it (reading pg_locks, which takes
- * every lock-manager partition lock) only when that CASE branch is taken.
- * $1 lock key, $2 cluster.  Columns: got, term, lapsed, leader_pid, holder.
+ * every lock-manager partition lock) only when that CASE branch is taken.  Last, whether
+ * a leader holds the handoff key, so that the standby may wait on it until it is let go.
+ * $1 lock key, $2 cluster, $3 handoff key.
+ * Columns: got, term, lapsed, leader_pid, holder, handoff_held.
  */
 #define SQL_TRY_LOCK \
 	"SELECT t.got, coalesce(s.term, 0), coalesce(s.lease_until < now(), false), " \
 	"  coalesce(s.leader_pid, 0), " \
 	"  CASE WHEN t.got OR (s.leader_pid IS NOT NULL AND s.lease_until >= now()) THEN 0 " \
 	"  ELSE coalesce((SELECT l.pid FROM pg_locks l WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") \
-	"    AND l.pid <> pg_backend_pid() LIMIT 1), 0) END " \
+	"    AND l.pid <> pg_backend_pid() LIMIT 1), 0) END, " \
+	"  CASE WHEN t.got THEN false WHEN pg_try_advisory_lock_shared($3::bigint) " \
+	"    THEN NOT pg_advisory_unlock_shared($3::bigint) ELSE true END " \
 	"FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t " \
 	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2"
+
+/*
+ * Standby, between polls: wait (at most $2 ms) for the leader to let the handoff key go,
+ * in shared mode, so that every standby wakes at once and none can hold another up
+ * (sql/007).  $1 handoff key.
+ */
+#define SQL_WAIT_HANDOFF "SELECT clustered_nodes.wait_lock($1::bigint, $2::integer, true)"
+#define HANDOFF_WAIT_MS 1000
+
+/* Leader: take the handoff key (after winning the lock, and until it has it).  $1 key. */
+#define SQL_TAKE_HANDOFF "SELECT pg_try_advisory_lock($1::bigint)"
 
 /*
  * Eviction: end the lock holder's backend, if the database agrees (clustered_nodes.evict):
@@ -84,20 +96,16 @@
 	"  set_config('tcp_user_timeout', $4, false)"
 
 /*
- * Standby in wait mode: queue for the lock (FIFO among waiters).  The wait
- * ends when the lock is granted or after WAIT_LOCK_TIMEOUT_MS, or the lease
- * timeout if shorter (SQLSTATE 55P03), when the node polls once (refreshing
- * its heartbeat and checking the lease) and queues again; the server checks
- * every second that the client is still there, so a standby that goes away
- * leaves the queue.  $1 lock key.
+ * Standby in wait mode: queue for the lock (FIFO among waiters).  The wait ends when the
+ * lock is granted (true) or after WAIT_LOCK_TIMEOUT_MS, or the lease timeout if shorter
+ * (false, and nothing in the server's log), when the node polls once (refreshing its
+ * heartbeat and checking the lease) and queues again.  $1 lock key, $2 ms.
  */
 #define WAIT_LOCK_TIMEOUT_MS 60000
-/* $1: the wait, e.g. '60s' (the lease timeout when eviction is on). */
-#define SQL_WAIT_LOCK_TIMEOUT "SELECT set_config('lock_timeout', $1, false)"
+#define SQL_WAIT_LOCK "SELECT clustered_nodes.wait_lock($1::bigint, $2::integer, false)"
+/* On connect: the server checks every second that a waiting standby's client is still
+ * there, so one that went away leaves the queue. */
 #define SQL_WAIT_CLIENT_CHECK "SET client_connection_check_interval = '1s'"
-#define SQL_WAIT_LOCK "SELECT true FROM pg_advisory_lock($1::bigint)"
-/* In the take-lead transaction: a leader's own statements never time out on locks. */
-#define SQL_RESET_LOCK_TIMEOUT "RESET lock_timeout"
 
 /*
  * Taking the lead, inside BEGIN ... LISTEN ... COMMIT: raise the term, record ourselves
@@ -151,34 +159,39 @@
 
 /*
  * Graceful stop: clear our leader mark (if still ours; $1 cluster, $2 term), release the
- * lock and wake the standbys ($1 cluster, $2 lock key).
+ * lock and the handoff key, which wakes the standbys ($1 cluster, $2 lock key, $3 handoff
+ * key, $4 whether we hold it).  The NOTIFY wakes standbys of versions before 0.2, which
+ * LISTEN for it, during a rolling upgrade; this version's standbys listen to nothing.
  */
 #define SQL_CLEAR_LEADER "SELECT clustered_nodes.release_lead($1, $2::bigint)"
 #define SQL_RELEASE \
-	"SELECT pg_advisory_unlock($2::bigint), pg_notify('" HANDOFF_CHANNEL "', $1)"
+	"SELECT pg_advisory_unlock($2::bigint), " \
+	"  CASE WHEN $4::boolean THEN pg_advisory_unlock($3::bigint) END, " \
+	"  pg_notify('" HANDOFF_CHANNEL "', $1)"
 
 /*
  * A cluster's members and how alive their sessions are, for the status endpoint's view
  * and `status`.  $1 cluster.  Columns: node, role, host, pid, version, term,
- * heartbeat age (s), backend pid, session (live, waiting, gone), status URL.
+ * heartbeat age (s), backend pid, session (live, gone), status URL.  (Every standby's
+ * session waits on a lock between polls: "waiting" would say nothing.)
  */
 #define SQL_MEMBERS \
 	"SELECT m.node, m.role, m.host, m.pid, m.version, coalesce(m.term::text, ''), " \
 	"  round(extract(epoch FROM now() - m.heartbeat_at)::numeric, 1), " \
 	"  coalesce(m.backend_pid, 0), " \
-	"  CASE WHEN a.pid IS NULL THEN 'gone' " \
-	"       WHEN a.wait_event_type = 'Lock' THEN 'waiting' ELSE 'live' END, " \
+	"  CASE WHEN a.pid IS NULL THEN 'gone' ELSE 'live' END, " \
 	"  coalesce(m.status_url, '') " \
 	"FROM clustered_nodes.members m " \
 	"LEFT JOIN pg_stat_activity a ON a.pid = m.backend_pid " \
 	"WHERE m.cluster = $1 ORDER BY m.node"
 
 /* The cluster's state row for the view: term, counter, leader, elected_at, queue usage,
- * whether the row exists.  $1 cluster. */
+ * whether the row exists, and the channels this session listens on.  $1 cluster. */
 #define SQL_VIEW_STATE \
 	"SELECT s.term, s.counter, coalesce(s.leader, ''), " \
 	"  coalesce(to_char(s.elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), " \
-	"  pg_notification_queue_usage(), s.cluster IS NOT NULL " \
+	"  pg_notification_queue_usage(), s.cluster IS NOT NULL, " \
+	"  (SELECT coalesce(string_agg(c, E'\\n' ORDER BY c), '') FROM pg_listening_channels() c) " \
 	"FROM (SELECT 1) one LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $1"
 
 #endif

@@ -17,6 +17,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[4] = "sql/004_events.sql",
 	[5] = "sql/005_attempts.sql",
 	[6] = "sql/006_protocol.sql",
+	[7] = "sql/007_quiet_standbys.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */
@@ -95,20 +96,15 @@ setup_start(struct setup *s)
 	const struct fault_timing_text *t = s->timing;
 	const char *timeouts[] = {t->keepalive_idle, t->keepalive_interval, t->keepalive_count,
 		t->user_timeout};
-	const char *wait_timeout[] = {t->wait_timeout};
 	const char *cluster[] = {s->cfg->cluster};
 	struct session *ss = s->session;
 
 	s->has_version = false;
 	s->version = 0;
 	if (!session_add(ss, TAG_VERSION, 0, SQL_SCHEMA_VERSION, 0, NULL, read_version, s) ||
-	    !session_add(ss, TAG_SETTING, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL) ||
+	    !session_add(ss, TAG_SETTING, 0, SQL_WAIT_CLIENT_CHECK, 0, NULL, NULL, NULL) ||
 	    !session_add(ss, TAG_MAY_ACT, 0, SQL_MAY_ACT, 1, cluster, NULL, NULL))
-		return;
-	if (s->cfg->acquire == ACQUIRE_WAIT &&
-	    (!session_add(ss, TAG_SETTING, 0, SQL_WAIT_LOCK_TIMEOUT, 1, wait_timeout, NULL, NULL) ||
-	     !session_add(ss, TAG_SETTING, 0, SQL_WAIT_CLIENT_CHECK, 0, NULL, NULL, NULL)))
 		return;
 	if (s->cfg->handler_sql[0] != '\0') {
 		/* Prepared on every session: a statement that cannot work stops us at start. */

@@ -1,8 +1,11 @@
 /* The standby side of a node: competing for the leader lock, evicting a hung leader, leaving.
  *
- * Poll mode tries pg_try_advisory_lock every poll interval; wait mode queues in
- * pg_advisory_lock and polls once whenever its wait times out, to refresh its heartbeat
- * and look at the leader's lease.
+ * Poll mode tries pg_try_advisory_lock; between polls, while a leader holds the handoff
+ * key, it waits on that key in shared mode (at most HANDOFF_WAIT_MS), so that a leader's
+ * handover or death wakes every standby at once without any LISTEN (a listening session
+ * costs every NOTIFY of the database); otherwise it polls every poll interval.  Wait
+ * mode queues in pg_advisory_lock and polls once whenever its wait times out, to refresh
+ * its heartbeat and look at the leader's lease.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +30,13 @@ read_poll(void *ctx, const PGresult *res)
 		return;
 	p->has_row = true;
 	p->got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	if (PQnfields(res) >= 5) {
+	p->waited = PQnfields(res) == 1;
+	if (PQnfields(res) >= 6) {
 		p->term = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		p->lapsed = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 		p->leader_pid = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 		p->holder = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+		p->handoff_held = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
 	}
 }
 
@@ -235,21 +240,43 @@ consider_eviction(struct standby *sb)
 }
 
 static void
+on_handoff_waited(void *ctx, const struct batch_outcome *o)
+{
+	struct standby *sb = ctx;
+
+	if (o->failed) {
+		session_reset(sb->session, "waiting for the leader's handover failed: %s", o->error);
+		return;
+	}
+	/* Woken by a handover or a leader's end, or a second went by: poll now. */
+	fsm_set(sb->fsm, ST_STANDBY, "the handoff key was let go, or the wait ended");
+	if (sb->stopping)
+		leave(sb);
+	else
+		try_lock(sb);
+}
+
+/* A leader holds the handoff key: wait on it (shared, so every standby wakes together and
+ * none holds another up) until it is let go, or HANDOFF_WAIT_MS. */
+static void
+wait_for_handoff(struct standby *sb)
+{
+	char wait_ms[16];
+	const char *params[] = {sb->handoff_key_text, wait_ms};
+
+	snprintf(wait_ms, sizeof(wait_ms), "%d", HANDOFF_WAIT_MS);
+	if (!session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_HANDOFF, 2, params, NULL, NULL) ||
+	    !session_send(sb->session, on_handoff_waited, sb, false))
+		return;
+	fsm_set(sb->fsm, ST_ACQUIRING, "waiting for the leader to hand over");
+}
+
+static void
 on_polled(void *ctx, const struct batch_outcome *o)
 {
 	struct standby *sb = ctx;
 	bool wait_mode = sb->cfg->acquire == ACQUIRE_WAIT;
 
-	if (o->failed && wait_mode && !sb->stopping && o->failed_tag == TAG_LOCK &&
-	    strcmp(o->sqlstate, "55P03") == 0) {
-		/* lock_timeout: a healthy session, the lock still held; check the lease once. */
-		session_healthy(sb->session);
-		membership_want_heartbeat(sb->membership);
-		sb->lease_check = true;
-		fsm_set(sb->fsm, ST_STANDBY, "the lock is held by another node");
-		try_lock(sb);
-		return;
-	}
 	if (o->failed) {
 		session_reset(sb->session, "lock poll failed: %s", o->error);
 		return;
@@ -267,23 +294,32 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	/* A clean "no": the database is healthy, so the next failure starts afresh. */
 	session_healthy(sb->session);
 	fsm_set(sb->fsm, ST_STANDBY, "the lock is held by another node");
+	if (wait_mode && sb->poll.waited) {
+		/* The lock wait ran out: poll once (heartbeat, the lease), then wait again. */
+		membership_want_heartbeat(sb->membership);
+		sb->lease_check = true;
+		try_lock(sb);
+		return;
+	}
 	if (consider_eviction(sb))
 		return;
-	if (sb->poll_again || membership_housekeeping_due(sb->membership) || wait_mode) {
-		sb->poll_again = false;
+	if (wait_mode || membership_housekeeping_due(sb->membership))
 		try_lock(sb);
-	}
+	else if (sb->poll.handoff_held)
+		wait_for_handoff(sb);
+	/* else: the poll timer tries again */
 }
 
 static void
 try_lock(struct standby *sb)
 {
-	const char *params[] = {sb->lock_key_text, sb->cfg->cluster};
+	const char *poll_params[] = {sb->lock_key_text, sb->cfg->cluster, sb->handoff_key_text};
+	const char *wait_params[] = {sb->lock_key_text, sb->wait_ms_text};
 	bool wait = sb->cfg->acquire == ACQUIRE_WAIT && !sb->lease_check;
 
 	memset(&sb->poll, 0, sizeof(sb->poll));
-	if (!session_add(sb->session, TAG_LOCK, 0, wait ? SQL_WAIT_LOCK : SQL_TRY_LOCK,
-			 wait ? 1 : 2, params, read_poll, sb) ||
+	if (!(wait ? session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_LOCK, 2, wait_params, read_poll, sb) :
+	      session_add(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll, sb)) ||
 	    !membership_add_housekeeping(sb->membership) ||
 	    !session_send(sb->session, on_polled, sb, !wait))
 		return;
@@ -298,17 +334,6 @@ standby_begin(struct standby *sb)
 		leave(sb);
 	else
 		try_lock(sb);
-}
-
-void
-standby_handoff(struct standby *sb)
-{
-	if (sb->fsm->state == ST_STANDBY) {
-		log_info("the leader handed over; trying the lock now");
-		try_lock(sb);
-	} else if (sb->fsm->state == ST_ACQUIRING) {
-		sb->poll_again = true;
-	}
 }
 
 void
@@ -329,7 +354,6 @@ standby_stop(struct standby *sb)
 void
 standby_forget(struct standby *sb)
 {
-	sb->poll_again = false;
 	sb->lease_check = false;
 	sb->holder_seen = 0;
 }
@@ -348,7 +372,8 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 standby_init(struct standby *sb, struct ev_loop *loop, struct session *session,
 	     const struct config *cfg, struct fsm *fsm, struct membership *membership,
-	     const char *lock_key_text, const struct standby_hooks *hooks, void *owner)
+	     const char *lock_key_text, const char *handoff_key_text, const char *wait_ms_text,
+	     const struct standby_hooks *hooks, void *owner)
 {
 	memset(sb, 0, sizeof(*sb));
 	sb->loop = loop;
@@ -357,6 +382,8 @@ standby_init(struct standby *sb, struct ev_loop *loop, struct session *session,
 	sb->fsm = fsm;
 	sb->membership = membership;
 	sb->lock_key_text = lock_key_text;
+	sb->handoff_key_text = handoff_key_text;
+	sb->wait_ms_text = wait_ms_text;
 	sb->hooks = hooks;
 	sb->owner = owner;
 	ev_timer_init(&sb->poll_timer, poll_timer_cb, cfg->poll_interval_ms / 1000.0,

@@ -1,4 +1,5 @@
-/* The standby side of a node: competing for the leader lock, evicting a hung leader, leaving. */
+/* The standby side of a node: competing for the leader lock, evicting a hung leader, leaving.
+ * Standbys LISTEN on nothing: between polls they wait on the leader's handoff key. */
 #ifndef CN_STANDBY_H
 #define CN_STANDBY_H
 
@@ -35,6 +36,8 @@ struct lock_poll {
 	bool lapsed;		/* the leader's lease has run out */
 	long long leader_pid;	/* the recorded leader's backend pid, 0 if none */
 	long long holder;	/* the lock holder's backend pid, 0 if none or not read */
+	bool handoff_held;	/* a leader holds the handoff key: wait on it */
+	bool waited;		/* a wait-mode lock wait answered: got, or timed out */
 };
 
 struct standby {
@@ -46,8 +49,9 @@ struct standby {
 	const struct standby_hooks *hooks;
 	void *owner;
 	const char *lock_key_text;
+	const char *handoff_key_text;
+	const char *wait_ms_text;	/* wait mode: how long one lock wait lasts */
 	ev_timer poll_timer;	/* poll mode: try the lock */
-	bool poll_again;	/* a handoff arrived while a poll was in flight */
 	bool lease_check;	/* wait mode: poll once (the lock wait timed out, or an eviction ran) */
 	bool stopping;
 	struct lock_poll poll;	/* filled by the poll in flight */
@@ -62,7 +66,8 @@ struct standby {
 
 void standby_init(struct standby *sb, struct ev_loop *loop, struct session *session,
 		  const struct config *cfg, struct fsm *fsm, struct membership *membership,
-		  const char *lock_key_text, const struct standby_hooks *hooks, void *owner);
+		  const char *lock_key_text, const char *handoff_key_text, const char *wait_ms_text,
+		  const struct standby_hooks *hooks, void *owner);
 void standby_start_timers(struct standby *sb);
 void standby_stop_timers(struct standby *sb);
 /* poll_interval changed (SIGHUP). */
@@ -70,8 +75,6 @@ void standby_reload(struct standby *sb);
 
 /* Registered: stand by and try the lock at once. */
 void standby_begin(struct standby *sb);
-/* The leader handed over: try the lock now. */
-void standby_handoff(struct standby *sb);
 /* Housekeeping is due: an idle standby polls now, carrying it. */
 void standby_poke(struct standby *sb);
 /* Stop requested: leave the cluster at the next chance. */

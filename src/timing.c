@@ -51,7 +51,7 @@ fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
 	snprintf(out->keepalive_count, sizeof(out->keepalive_count), "%u", t->keepalive_count);
 	snprintf(out->user_timeout, sizeof(out->user_timeout), "%lu", t->user_timeout_ms);
 	snprintf(out->lease_ms, sizeof(out->lease_ms), "%lu", t->lease_ms);
-	snprintf(out->wait_timeout, sizeof(out->wait_timeout), "%lums", wait_timeout_ms);
+	snprintf(out->wait_timeout, sizeof(out->wait_timeout), "%lu", wait_timeout_ms);
 	snprintf(out->client_keepalive_count, sizeof(out->client_keepalive_count), "%u",
 		 t->client_keepalive_count);
 	snprintf(out->client_user_timeout, sizeof(out->client_user_timeout), "%lu",

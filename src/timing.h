@@ -45,7 +45,7 @@ struct fault_timing_text {
 	char keepalive_count[12];
 	char user_timeout[24];
 	char lease_ms[24];
-	char wait_timeout[24];	/* lock_timeout of a wait-mode lock wait, e.g. "10000ms" */
+	char wait_timeout[24];	/* how long a wait-mode lock wait lasts, in ms */
 	char client_keepalive_count[12];
 	char client_user_timeout[24];
 };

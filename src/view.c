@@ -9,7 +9,7 @@
 void
 view_read_state(struct cluster_view *v, const PGresult *res, double now)
 {
-	if (PQntuples(res) != 1 || PQnfields(res) < 6)
+	if (PQntuples(res) != 1 || PQnfields(res) < 7)
 		return;
 	v->valid = true;
 	v->taken_at = now;
@@ -19,6 +19,13 @@ view_read_state(struct cluster_view *v, const PGresult *res, double now)
 	snprintf(v->leader, sizeof(v->leader), "%s", PQgetvalue(res, 0, 2));
 	snprintf(v->elected_at, sizeof(v->elected_at), "%s", PQgetvalue(res, 0, 3));
 	v->queue_usage = strtod(PQgetvalue(res, 0, 4), NULL);
+	v->nlistening = 0;
+	for (const char *p = PQgetvalue(res, 0, 6); *p && v->nlistening < MAX_LISTENING;) {
+		size_t len = strcspn(p, "\n");
+
+		snprintf(v->listening[v->nlistening++], sizeof(v->listening[0]), "%.*s", (int) len, p);
+		p += len + (p[len] == '\n');
+	}
 }
 
 void

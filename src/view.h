@@ -9,13 +9,14 @@
 #include "names.h"
 
 #define VIEW_MAX_MEMBERS 64
+#define MAX_LISTENING 66	/* the channels, the durable events' wake-up, and spare */
 
 struct member_view {
 	char node[NAME_MAX_BYTES + 1];
 	char role[16];
 	char host[NAME_MAX_BYTES + 1];
 	int pid;
-	char session[16];	/* live, waiting, gone */
+	char session[16];	/* live, gone */
 	double heartbeat_age;	/* seconds, when the view was taken */
 };
 
@@ -28,6 +29,8 @@ struct cluster_view {
 	char leader[NAME_MAX_BYTES + 1];	/* "" when none recorded */
 	char elected_at[40];
 	double queue_usage;	/* pg_notification_queue_usage() */
+	char listening[MAX_LISTENING][NAME_MAX_BYTES + 1];	/* this session's LISTENs */
+	int nlistening;
 	int nmembers;
 	struct member_view members[VIEW_MAX_MEMBERS];
 };

@@ -185,7 +185,7 @@ test_nodes_follow_a_promoted_replica_without_losing_the_counter() {
 	# The primary dies; the replica is promoted.
 	pgtmp_as_owner "$PGTMP_BIN/pg_ctl" -D "$dir/primary" -m immediate stop >/dev/null
 	pgtmp_as_owner "$PGTMP_BIN/pg_ctl" -w -D "$dir/replica" promote >/dev/null
-	wait_for "a leader of a new term on the promoted replica" 20000 bash -c "[ \"\$(psql -X -At -h 127.0.0.1 -p $p2 -U postgres -c \"SELECT term > $term FROM clustered_nodes.cluster_state s JOIN pg_locks l ON l.pid = s.leader_pid AND l.locktype = 'advisory' AND l.granted WHERE cluster = '$CLUSTER'\")\" = t ]"
+	wait_for "a leader of a new term on the promoted replica" 20000 bash -c "[ \"\$(psql -X -At -h 127.0.0.1 -p $p2 -U postgres -c \"SELECT term > $term FROM clustered_nodes.cluster_state s JOIN pg_locks l ON l.pid = s.leader_pid AND $LOCK_ON = s.lock_key WHERE cluster = '$CLUSTER'\")\" = t ]"
 	assert_eq "$(fq "$p2" "SELECT counter FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'")" 20 "counter after the failover"
 	for i in $(seq 1 5); do fq "$p2" "SELECT pg_notify('test_channel', 'q$i')" >/dev/null; done
 	wait_for "counter 25 on the new primary" 10000 bash -c "[ \"\$(psql -X -At -h 127.0.0.1 -p $p2 -U postgres -c \"SELECT counter FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'\")\" = 25 ]"

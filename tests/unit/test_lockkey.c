@@ -20,6 +20,18 @@ START_TEST(test_distinct_clusters_distinct_keys)
 }
 END_TEST
 
+/* No cluster's handoff key is any cluster's lock key, even for names that look alike. */
+START_TEST(test_handoff_keys_differ_from_lock_keys)
+{
+	static const char *const names[] = {"default", "handoff:default", "_handoff:default", "a", ""};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (unsigned j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+			ck_assert_int_ne(handoff_key_for_cluster(names[i]), lock_key_for_cluster(names[j]));
+	ck_assert_int_eq(handoff_key_for_cluster("default"), handoff_key_for_cluster("default"));
+}
+END_TEST
+
 START_TEST(test_stable)
 {
 	ck_assert_int_eq(lock_key_for_cluster("payments"), lock_key_for_cluster("payments"));
@@ -35,6 +47,7 @@ lockkey_suite(void)
 	tcase_add_test(tc, test_known_values);
 	tcase_add_test(tc, test_distinct_clusters_distinct_keys);
 	tcase_add_test(tc, test_stable);
+	tcase_add_test(tc, test_handoff_keys_differ_from_lock_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
