@@ -44,12 +44,14 @@ BUILD = build
 PROG = clustered_nodes
 
 # Pure logic, unit-tested without a database.
-PURE_SRCS = src/backoff.c src/cli.c src/config.c src/duration.c src/escape.c src/fsm.c \
-            src/json.c src/leader_plan.c src/listen_addr.c src/lockkey.c src/log.c src/names.c \
+PURE_SRCS = src/backoff.c src/balance.c src/cli.c src/config.c src/duration.c src/escape.c src/fsm.c \
+            src/json.c src/json_field.c src/leader_plan.c src/listen_addr.c src/lockkey.c src/log.c \
+            src/names.c src/partition.c \
             src/settings.c src/pgarray.c src/stats.c src/timing.c
 # The node, layered: pgconn < session < setup, membership < standby, leader < node < main.
 SRCS = $(PURE_SRCS) src/notifyq.c src/events.c src/view.c src/pgconn.c src/session.c \
-       src/setup.c src/membership.c src/standby.c src/exec_runner.c src/leader_step.c src/leader.c src/node.c \
+       src/setup.c src/membership.c src/standby.c src/exec_runner.c src/leader_step.c src/leader.c src/partitioner.c \
+       src/partitions.c src/node.c \
        src/http.c src/http_pages.c src/oneshot.c src/cmd_check.c src/cmd_status.c src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
@@ -94,10 +96,12 @@ bench: deps
 	@$(MAKE) --no-print-directory $(PROG) $(BUILD)/raw_listener
 	@bash bench/run.sh
 
-# SOAK_SECONDS=120 by default; make check runs a 30-second one.
+# SOAK_SECONDS=120 by default, single leader then 6 partitions; make check runs a
+# 30-second and a 20-second one.
 soak: deps
 	@$(MAKE) --no-print-directory $(PROG)
 	@bash tests/soak/run.sh
+	@SOAK_PARTITIONS=6 bash tests/soak/run.sh
 
 # The HA test under pg_auto_failover: every fault; make check runs a planned failover and
 # the synchronous standby's loss (ha-short).

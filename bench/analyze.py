@@ -162,6 +162,33 @@ def cmd_report(results, out_json):
         target('slow_no_demotion', sl['demotions'] == 0 and sl['term_changes'] == 0,
                f"no self-demotion and no term change in the burst: {sl['demotions']} / {sl['term_changes']}")
 
+    if 'partitions.n1.events_per_s' in d:
+        pt = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('partitions.')}
+        figures['partitions'] = pt
+        one = pt['n1.events_per_s']
+        print(f"\nPartitions: K = 8, a 2 ms SQL handler (pg_sleep; {pt['handler_measured_ms']:.2f} ms a "
+              f"call measured alone), durable keyed events committed at once")
+        for n in (1, 2, 4):
+            v = pt.get(f'n{n}.events_per_s')
+            if v is None:
+                continue
+            pt[f'n{n}.scaling'] = v / one
+            print(f"  {n} node(s): {fmt(v)} events/s = {v / one:.2f} x one node   counter ok "
+                  f"{'yes' if pt.get(f'n{n}.counter_ok') == 1 else 'NO'}")
+        for case, what in (('join', 'a fourth node joins (3 3 2 -> 2 2 2 2)'),
+                           ('sigkill', 'SIGKILL of one of four (-> 3 3 2)')):
+            ms = pt.get(f'{case}.ms')
+            if ms:
+                ms = ms if isinstance(ms, list) else [ms]
+                print(f"  rebalanced after {what}: p50 {pct(ms, 50):.0f} ms, max {max(ms):.0f} ms "
+                      f"(n={len(ms)}; from the start or the kill to every partition led as planned)")
+        if 'n4.scaling' in pt:
+            target('partitions_scaling', pt['n4.scaling'] >= 3.5,
+                   f"4 nodes >= 3.5 x one node at K = 8: {pt['n4.scaling']:.2f}")
+        if 'join.ms' in pt:
+            j = pt['join.ms'] if isinstance(pt['join.ms'], list) else [pt['join.ms']]
+            target('partitions_join', max(j) <= 2000, f"rebalanced within 2 s of a join: max {max(j):.0f} ms")
+
     if 'quiet.ratio' in d:
         qt = {k.split('.', 1)[1]: d[k] for k in d if k.startswith('quiet.')}
         figures['quiet'] = qt

@@ -3,7 +3,8 @@
 # each throughput figure next to a raw LISTEN client under the same load in
 # the same run.  Starts its own PostgreSQL (fsync on: the server's defaults),
 # prints a table and writes every figure to bench/results/.
-# BENCH_QUICK=1 shortens every scenario (about a minute in all).
+# BENCH_QUICK=1 shortens every scenario (about a minute and a half in all);
+# BENCH_ONLY="partitions_scaling" (a scenario function and its arguments) runs one.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +15,9 @@ RAW="$ROOT/build/raw_listener"
 
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	DURATION=3 KILLS=5 IDLE_SECONDS=2 STARTUPS=5 SLOW_BURST=5000
+	DURATION=3 KILLS=5 IDLE_SECONDS=2 STARTUPS=5 SLOW_BURST=5000 PART_EVENTS=1500 MOVES=3
 else
-	DURATION=10 KILLS=20 IDLE_SECONDS=5 STARTUPS=10 SLOW_BURST=20000
+	DURATION=10 KILLS=20 IDLE_SECONDS=5 STARTUPS=10 SLOW_BURST=20000 PART_EVENTS=6000 MOVES=10
 fi
 LATENCY_RATE=1000
 TAKEOVER_RATE=500
@@ -138,6 +139,73 @@ slow_handler() {
 	record slow.peak_rss_kib "$(rss_kib "$pid" VmHWM)"
 	kill_nodes
 	echo "  slow handler: $burst in one transaction" >&2
+}
+
+# ---- partitions: a 2 ms SQL handler, K = 8, over 1, 2 and 4 nodes; rebalancing ----
+# How many partitions each member's session holds, largest first ("2 2 2 2"); "" while
+# any partition is free or held by a session that is not a member.
+part_shape() {
+	q "SELECT CASE WHEN count(*) FILTER (WHERE m.node IS NULL) > 0 THEN '' ELSE
+		(SELECT string_agg(n::text, ' ' ORDER BY n DESC) FROM (SELECT count(*) AS n FROM generate_series(0, 7) g(p)
+			JOIN pg_locks l ON $LOCK_ON = clustered_nodes.lock_key('$1', g.p)
+			JOIN clustered_nodes.members m ON m.backend_pid = l.pid AND m.cluster = '$1' GROUP BY m.node) x) END
+		FROM generate_series(0, 7) g(p)
+		LEFT JOIN pg_locks l ON $LOCK_ON = clustered_nodes.lock_key('$1', g.p)
+		LEFT JOIN clustered_nodes.members m ON m.backend_pid = l.pid AND m.cluster = '$1'"
+}
+part_shape_is() { [ "$(part_shape "$1")" = "$2" ]; }
+events_left() { q "SELECT count(*) FROM clustered_nodes.events WHERE cluster = '$1'"; }
+no_events_left() { [ "$(events_left "$1")" = 0 ]; }
+
+partitions_scaling() {
+	local n i cl t0 t1 shapes=([1]="8" [2]="4 4" [4]="2 2 2 2") samples_join=() samples_kill=() victim
+	pgtmp_psql -c "CREATE OR REPLACE FUNCTION public.bench_part(p text) RETURNS void
+		LANGUAGE sql AS 'SELECT pg_sleep(0.002)'" >/dev/null
+	t0=$(now_us)
+	q "SELECT count(public.bench_part(g::text)) FROM generate_series(1, 500) g" >/dev/null
+	record partitions.handler_measured_ms "$(calc "($(now_us) - $t0) / 1000 / 500")"
+	for n in 1 2 4; do
+		cl=bench_part_n$n
+		for ((i = 1; i <= n; i++)); do
+			start_node "$cl" "p${n}_$i" --listen bench_part --partitions 8 \
+				--handler-sql 'SELECT public.bench_part($2)'
+		done
+		wait_for "$n node(s) sharing 8 partitions" 20000 part_shape_is "$cl" "${shapes[$n]}"
+		# Durable events with keys, committed in one transaction; the clock starts at
+		# the commit (the wake-ups go out then) and stops when the table is empty.
+		q "SELECT count(clustered_nodes.notify('bench_part', 'e' || g, 'k' || g))
+			FROM generate_series(1, $PART_EVENTS) g" >/dev/null
+		t0=$(now_us)
+		wait_for "$PART_EVENTS events handled by $n node(s)" 600000 no_events_left "$cl"
+		t1=$(now_us)
+		record "partitions.n$n.events_per_s" "$(calc "$PART_EVENTS * 1000000 / ($t1 - $t0)")"
+		[ "$(q "SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$cl'")" = "$PART_EVENTS" ] &&
+			record "partitions.n$n.counter_ok" 1 || record "partitions.n$n.counter_ok" 0
+		kill_nodes
+	done
+	# Rebalancing, 3 nodes and K = 8 (3 3 2): a fourth joins (2 2 2 2), then one is killed.
+	cl=bench_part_moves
+	for i in 1 2 3; do start_node "$cl" "m_$i" --listen bench_part --partitions 8; done
+	wait_for "3 nodes sharing 8 partitions" 20000 part_shape_is "$cl" "3 3 2"
+	for ((i = 1; i <= MOVES; i++)); do
+		t0=$(now_us)
+		start_node "$cl" m_4 --listen bench_part --partitions 8
+		wait_for "a fourth node's share" 10000 part_shape_is "$cl" "2 2 2 2"
+		samples_join+=("$(calc "($(now_us) - $t0) / 1000")")
+		victim=m_$(( (i % 3) + 1 ))
+		t0=$(now_us)
+		{ kill -9 "${NODE_PID[$victim]}"; wait "${NODE_PID[$victim]}"; } 2>/dev/null || true
+		wait_for "the dead node's partitions taken" 10000 part_shape_is "$cl" "3 3 2"
+		samples_kill+=("$(calc "($(now_us) - $t0) / 1000")")
+		# Back to 3 nodes named m_1..m_3, and m_4 gone, for the next round.
+		{ kill -TERM "${NODE_PID[m_4]}"; wait "${NODE_PID[m_4]}"; } 2>/dev/null || true
+		start_node "$cl" "$victim" --listen bench_part --partitions 8
+		wait_for "3 nodes again" 20000 part_shape_is "$cl" "3 3 2"
+	done
+	for i in "${samples_join[@]}"; do record partitions.join.ms "$i"; done
+	for i in "${samples_kill[@]}"; do record partitions.sigkill.ms "$i"; done
+	kill_nodes
+	echo "  partitions: scaling over 1, 2, 4 nodes; $MOVES joins and kills" >&2
 }
 
 # ---- quiet standbys: what standbys cost every other NOTIFY of the database ----
@@ -274,9 +342,16 @@ footprint() {
 }
 
 echo "running benchmarks (quick=$QUICK); BENCH_QUICK=1 takes about a minute, the full run a few" >&2
+if [ -n "${BENCH_ONLY:-}" ]; then
+	# One scenario (a function above, with its arguments), reported but not saved.
+	$BENCH_ONLY
+	$ANALYZE report "$RESULTS" "$WORK/only.json"
+	exit 0
+fi
 for c in 1 4 8; do throughput "$c"; done
 durable 4
 slow_handler "$SLOW_BURST"
+partitions_scaling
 quiet_standbys
 latency
 takeover poll_sigkill sigkill poll

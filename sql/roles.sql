@@ -1,6 +1,6 @@
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations (it needs schema version 7), as a role that may create
+-- Apply after the migrations (it needs schema version 8), as a role that may create
 -- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
@@ -26,8 +26,8 @@ BEGIN;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 7) THEN
-        RAISE EXCEPTION 'clustered_nodes: apply the migrations in sql/ first (up to 007_quiet_standbys.sql)';
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 8) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations in sql/ first (up to 008_partitions.sql)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
@@ -48,7 +48,7 @@ GRANT USAGE ON SCHEMA clustered_nodes TO clustered_nodes_node, clustered_nodes_p
 REVOKE ALL ON ALL TABLES IN SCHEMA clustered_nodes FROM clustered_nodes_node, clustered_nodes_producer;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA clustered_nodes FROM clustered_nodes_node, clustered_nodes_producer;
 GRANT SELECT ON clustered_nodes.schema_migrations, clustered_nodes.cluster_state,
-    clustered_nodes.members TO clustered_nodes_node;
+    clustered_nodes.members, clustered_nodes.clusters TO clustered_nodes_node;
 
 -- Writing: only through the functions, which check the caller.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA clustered_nodes FROM PUBLIC, clustered_nodes_node,
@@ -67,12 +67,26 @@ GRANT EXECUTE ON FUNCTION
     clustered_nodes.release_lead(text, bigint),
     clustered_nodes.lock_holder(text),
     clustered_nodes.evict(text, integer, bigint),
-    clustered_nodes.wait_lock(bigint, integer, boolean)
+    clustered_nodes.wait_lock(bigint, integer, boolean),
+    -- partitions (sql/008); the signatures above serve nodes of 0.2 during an upgrade
+    clustered_nodes.lock_key(text, integer),
+    clustered_nodes.partition_of(text, integer),
+    clustered_nodes.key_of(text, text),
+    clustered_nodes.cluster_partitions(text, integer, text),
+    clustered_nodes.take_lead(text, integer, text, bigint, text[]),
+    clustered_nodes.advance(text, integer, bigint, bigint, bigint, bigint, bigint[]),
+    clustered_nodes.fetch_events(text, integer, text[], integer),
+    clustered_nodes.dead_letter(text, integer, bigint, text, text, bigint, bigint, text, integer, text),
+    clustered_nodes.release_lead(text, integer, bigint),
+    clustered_nodes.lock_holder(text, integer),
+    clustered_nodes.evict(text, integer, integer, bigint)
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its
 -- owner's rights: grant clustered_nodes_producer to them.
-GRANT EXECUTE ON FUNCTION clustered_nodes.notify(text, text)
+GRANT EXECUTE ON FUNCTION clustered_nodes.notify(text, text),
+    clustered_nodes.notify(text, text, text), clustered_nodes.partition_of(text, integer),
+    clustered_nodes.key_of(text, text)
     TO clustered_nodes_producer, clustered_nodes_node;
 
 COMMIT;

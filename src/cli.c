@@ -73,12 +73,14 @@ cli_print_usage(FILE *out)
 		"\n"
 		"Exit status:\n"
 		"  0   stopped by SIGTERM or SIGINT; --check passed; status: a leader holds the lock\n"
-		"  2   status: no session holds the cluster's lock\n"
+		"      (partitioned: every partition's lock is held)\n"
+		"  2   status: no session holds the cluster's lock (partitioned: some partition's)\n"
 		"  64  bad command-line usage\n"
 		"  69  --check or status: the database cannot be reached\n"
 		"  70  internal error\n"
 		"  78  configuration problem: a bad config file or environment value, the\n"
-		"      schema missing or too old, or another live node with the same name\n");
+		"      schema missing or too old, another live node with the same name, or\n"
+		"      partitions or partition_key other than the cluster's\n");
 }
 
 static int

@@ -1,4 +1,5 @@
-/* `clustered_nodes --check`: settings valid, database reachable, schema current. */
+/* `clustered_nodes --check`: settings valid, database reachable, schema current, the
+ * partitions those of the cluster. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,31 @@
 #include "pgconn.h"
 #include "queries.h"
 
+/* The cluster's recorded partitions and key rule, if it has any, match ours; reads only
+ * (a node's first start records them). */
+static bool
+partitions_match(PGconn *conn, const struct config *c)
+{
+	const char *params[] = {c->cluster};
+	char rule[PARTITION_RULE_ARG_MAX + 16];
+	PGresult *res = PQexecParams(conn, "SELECT partitions, partition_key FROM "
+				     "clustered_nodes.clusters WHERE cluster = $1", 1, NULL, params,
+				     NULL, NULL, 0);
+	bool ok = true;
+
+	partition_rule_format(&c->partition_key, rule, sizeof(rule));
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    (atoi(PQgetvalue(res, 0, 0)) != c->partitions || strcmp(PQgetvalue(res, 0, 1), rule) != 0)) {
+		fprintf(stderr, "clustered_nodes: cluster %s has %s partition(s) with partition_key %s; "
+			"this configuration has partitions=%d partition_key=%s (README: Changing the "
+			"partitions)\n", c->cluster, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+			c->partitions, rule);
+		ok = false;
+	}
+	PQclear(res);
+	return ok;
+}
+
 int
 run_check(const struct config *c)
 {
@@ -18,6 +44,10 @@ run_check(const struct config *c)
 	if (conn == NULL)
 		return EX_UNAVAILABLE;
 	if (!oneshot_schema_current(conn, &version)) {
+		PQfinish(conn);
+		return EX_CONFIG;
+	}
+	if (!partitions_match(conn, c)) {
 		PQfinish(conn);
 		return EX_CONFIG;
 	}
@@ -36,9 +66,9 @@ run_check(const struct config *c)
 		}
 		PQclear(res);
 	}
-	printf("connected to host=%s port=%s dbname=%s as %s; schema version %lld%s\n",
-	       PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn), version,
-	       c->handler_sql[0] ? "; handler_sql prepares" : "");
+	printf("connected to host=%s port=%s dbname=%s as %s; schema version %lld; "
+	       "partitions %d%s\n", PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn), version,
+	       c->partitions, c->handler_sql[0] ? "; handler_sql prepares" : "");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

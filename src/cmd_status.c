@@ -17,7 +17,21 @@
 static const char SQL_STATE[] =
 	"SELECT term, counter, leader, leader_pid, "
 	"  to_char(elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	"FROM clustered_nodes.cluster_state WHERE cluster = $1";
+	"FROM clustered_nodes.cluster_state WHERE cluster = $1 AND partition = 0";
+
+/* A partitioned cluster: K, then each partition's row and its lock's holder. */
+static const char SQL_PARTITION_COUNT[] =
+	"SELECT coalesce((SELECT partitions FROM clustered_nodes.clusters WHERE cluster = $1), 1)";
+static const char SQL_PARTITION_TABLE[] =
+	"SELECT g.p, coalesce(s.term, 0), coalesce(s.counter, 0), coalesce(s.leader, ''), "
+	"  coalesce(s.leader_pid, 0), coalesce(h.pid, 0), coalesce(h.member, ''), "
+	"  coalesce(h.application_name, '') "
+	"FROM clustered_nodes.clusters c CROSS JOIN generate_series(0, c.partitions - 1) g(p) "
+	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = c.cluster AND s.partition = g.p "
+	"LEFT JOIN LATERAL clustered_nodes.lock_holder(c.cluster, g.p) h ON true "
+	"WHERE c.cluster = $1 ORDER BY g.p";
+enum { PT_PARTITION, PT_TERM, PT_COUNTER, PT_LEADER, PT_LEADER_PID, PT_HOLDER, PT_MEMBER,
+	PT_APPLICATION };
 
 /* Columns of SQL_LOCK_HOLDER: the session that holds the lock, whatever the table says. */
 enum { HOLDER_PID, HOLDER_USER, HOLDER_APPLICATION, HOLDER_CLIENT, HOLDER_MEMBER };
@@ -53,6 +67,11 @@ query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 	return res;
 }
 
+static void print_members_and_problems_json(PGresult *members, char problems[][256],
+					    int nproblems);
+static void print_members_and_problems_text(PGresult *members, char problems[][256],
+					    int nproblems);
+
 static void
 print_json(const struct config *c, PGresult *state, PGresult *holder, PGresult *members,
 	   char problems[][256], int nproblems)
@@ -82,7 +101,15 @@ print_json(const struct config *c, PGresult *state, PGresult *holder, PGresult *
 		printf("}");
 	} else
 		printf("null");
-	printf(",\"members\":[");
+	printf(",");
+	print_members_and_problems_json(members, problems, nproblems);
+}
+
+/* "members":[...],"problems":[...]} */
+static void
+print_members_and_problems_json(PGresult *members, char problems[][256], int nproblems)
+{
+	printf("\"members\":[");
 	for (int i = 0; i < PQntuples(members); i++) {
 		static const char *const names[] = {"node", "role", "host", "pid", "version", "term",
 			"heartbeat_age_s", "backend_pid", "session", "status_url"};
@@ -131,6 +158,12 @@ print_text(const struct config *c, PGresult *state, PGresult *holder, PGresult *
 		       shown(holder, 0, HOLDER_APPLICATION));
 	else
 		printf("lock      not held: no leader\n");
+	print_members_and_problems_text(members, problems, nproblems);
+}
+
+static void
+print_members_and_problems_text(PGresult *members, char problems[][256], int nproblems)
+{
 	printf("\n%-20s %-8s %-8s %-20s %-8s %-8s %s\n", "NODE", "ROLE", "SESSION", "HOST", "PID",
 	       "VERSION", "HEARTBEAT AGE");
 	for (int i = 0; i < PQntuples(members); i++)
@@ -183,11 +216,68 @@ find_problems(PGresult *state, PGresult *holder, PGresult *members, char problem
 	return n;
 }
 
+/* Partitioned: who leads what, and where the table and pg_locks disagree. */
+static int
+partition_problems(PGresult *parts, char problems[][256], int n)
+{
+	for (int r = 0; r < PQntuples(parts) && n < MAX_PROBLEMS; r++) {
+		const char *p = PQgetvalue(parts, r, PT_PARTITION);
+
+		if (strcmp(PQgetvalue(parts, r, PT_HOLDER), "0") == 0)
+			snprintf(problems[n++], 256, "partition %s: no session holds its lock", p);
+		else if (PQgetvalue(parts, r, PT_MEMBER)[0] == '\0')
+			snprintf(problems[n++], 256, "partition %s: its lock is held by backend pid %s "
+				 "(application %s), which is not a member of the cluster", p,
+				 PQgetvalue(parts, r, PT_HOLDER), shown(parts, r, PT_APPLICATION));
+		else if (strcmp(PQgetvalue(parts, r, PT_HOLDER), PQgetvalue(parts, r, PT_LEADER_PID)) != 0)
+			snprintf(problems[n++], 256, "partition %s: its lock is held by member %s, but "
+				 "cluster_state names %s", p, shown(parts, r, PT_MEMBER),
+				 PQgetvalue(parts, r, PT_LEADER)[0] ? shown(parts, r, PT_LEADER) : "nobody");
+	}
+	return n;
+}
+
+static bool
+all_led(PGresult *parts)
+{
+	for (int r = 0; r < PQntuples(parts); r++)
+		if (strcmp(PQgetvalue(parts, r, PT_HOLDER), "0") == 0)
+			return false;
+	return PQntuples(parts) > 0;
+}
+
+static void
+print_partitions_text(PGresult *parts)
+{
+	printf("\n%-10s %-20s %-8s %-12s %s\n", "PARTITION", "LEADER", "TERM", "COUNTER", "LOCK");
+	for (int r = 0; r < PQntuples(parts); r++)
+		printf("%-10s %-20s %-8s %-12s %s\n", PQgetvalue(parts, r, PT_PARTITION),
+		       PQgetvalue(parts, r, PT_LEADER)[0] ? shown(parts, r, PT_LEADER) : "-",
+		       PQgetvalue(parts, r, PT_TERM), PQgetvalue(parts, r, PT_COUNTER),
+		       strcmp(PQgetvalue(parts, r, PT_HOLDER), "0") == 0 ? "free" : "held");
+}
+
+static void
+print_partitions_json(PGresult *parts)
+{
+	printf("\"partition_map\":[");
+	for (int r = 0; r < PQntuples(parts); r++) {
+		printf("%s{\"partition\":%s,\"leader\":", r ? "," : "",
+		       PQgetvalue(parts, r, PT_PARTITION));
+		json_write_string(stdout, PQgetvalue(parts, r, PT_LEADER)[0] ?
+				  PQgetvalue(parts, r, PT_LEADER) : NULL);
+		printf(",\"term\":%s,\"counter\":%s,\"lock_held\":%s}", PQgetvalue(parts, r, PT_TERM),
+		       PQgetvalue(parts, r, PT_COUNTER),
+		       strcmp(PQgetvalue(parts, r, PT_HOLDER), "0") == 0 ? "false" : "true");
+	}
+	printf("],");
+}
+
 int
 run_status(const struct config *c, bool json)
 {
 	const char *cluster_param[] = {c->cluster};
-	PGresult *state = NULL, *holder = NULL, *members = NULL;
+	PGresult *state = NULL, *holder = NULL, *members = NULL, *count = NULL, *parts = NULL;
 	char problems[MAX_PROBLEMS][256];
 	long long version;
 	PGconn *conn;
@@ -201,7 +291,26 @@ run_status(const struct config *c, bool json)
 	}
 	/* One snapshot: the table and pg_locks read at the same moment. */
 	PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-	if ((state = query(conn, SQL_STATE, 1, cluster_param)) != NULL &&
+	if ((count = query(conn, SQL_PARTITION_COUNT, 1, cluster_param)) != NULL &&
+	    atoi(PQgetvalue(count, 0, 0)) > 1) {
+		/* Partitioned: the map, the members, and exit 0 only if every partition is led. */
+		if ((parts = query(conn, SQL_PARTITION_TABLE, 1, cluster_param)) != NULL &&
+		    (members = query(conn, SQL_MEMBERS, 1, cluster_param)) != NULL) {
+			nproblems = partition_problems(parts, problems, 0);
+			if (json) {
+				printf("{\"cluster\":");
+				json_write_string(stdout, c->cluster);
+				printf(",\"partitions\":%d,", PQntuples(parts));
+				print_partitions_json(parts);
+				print_members_and_problems_json(members, problems, nproblems);
+			} else {
+				printf("cluster   %s\npartitions %d\n", c->cluster, PQntuples(parts));
+				print_partitions_text(parts);
+				print_members_and_problems_text(members, problems, nproblems);
+			}
+			rc = all_led(parts) ? 0 : EXIT_NO_LEADER;
+		}
+	} else if (count != NULL && (state = query(conn, SQL_STATE, 1, cluster_param)) != NULL &&
 	    (holder = query(conn, SQL_LOCK_HOLDER, 1, cluster_param)) != NULL &&
 	    (members = query(conn, SQL_MEMBERS, 1, cluster_param)) != NULL) {
 		nproblems = find_problems(state, holder, members, problems);
@@ -211,6 +320,8 @@ run_status(const struct config *c, bool json)
 			print_text(c, state, holder, members, problems, nproblems);
 		rc = PQntuples(holder) == 1 ? 0 : EXIT_NO_LEADER;
 	}
+	PQclear(count);
+	PQclear(parts);
 	PQclear(state);
 	PQclear(holder);
 	PQclear(members);

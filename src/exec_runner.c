@@ -47,8 +47,8 @@ static void
 exec_program(const struct exec_runner *r, int stdin_fd, const struct exec_item *item)
 {
 	extern char **environ;
-	char *env[64 + 8];
-	char vars[6][NAME_MAX_BYTES + 64];
+	char *env[64 + 10];
+	char vars[7][NAME_MAX_BYTES + 64];
 	int n = 0;
 
 	dup2(stdin_fd, STDIN_FILENO);
@@ -64,8 +64,9 @@ exec_program(const struct exec_runner *r, int stdin_fd, const struct exec_item *
 	snprintf(vars[2], sizeof(vars[2]), "CLUSTERED_NODES_TERM=%s", r->term_text);
 	snprintf(vars[3], sizeof(vars[3]), "CLUSTERED_NODES_NODE=%s", r->node);
 	snprintf(vars[4], sizeof(vars[4]), "CLUSTERED_NODES_CLUSTER=%s", r->cluster);
-	snprintf(vars[5], sizeof(vars[5]), "CLUSTERED_NODES_EVENT_ID=%lld", item->event_id);
-	for (int i = 0; i < (item->event_id > 0 ? 6 : 5); i++)
+	snprintf(vars[5], sizeof(vars[5]), "CLUSTERED_NODES_PARTITION=%s", r->partition_text);
+	snprintf(vars[6], sizeof(vars[6]), "CLUSTERED_NODES_EVENT_ID=%lld", item->event_id);
+	for (int i = 0; i < (item->event_id > 0 ? 7 : 6); i++)
 		env[n++] = vars[i];
 	env[n] = NULL;
 	{
@@ -271,11 +272,13 @@ exec_runner_init(struct exec_runner *r, struct ev_loop *loop, const struct exec_
 
 void
 exec_runner_configure(struct exec_runner *r, const char *command, unsigned long timeout_ms,
-		      const char *term_text, const char *node, const char *cluster)
+		      const char *term_text, const char *node, const char *cluster,
+		      const char *partition_text)
 {
 	r->command = command;
 	r->timeout_ms = timeout_ms;
 	r->term_text = term_text;
 	r->node = node;
 	r->cluster = cluster;
+	r->partition_text = partition_text;
 }

@@ -34,6 +34,7 @@ struct exec_runner {
 	const char *term_text;
 	const char *node;
 	const char *cluster;
+	const char *partition_text;
 	ev_child child_watcher;
 	ev_timer child_timer;
 	pid_t child_pid;	/* 0: none running */
@@ -46,7 +47,8 @@ void exec_runner_init(struct exec_runner *r, struct ev_loop *loop, const struct 
 		      void *owner);
 /* What every program of the node gets; the strings must outlive the runner. */
 void exec_runner_configure(struct exec_runner *r, const char *command, unsigned long timeout_ms,
-			   const char *term_text, const char *node, const char *cluster);
+			   const char *term_text, const char *node, const char *cluster,
+			   const char *partition_text);
 /* Runs the programs for items 0..size-1, then calls done. */
 void exec_runner_start(struct exec_runner *r, size_t size);
 bool exec_runner_busy(const struct exec_runner *r);

@@ -91,6 +91,27 @@ fsm_set(struct fsm *f, enum node_state to, const char *reason)
 	    (from == ST_LEADER && to == ST_PROCESSING) ||
 	    (from == ST_PROCESSING && to == ST_LEADER))
 		level = LEVEL_DEBUG;
-	log_msg(level, "state %s → %s: %s", node_state_name(from), node_state_name(to), reason);
+	if (f->partition >= 0)
+		log_msg(level, "partition %d: state %s → %s: %s", f->partition, node_state_name(from),
+			node_state_name(to), reason);
+	else
+		log_msg(level, "state %s → %s: %s", node_state_name(from), node_state_name(to), reason);
 	f->state = to;
+}
+
+void
+fsm_restart(struct fsm *f, const char *reason)
+{
+	if (f->state == ST_STANDBY)
+		return;
+	if (f->partition < 0) {
+		log_error("internal error: %s cannot start over from %s (%s)",
+			  f->partition < 0 ? "the node" : "a partition", node_state_name(f->state),
+			  reason);
+		log_drain();
+		abort();
+	}
+	log_msg(f->state == ST_ACQUIRING ? LEVEL_DEBUG : LEVEL_INFO,
+		"partition %d: state %s → standby: %s", f->partition, node_state_name(f->state), reason);
+	f->state = ST_STANDBY;
 }

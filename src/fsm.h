@@ -21,9 +21,12 @@ enum node_state {
 	ST__COUNT
 };
 
-/* The node's current state; every change goes through fsm_set(). */
+/* The node's current state, or one partition's (partitioned clusters: each partition
+ * the node may lead has a machine of its own, from STANDBY, meaning not led here, through
+ * the leader states); every change goes through fsm_set(). */
 struct fsm {
 	enum node_state state;
+	int partition;		/* -1: the node's machine; else its log lines name the partition */
 };
 
 const char *node_state_name(enum node_state state);
@@ -33,6 +36,11 @@ const char *node_state_name(enum node_state state);
  * transition is an internal error: logged, then abort), logged as "state X → Y: reason".
  */
 void fsm_set(struct fsm *f, enum node_state to, const char *reason);
+
+/* A partition's machine starts over as not led here (STANDBY), from any state: after it
+ * was handed over, or the session that held its lock was lost (which freed the lock).
+ * The node's own machine never does. */
+void fsm_restart(struct fsm *f, const char *reason);
 
 /* Every transition the node makes is checked against this table. */
 bool node_transition_allowed(enum node_state from, enum node_state to);

@@ -16,7 +16,8 @@
 static const char *
 role_of(const struct node *n)
 {
-	if (node_state_holds_lock(node_current_state(n)))
+	/* Partitioned: a node leading any partition is a leader. */
+	if (node_partitions_led(n) > 0)
 		return "leader";
 	switch (node_current_state(n)) {
 	case ST_REGISTERING:
@@ -69,7 +70,11 @@ render_readyz(const struct node *n, FILE *out, struct page *page)
 	page->status = 503;
 	if (node_is_stopping(n))
 		fprintf(out, "not ready: stopping\n");
-	else if (node_state_holds_lock(node_current_state(n))) {
+	else if (node_partitions_led(n) > 0 && node_partition_count(n) > 1) {
+		page->status = 200;
+		fprintf(out, "ready: leading %d of %d partitions\n", node_partitions_led(n),
+			node_partition_count(n));
+	} else if (node_state_holds_lock(node_current_state(n))) {
 		page->status = 200;
 		fprintf(out, "ready: leader\n");
 	} else if (node_lock_squatter(n)->pid != 0) {
@@ -132,7 +137,18 @@ render_status(const struct node *n, FILE *out, struct page *page)
 		fputs("}", out);
 	} else
 		fputs("null", out);
-	fputs(",\"members\":[", out);
+	fprintf(out, ",\"partitions\":%d,\"partitions_led\":%d,\"partition_map\":[",
+		node_partition_count(n), node_partitions_led(n));
+	for (int p = 0; p < node_partition_count(n); p++) {
+		struct partition_status st;
+
+		node_partition_status(n, p, &st);
+		fprintf(out, "%s{\"partition\":%d,\"leader\":", p ? "," : "", p);
+		json_write_string(out, st.leader);
+		fprintf(out, ",\"term\":%lld,\"counter\":%lld,\"here\":%s}", st.term, st.counter,
+			st.here ? "true" : "false");
+	}
+	fputs("],\"members\":[", out);
 	for (int i = 0; node_view(n)->valid && i < node_view(n)->nmembers; i++) {
 		const struct member_view *m = &node_view(n)->members[i];
 
@@ -185,6 +201,35 @@ per_channel(const struct node *n, FILE *out, const char *name, const char *help,
 	}
 }
 
+/* Partitioned: each partition's counter and term as this node knows them, and which it
+ * leads (the cluster's map is the union of every node's partition_led). */
+static void
+partition_metrics(const struct node *n, FILE *out)
+{
+	static const char *const names[] = {"partition_counter", "partition_term", "partition_led"};
+	static const char *const helps[] = {
+		"A partition's counter: this node's own for the partitions it leads, else as its "
+		"last partition poll read it.",
+		"A partition's term, likewise.",
+		"1 for each partition this node leads; the leader label names who leads it."};
+
+	metric(out, "partitions", "gauge", "The cluster's partition count K.",
+	       node_partition_count(n));
+	metric(out, "partitions_led", "gauge", "Partitions this node leads.", node_partitions_led(n));
+	for (int k = 0; k < 3; k++) {
+		fprintf(out, "# HELP clustered_nodes_%s %s\n# TYPE clustered_nodes_%s gauge\n",
+			names[k], helps[k], names[k]);
+		for (int p = 0; p < node_partition_count(n); p++) {
+			struct partition_status st;
+
+			node_partition_status(n, p, &st);
+			fprintf(out, "clustered_nodes_%s{partition=\"%d\",leader=\"", names[k], p);
+			write_label(out, st.leader ? st.leader : "");
+			fprintf(out, "\"} %lld\n", k == 0 ? st.counter : k == 1 ? st.term : st.here);
+		}
+	}
+}
+
 static void
 render_metrics(const struct node *n, FILE *out, struct page *page)
 {
@@ -193,8 +238,8 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 	page->status = 200;
 	page->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	metric(out, "up", "gauge", "1 while the node's loop runs.", 1);
-	metric(out, "is_leader", "gauge", "1 while this node holds the cluster's lock.",
-	       node_state_holds_lock(node_current_state(n)));
+	metric(out, "is_leader", "gauge", "1 while this node holds the cluster's lock (partitioned: "
+	       "leads at least one partition).", node_partitions_led(n) > 0);
 	metric(out, "db_connected", "gauge", "1 while the coordination session is up.",
 	       session_up(n));
 	metric(out, "term", "gauge", "The cluster's term as this node last saw it.",
@@ -227,6 +272,8 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 	       (double) node_stats(n)->reconnects);
 	metric(out, "notification_queue_usage", "gauge",
 	       "pg_notification_queue_usage() at the last heartbeat (0 to 1).", node_view(n)->queue_usage);
+	if (node_partition_count(n) > 1)
+		partition_metrics(n, out);
 }
 
 static void
@@ -253,6 +300,25 @@ html_text(FILE *out, const char *s)
 			fputc(*s, out);
 		}
 	}
+}
+
+/* Partitioned: which node leads what. */
+static void
+partition_map(const struct node *n, FILE *out)
+{
+	fprintf(out, "<h2>Partitions</h2>\n<p class=\"sub\">%d partitions; this node leads %d</p>\n"
+		"<table id=\"partitions\"><tr><th>partition</th><th>leader</th><th>term</th>"
+		"<th>counter</th></tr>\n", node_partition_count(n), node_partitions_led(n));
+	for (int p = 0; p < node_partition_count(n); p++) {
+		struct partition_status st;
+
+		node_partition_status(n, p, &st);
+		fprintf(out, "<tr class=\"%s\"><td>%d</td><td>", st.here ? "leader" :
+			st.leader ? "" : "gone", p);
+		html_text(out, st.leader ? st.leader : "none");
+		fprintf(out, "</td><td>%lld</td><td>%lld</td></tr>\n", st.term, st.counter);
+	}
+	fputs("</table>\n", out);
 }
 
 static void
@@ -286,7 +352,11 @@ render_index(const struct node *n, FILE *out, struct page *page)
 		"<div class=\"card\"><span>leader</span><b id=\"leader\">", role_of(n),
 		strcmp(role_of(n), node_state_name(node_current_state(n))) ? ", " : "",
 		strcmp(role_of(n), node_state_name(node_current_state(n))) ? node_state_name(node_current_state(n)) : "");
-	html_text(out, leader ? leader : "none");
+	if (node_partition_count(n) > 1)	/* one leader per partition: the map below */
+		fprintf(out, "this node: %d of %d partitions", node_partitions_led(n),
+			node_partition_count(n));
+	else
+		html_text(out, leader ? leader : "none");
 	fprintf(out, "</b></div><div class=\"card\"><span>term</span><b id=\"term\">%lld</b></div>"
 		"<div class=\"card\"><span>counter</span><b id=\"counter\">%lld</b></div>"
 		"<div class=\"card\"><span>database session</span><b>%s</b></div></div>\n",
@@ -308,7 +378,10 @@ render_index(const struct node *n, FILE *out, struct page *page)
 		fprintf(out, "</td><td>%d</td><td>%.1f s</td></tr>\n", m->pid,
 			m->heartbeat_age + (now - node_view(n)->taken_at));
 	}
-	fputs("</table>\n<h2>Recent notifications</h2>\n", out);
+	fputs("</table>\n", out);
+	if (node_partition_count(n) > 1)
+		partition_map(n, out);
+	fputs("<h2>Recent notifications</h2>\n", out);
 	if (node_stats(n)->recent_count == 0)
 		fputs("<p id=\"recent\">None processed by this node.", out);
 	else {

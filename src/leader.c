@@ -58,8 +58,13 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 	memset(&l->failure, 0, sizeof(l->failure));
 	l->stats->failovers++;
 	fsm_set(l->fsm, ST_LEADER, "term raised and channels listened");
-	log_info("starting psql listener: cluster=%s term=%" PRId64 " counter=%" PRId64
-		 " channels=%d", l->cfg->cluster, l->term, l->counter, l->cfg->nchannels);
+	if (l->partitioned)
+		log_info("leading partition %d: cluster=%s term=%" PRId64 " counter=%" PRId64
+			 " channels=%d", l->partition, l->cfg->cluster, l->term, l->counter,
+			 l->cfg->nchannels);
+	else
+		log_info("starting psql listener: cluster=%s term=%" PRId64 " counter=%" PRId64
+			 " channels=%d", l->cfg->cluster, l->term, l->counter, l->cfg->nchannels);
 	leader_next(l);
 }
 
@@ -79,21 +84,28 @@ add_listen(struct leader *l, const char *channel)
 void
 leader_take_lead(struct leader *l)
 {
-	const char *params[] = {l->cfg->cluster, l->cfg->node, l->lease_ms_text, l->channels_array};
-
+	const char *params[] = {l->cfg->cluster, l->partition_text, l->cfg->node, l->lease_ms_text,
+		l->channels_array};
 	const char *handoff[] = {l->handoff_key_text};
 
 	l->promoted = false;
 	l->holds_handoff = false;
+	l->fence_term = 0;
+	if (l->partitioned) {	/* a partition handed over earlier may be taken again */
+		l->stopping = false;
+		l->unlistened = false;
+	}
 	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
-	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 4, params, read_promoted, l) ||
-	    !session_add(l->session, TAG_HANDOFF, 0, SQL_TAKE_HANDOFF, 1, handoff, step_read_handoff, l))
+	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l) ||
+	    (!l->partitioned && !session_add(l->session, TAG_HANDOFF, 0, SQL_TAKE_HANDOFF, 1, handoff,
+					     step_read_handoff, l)))
 		return;
-	/* Every data channel, then the durable events' wake-up channel. */
+	/* Every data channel, then the durable events' wake-up channel (the session's other
+	 * partitions may listen already: LISTEN again is harmless), and the fence. */
 	for (int i = 0; i < l->cfg->nchannels; i++)
 		if (!add_listen(l, l->cfg->channels[i]))
 			return;
-	if (!add_listen(l, EVENTS_CHANNEL) ||
+	if ((l->partitioned && !add_listen(l, FENCE_CHANNEL)) || !add_listen(l, EVENTS_CHANNEL) ||
 	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
 	    !session_send(l->session, on_promoted, l, true))
 		return;
@@ -129,12 +141,12 @@ static void
 fetch_events(struct leader *l)
 {
 	char limit[12];
-	const char *params[] = {l->cfg->cluster, l->channels_array, limit};
+	const char *params[] = {l->cfg->cluster, l->partition_text, l->channels_array, limit};
 
 	snprintf(limit, sizeof(limit), "%d", EVENTS_BATCH);
 	l->events_due = false;
 	l->events_wake_at_fetch = l->events_wake;
-	if (!session_add(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 3, params, read_events, l) ||
+	if (!session_add(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 4, params, read_events, l) ||
 	    !session_send(l->session, on_fetched, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");
@@ -280,8 +292,13 @@ release_failed(struct leader *l, const struct batch_outcome *o)
 
 	if (!o->failed)
 		return false;
+	if (l->partitioned) {	/* the lock may still be ours: let the session go */
+		session_reset(l->session, "handing over partition %d failed (%s); closing the "
+			      "session, which frees its locks", l->partition, o->error);
+		return true;
+	}
 	snprintf(reason, sizeof(reason), "release failed (%s); closing the session", o->error);
-	l->hooks->released(l->owner, reason);
+	l->hooks->released(l->owner, l, reason);
 	return true;
 }
 
@@ -292,9 +309,35 @@ on_released(void *ctx, const struct batch_outcome *o)
 
 	if (release_failed(l, o))
 		return;
+	if (l->partitioned) {
+		log_info("handed over partition %d: term %" PRId64 " at counter %" PRId64,
+			 l->partition, l->term, l->counter);
+		l->hooks->released(l->owner, l, "handed over");
+		return;
+	}
 	log_info("released the leader lock of term %" PRId64 " at counter %" PRId64
 		 " and woke the standbys", l->term, l->counter);
-	l->hooks->released(l->owner, "stopped after handoff");
+	l->hooks->released(l->owner, l, "stopped after handoff");
+}
+
+/* A partition's hand-over: clear our mark, free its lock, wake the other nodes. */
+static void
+release_partition(struct leader *l)
+{
+	const char *clear_params[] = {l->cfg->cluster, l->partition_text, l->term_text};
+	const char *release_params[] = {l->cfg->cluster, l->lock_key_text};
+
+	if (l->queue.count > 0)
+		log_warn("partition %d: %zu received notification(s) left unprocessed: handing over "
+			 "(at most %.0f ms to finish what was received, or their handler is failing)",
+			 l->partition, l->queue.count, l->step_budget_ms);
+	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_PARTITION, 3, clear_params, NULL,
+			 NULL) ||
+	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE_PARTITION, 2, release_params, NULL,
+			 NULL) ||
+	    !session_send(l->session, on_released, l, true))
+		return;
+	fsm_set(l->fsm, ST_RELEASING, "handing over");
 }
 
 static void
@@ -304,6 +347,10 @@ release(struct leader *l)
 	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
 		l->holds_handoff ? "true" : "false"};
 
+	if (l->partitioned) {
+		release_partition(l);
+		return;
+	}
 	if (l->queue.count > 0)
 		log_warn("%zu received notification(s) left unprocessed: the node is stopping (at "
 			 "most %.0f ms to finish what was received, or their handler is failing)",
@@ -338,11 +385,38 @@ unlisten(struct leader *l)
 /* ---- what next ---- */
 
 /* The leader has nothing in flight: decide what comes next. */
+/* Partitioned: steps take turns on the shared session.  True if this leader may go. */
+static bool
+take_turn(struct leader *l)
+{
+	if (l->has_turn || l->hooks->may_step == NULL)
+		return true;
+	if (!l->hooks->may_step(l->owner, l)) {
+		l->wants_turn = true;
+		return false;
+	}
+	l->wants_turn = false;
+	l->has_turn = true;
+	return true;
+}
+
+static void
+give_turn_back(struct leader *l)
+{
+	if (!l->has_turn)
+		return;
+	l->has_turn = false;
+	l->hooks->step_over(l->owner, l);
+}
+
 static void
 leader_next(struct leader *l)
 {
 	struct leader_facts f;
+	enum leader_action action;
+	bool needs_turn;
 
+	give_turn_back(l);	/* nothing is in flight: what had the turn is over */
 	if (l->stopping)	/* no more retries: durable events stay for the next leader */
 		ev_timer_stop(l->loop, &l->retry_timer);
 	check_head_event(l);
@@ -360,7 +434,20 @@ leader_next(struct leader *l)
 		.max_attempts = l->cfg->max_attempts,
 		.exec_handler = l->cfg->handler_exec[0] != '\0',
 	};
-	switch (leader_plan_next(&f)) {
+	action = leader_plan_next(&f);
+	needs_turn = action == LEADER_EXEC || action == LEADER_DEAD_LETTER ||
+	    (action == LEADER_STEP && f.work > 0);
+	if (!needs_turn)
+		l->wants_turn = false;	/* e.g. backing off: others go first meanwhile */
+	else if (!take_turn(l)) {
+		/* Another partition's step has the session: our lease must not wait for it. */
+		if (!f.lease_due) {
+			fsm_set(l->fsm, ST_LEADER, "waiting for the session's turn");
+			return;
+		}
+		action = LEADER_RENEW;
+	}
+	switch (action) {
 	case LEADER_WAIT_RETRY:
 		fsm_set(l->fsm, ST_LEADER, "waiting to retry a handler");
 		break;
@@ -454,7 +541,7 @@ drop(struct leader *l, PGnotify *note)
 		return;
 	log_warn("the backlog is at its limit (%zu notifications, %zu of %lu bytes): dropped %llu "
 		 "plain notification(s) since the last report; durable events are never dropped",
-		 l->queue.count, l->queue.bytes, l->cfg->backlog_limit, l->dropped_unlogged);
+		 l->queue.count, l->queue.bytes, l->backlog_limit, l->dropped_unlogged);
 	l->dropped_unlogged = 0;
 	l->drop_logged_at = now;
 }
@@ -462,7 +549,7 @@ drop(struct leader *l, PGnotify *note)
 void
 leader_enqueue(struct leader *l, PGnotify *note)
 {
-	if (l->queue.bytes + notifyq_cost(note) > l->cfg->backlog_limit) {
+	if (l->queue.bytes + notifyq_cost(note) > l->backlog_limit) {
 		drop(l, note);
 		return;
 	}
@@ -482,7 +569,7 @@ leader_events_woken(struct leader *l)
 void
 leader_before_wait(struct leader *l)
 {
-	if (l->fsm->state == ST_LEADER && (l->queue.count > 0 || l->events_due))
+	if (l->fsm->state == ST_LEADER && (l->queue.count > 0 || l->events_due || l->wants_turn))
 		leader_next(l);
 }
 
@@ -493,10 +580,24 @@ leader_poke(struct leader *l)
 		leader_next(l);
 }
 
+bool
+leader_accepts_notifications(const struct leader *l)
+{
+	return node_state_holds_lock(l->fsm->state) && l->promoted &&
+	    (!l->partitioned || l->fence_term == l->term);
+}
+
+void
+leader_fence_seen(struct leader *l, long long term)
+{
+	l->fence_term = term;
+}
+
 void
 leader_stop(struct leader *l)
 {
 	l->stopping = true;
+	l->unlistened = l->partitioned;	/* the session's other partitions still listen */
 	l->stop_at = ev_now(l->loop);
 	if (l->fsm->state == ST_LEADER)
 		leader_next(l);
@@ -513,6 +614,8 @@ leader_halt(struct leader *l)
 	l->step.size = 0;
 	l->renewal_in_flight = false;
 	l->holds_handoff = false;
+	l->has_turn = false;	/* the owner of the turn forgets it with the session */
+	l->wants_turn = false;
 	/* Positions in the dropped buffers mean nothing any more. */
 	memset(&l->failure, 0, sizeof(l->failure));
 }
@@ -566,8 +669,10 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	ev_timer_init(&l->events_timer, events_timer_cb, EVENTS_CATCH_UP_S, EVENTS_CATCH_UP_S);
 	ev_init(&l->retry_timer, retry_timer_cb);
 	exec_runner_init(&l->exec, loop, &exec_hooks, l);
+	snprintf(l->partition_text, sizeof(l->partition_text), "0");
+	l->backlog_limit = cfg->backlog_limit;
 	exec_runner_configure(&l->exec, cfg->handler_exec, cfg->handler_timeout_ms, l->term_text,
-			      cfg->node, cfg->cluster);
+			      cfg->node, cfg->cluster, l->partition_text);
 	l->escaped_payload = malloc(ESCAPE_MAX_LEN(MAX_PAYLOAD_BYTES));
 	l->channels_array = malloc(MAX_CHANNELS * (2 * NAME_MAX_BYTES + 4) + 4);
 	if (l->escaped_payload == NULL || l->channels_array == NULL)
@@ -575,6 +680,18 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	pg_text_array(l->channels_array, MAX_CHANNELS * (2 * NAME_MAX_BYTES + 4) + 4,
 		      (const char *const *) cfg->channels, cfg->nchannels);
 	return true;
+}
+
+void
+leader_set_partition(struct leader *l, int partition, const char *lock_key_text,
+		     unsigned long backlog_limit)
+{
+	l->backlog_limit = backlog_limit;
+	l->partition = partition;
+	l->partitioned = true;
+	l->lock_key_text = lock_key_text;
+	l->handoff_key_text = NULL;
+	snprintf(l->partition_text, sizeof(l->partition_text), "%d", partition);
 }
 
 void

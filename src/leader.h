@@ -20,12 +20,19 @@
 /* PostgreSQL's payloads are shorter than 8000 bytes. */
 #define MAX_PAYLOAD_BYTES 8000
 
-struct leader_hooks {
-	/* A stopping leader handed over (or gave up trying): end with exit status 0. */
-	void (*released)(void *owner, const char *reason);
-};
-
 struct leader;
+
+struct leader_hooks {
+	/* A stopping leader handed over (or gave up trying).  The single leader: end with exit
+	 * status 0.  A partition's leader: the partition is free for another node. */
+	void (*released)(void *owner, struct leader *l, const char *reason);
+	/* Partitioned: may this leader start a step (or its programs) now?  The partitions a
+	 * node leads share its session and take turns, one step at a time, so that no lease
+	 * waits behind more than one step.  NULL: always. */
+	bool (*may_step)(void *owner, struct leader *l);
+	/* Partitioned: the step that had the turn is over. */
+	void (*step_over)(void *owner, struct leader *l);
+};
 
 /* How a step ended, when it did not cost the session. */
 enum step_end {
@@ -57,8 +64,14 @@ struct leader {
 	const struct leader_hooks *hooks;
 	void *owner;
 	const char *lock_key_text;
-	const char *handoff_key_text;
+	const char *handoff_key_text;	/* the single leader's; NULL for a partition's */
 	const char *lease_ms_text;
+	int partition;		/* 0 in the single-leader mode */
+	bool partitioned;	/* one of the K > 1 partitions this node's session may lead */
+	char partition_text[12];
+	long long fence_term;	/* partitioned: the term whose take-over fence came back */
+	bool has_turn;		/* partitioned: our step or programs hold the session's turn */
+	bool wants_turn;	/* partitioned: waiting for the turn */
 	char *channels_array;	/* the channels as a text[] literal, for take_lead and fetches */
 	bool want_view;		/* remember recent notifications for the status page */
 
@@ -92,7 +105,9 @@ struct leader {
 	char event_limit_text[24];	/* statement_timeout of one SQL handler call */
 	double exec_started;
 
-	/* Memory: received notifications beyond cfg->backlog_limit are dropped, counted. */
+	/* Memory: received notifications beyond backlog_limit are dropped, counted (a
+	 * partition's leader has its share of the node's limit). */
+	unsigned long backlog_limit;
 	double drop_logged_at;
 	unsigned long long dropped_unlogged;
 
@@ -121,6 +136,10 @@ bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session
 		 struct node_stats *stats, const char *lock_key_text, const char *handoff_key_text,
 		 const char *lease_ms_text, const struct leader_limits *limits,
 		 const struct leader_hooks *hooks, void *owner);
+/* Makes this leader the one of partition `partition` of a partitioned cluster, whose lock
+ * key is lock_key_text (it must outlive the leader), with its share of the backlog. */
+void leader_set_partition(struct leader *l, int partition, const char *lock_key_text,
+			  unsigned long backlog_limit);
 void leader_start_timers(struct leader *l, bool want_view);
 void leader_stop_timers(struct leader *l);
 void leader_free(struct leader *l);
@@ -136,8 +155,13 @@ void leader_before_wait(struct leader *l);
 /* Housekeeping is due: an idle leader sends it now. */
 void leader_poke(struct leader *l);
 /* Stop requested: finish the step in flight, UNLISTEN, drain what was received for at
- * most one step budget, release. */
+ * most one step budget, release.  A partition's leader does the same without UNLISTEN
+ * (the session's other partitions still listen): a hand-over. */
 void leader_stop(struct leader *l);
+/* Partitioned: a plain notification of this partition, received after our fence: ours. */
+bool leader_accepts_notifications(const struct leader *l);
+/* Partitioned: the fence of our take-over of term `term` came back. */
+void leader_fence_seen(struct leader *l, long long term);
 /* The session is gone: whatever was received and not committed is lost (logged). */
 void leader_forget(struct leader *l);
 /* The node ends: stop programs and drop everything, quietly. */

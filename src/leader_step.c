@@ -80,9 +80,11 @@ count_processed(struct leader *l, const char *channel, const char *payload, long
 static void
 log_step(struct leader *l)
 {
-	char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)];
+	char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)], partition_label[24] = "";
 	double now = ev_time();
 
+	if (l->partitioned)	/* a partition's counter is its own */
+		snprintf(partition_label, sizeof(partition_label), "partition=%d", l->partition);
 	if (l->step.size > 0)
 		stats_observe_step(l->stats, now - l->step.started);
 	for (size_t i = 0; i < l->step.size; i++) {
@@ -94,12 +96,13 @@ log_step(struct leader *l)
 		escape_for_log(channel, sizeof(channel), name, strlen(name));
 		if (l->step.durable)
 			log_info("Received event: id=%lld channel=\"%s\" payload=\"%s\", "
-				 "with state: counter=%lld", id, channel, step_escaped(l, payload),
-				 counter);
+				 "with state: %s%scounter=%lld", id, channel, step_escaped(l, payload),
+				 partition_label, l->partitioned ? " " : "", counter);
 		else
 			log_info("Received message: channel=\"%s\" payload=\"%s\" sender_pid=%d, "
-				 "with state: counter=%lld", channel, step_escaped(l, payload),
-				 notifyq_at(&l->queue, i)->be_pid, counter);
+				 "with state: %s%scounter=%lld", channel, step_escaped(l, payload),
+				 notifyq_at(&l->queue, i)->be_pid, partition_label,
+				 l->partitioned ? " " : "", counter);
 	}
 }
 
@@ -125,15 +128,15 @@ add_advance(struct leader *l, size_t count)
 	long long ids[EVENTS_BATCH];
 	/* A durable step never covers more than one fetch (EVENTS_BATCH). */
 	size_t nids = !l->step.durable ? 0 : count < EVENTS_BATCH ? count : EVENTS_BATCH;
-	const char *params[] = {l->cfg->cluster, l->term_text, counter_text, count_text,
-		l->lease_ms_text, ids_text};
+	const char *params[] = {l->cfg->cluster, l->partition_text, l->term_text, counter_text,
+		count_text, l->lease_ms_text, ids_text};
 
 	for (size_t i = 0; i < nids; i++)
 		ids[i] = l->events.items[i].id;
 	pg_int_array(ids_text, sizeof(ids_text), ids, (int) nids);
 	snprintf(counter_text, sizeof(counter_text), "%" PRId64, l->counter);
 	snprintf(count_text, sizeof(count_text), "%zu", count);
-	return session_add(l->session, TAG_ADVANCE, 0, SQL_ADVANCE, 6, params, read_counter_before, l);
+	return session_add(l->session, TAG_ADVANCE, 0, SQL_ADVANCE, 7, params, read_counter_before, l);
 }
 
 /* Each handler call may take event_limit before it fails as one attempt: the statement
@@ -157,7 +160,7 @@ add_handlers(struct leader *l)
 		step_item(l, i, &channel, &payload, &id);
 		snprintf(counter_i, sizeof(counter_i), "%" PRId64, l->counter + (int64_t) i);
 		const char *args[HANDLER_PARAMS] = {channel, payload, counter_i, l->term_text,
-			l->cfg->node};
+			l->cfg->node, l->partition_text};
 
 		if (!session_add_prepared(l->session, TAG_HANDLER, (int) i, HANDLER_STATEMENT,
 					  HANDLER_PARAMS, args, NULL, NULL))
@@ -348,13 +351,13 @@ step_send_dead_letter(struct leader *l, step_done_fn done)
 	snprintf(id_text, sizeof(id_text), "%lld", id);
 	snprintf(counter_text, sizeof(counter_text), "%" PRId64, l->counter);
 	snprintf(attempts_text, sizeof(attempts_text), "%lu", l->failure.head_attempts);
-	const char *letter[] = {l->cfg->cluster, l->term_text, channel, payload,
+	const char *letter[] = {l->cfg->cluster, l->partition_text, l->term_text, channel, payload,
 		l->step.durable ? id_text : NULL, counter_text, l->cfg->node, attempts_text,
 		l->head_error};
 
 	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
 	    !add_advance(l, 1) ||
-	    !session_add(l->session, TAG_DEAD_LETTER, 0, SQL_DEAD_LETTER, 9, letter, NULL, NULL) ||
+	    !session_add(l->session, TAG_DEAD_LETTER, 0, SQL_DEAD_LETTER, 10, letter, NULL, NULL) ||
 	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
 	    !session_send(l->session, on_dead_lettered, l, true))
 		return;

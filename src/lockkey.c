@@ -1,4 +1,5 @@
 /* Derivation of the advisory-lock key that a cluster's nodes compete for. */
+#include <stdio.h>
 #include <string.h>
 
 #include "lockkey.h"
@@ -36,4 +37,18 @@ int64_t
 handoff_key_for_cluster(const char *cluster)
 {
 	return key_for("clustered_nodes_handoff:", cluster);
+}
+
+int64_t
+lock_key_for_partition(const char *cluster, int partition)
+{
+	char suffix[16];
+	uint64_t hash;
+
+	if (partition == 0)
+		return lock_key_for_cluster(cluster);
+	snprintf(suffix, sizeof(suffix), "\x1f%d", partition);
+	hash = fnv1a64(FNV64_OFFSET_BASIS, "clustered_nodes:", strlen("clustered_nodes:"));
+	hash = fnv1a64(hash, cluster, strlen(cluster));
+	return (int64_t) fnv1a64(hash, suffix, strlen(suffix));
 }

@@ -23,4 +23,11 @@ int64_t lock_key_for_cluster(const char *cluster);
  */
 int64_t handoff_key_for_cluster(const char *cluster);
 
+/*
+ * A partition's lock key, as clustered_nodes.lock_key(cluster, partition): partition 0
+ * has the cluster's key (K = 1 is the single-leader mode); partition p > 0 hashes
+ * "clustered_nodes:" + cluster + US (0x1f, in no valid name) + p in decimal.
+ */
+int64_t lock_key_for_partition(const char *cluster, int partition);
+
 #endif

@@ -16,6 +16,9 @@
 #define HANDOFF_CHANNEL "clustered_nodes_handoff"
 /* The channel clustered_nodes.notify() wakes the leader on for durable events. */
 #define EVENTS_CHANNEL "clustered_nodes_events"
+/* Partitioned clusters: take_lead() notifies "partition:term" here; a leader processes a
+ * partition's plain notifications only after its own fence (sql/008). */
+#define FENCE_CHANNEL "clustered_nodes_fence"
 
 /*
  * Returns NULL when the name is acceptable, else a short reason

@@ -26,6 +26,8 @@ node_finish(struct node *n, int exit_code, const char *reason)
 {
 	/* Nothing may fire after this: the loop still runs this pass's callbacks. */
 	leader_halt(&n->leader);
+	if (n->partitioned)
+		partitions_halt(&n->partitions);
 	membership_forget(&n->membership);
 	session_stop(&n->session);
 	n->exit_code = exit_code;
@@ -66,6 +68,8 @@ on_lost(void *owner, const char *reason)
 
 	leader_forget(&n->leader);
 	standby_forget(&n->standby);
+	if (n->partitioned)
+		partitions_forget(&n->partitions);
 	membership_forget(&n->membership);
 	n->stats.reconnects++;
 	fsm_set(&n->fsm, ST_DISCONNECTED, reason);
@@ -78,6 +82,10 @@ on_notify(void *owner, PGnotify *note)
 {
 	struct node *n = owner;
 
+	if (n->partitioned) {
+		partitions_route(&n->partitions, note);
+		return;
+	}
 	if (strcmp(note->relname, EVENTS_CHANNEL) == 0) {
 		/* A durable event was committed: fetch at the next chance. */
 		PQfreemem(note);
@@ -158,7 +166,10 @@ on_registered(void *owner)
 {
 	struct node *n = owner;
 
-	standby_begin(&n->standby);
+	if (n->partitioned)
+		partitions_begin(&n->partitions);
+	else
+		standby_begin(&n->standby);
 }
 
 static void
@@ -175,6 +186,10 @@ on_housekeeping_due(void *owner)
 
 	if (n->stopping)
 		return;
+	if (n->partitioned) {
+		partitions_poke(&n->partitions);
+		return;
+	}
 	standby_poke(&n->standby);
 	leader_poke(&n->leader);
 }
@@ -205,13 +220,24 @@ static const struct standby_hooks standby_hooks = {
 };
 
 static void
-on_released(void *owner, const char *reason)
+on_released(void *owner, struct leader *l, const char *reason)
 {
+	(void) l;
 	node_finish(owner, 0, reason);
 }
 
 static const struct leader_hooks leader_hooks = {
 	.released = on_released,
+};
+
+static void
+on_partitions_left(void *owner)
+{
+	node_finish(owner, 0, "stopped after handing every partition over");
+}
+
+static const struct partitions_hooks partitions_hooks = {
+	.left = on_partitions_left,
 };
 
 /* ---- signals and the loop ---- */
@@ -258,6 +284,10 @@ on_stop_signal(struct node *n, const char *signame)
 		break;
 	default:
 		break;
+	}
+	if (n->partitioned) {
+		partitions_stop(&n->partitions);
+		return;
 	}
 	standby_stop(&n->standby);
 	leader_stop(&n->leader);
@@ -317,6 +347,8 @@ sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_set_level(n->cfg->log_level);
 	log_set_format(n->cfg->log_format);
 	standby_reload(&n->standby);
+	if (n->partitioned)
+		partitions_reload(&n->partitions);
 	membership_reload(&n->membership);
 	if (changed == 0)
 		log_info("SIGHUP: configuration reloaded, nothing changed");
@@ -335,7 +367,10 @@ before_wait_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void) loop;
 	(void) revents;
-	leader_before_wait(&n->leader);
+	if (n->partitioned)
+		partitions_before_wait(&n->partitions);
+	else
+		leader_before_wait(&n->leader);
 	log_flush();
 }
 
@@ -366,6 +401,8 @@ identify(struct node *n)
 #define CONNECT_PARAM(key, value) (n->connect_keywords[k] = (key), n->connect_values[k++] = (value))
 	CONNECT_PARAM("dbname", cfg->dbname);
 	CONNECT_PARAM("application_name", n->application_name);
+	/* Payloads are hashed as UTF-8 bytes, like clustered_nodes.partition_of() does. */
+	CONNECT_PARAM("client_encoding", "UTF8");
 	CONNECT_PARAM("keepalives", "1");
 	CONNECT_PARAM("keepalives_idle", "1");
 	CONNECT_PARAM("keepalives_interval", "1");
@@ -386,6 +423,7 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	n->cfg = cfg;
 	n->cli = cli;
 	n->fsm.state = ST_DISCONNECTED;
+	n->fsm.partition = -1;
 	n->stats.started_at = ev_time();
 	identify(n);
 	session_init(&n->session, loop, &session_hooks, n);
@@ -407,6 +445,11 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 			 n->lock_key_text, n->handoff_key_text, n->timing_text.lease_ms, &limits,
 			 &leader_hooks, n))
 		return false;
+	n->partitioned = cfg->partitions > 1;
+	if (n->partitioned &&
+	    !partitions_init(&n->partitions, loop, &n->session, cfg, &n->fsm, &n->membership,
+			     &n->stats, n->timing_text.lease_ms, &limits, &partitions_hooks, n))
+		return false;
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
 	ev_signal_init(&n->sigint_watcher, sigint_cb, SIGINT);
@@ -426,10 +469,20 @@ node_serve_status(struct node *n, const char *status_url)
 void
 node_start(struct node *n)
 {
-	log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums lock_key=%s%s%s",
-		 n->cfg->cluster, n->cfg->nchannels,
-		 n->cfg->acquire == ACQUIRE_WAIT ? "wait" : "poll", n->cfg->poll_interval_ms,
-		 n->lock_key_text, n->status_url[0] ? " status=" : "", n->status_url);
+	if (n->partitioned) {
+		char rule[PARTITION_RULE_ARG_MAX + 16];
+
+		partition_rule_format(&n->cfg->partition_key, rule, sizeof(rule));
+		log_info("starting: cluster=%s channels=%d partitions=%d partition_key=%s "
+			 "poll_interval=%lums%s%s", n->cfg->cluster, n->cfg->nchannels,
+			 n->cfg->partitions, rule, n->cfg->poll_interval_ms,
+			 n->status_url[0] ? " status=" : "", n->status_url);
+	} else {
+		log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums "
+			 "lock_key=%s%s%s", n->cfg->cluster, n->cfg->nchannels,
+			 n->cfg->acquire == ACQUIRE_WAIT ? "wait" : "poll", n->cfg->poll_interval_ms,
+			 n->lock_key_text, n->status_url[0] ? " status=" : "", n->status_url);
+	}
 	log_info("session_timeout=%lums: the server frees a vanished node's lock %lu ms after its "
 		 "last packet (keepalives %u s + %u x %u s, tcp_user_timeout %lu ms); a leader cut "
 		 "off stops within %lu ms (renews every %lu ms, gives up on an answer after %lu ms "
@@ -439,8 +492,12 @@ node_start(struct node *n)
 		 n->timing.user_timeout_ms, n->timing.demote_bound_ms, n->timing.renew_interval_ms,
 		 n->timing.answer_deadline_ms, n->cfg->lease_timeout_ms ? "on" : "off (no eviction)");
 	membership_start_timers(&n->membership);
-	standby_start_timers(&n->standby);
-	leader_start_timers(&n->leader, n->want_view);
+	if (n->partitioned) {
+		partitions_start_timers(&n->partitions, n->want_view);
+	} else {
+		standby_start_timers(&n->standby);
+		leader_start_timers(&n->leader, n->want_view);
+	}
 	ev_signal_start(n->loop, &n->sigterm_watcher);
 	ev_signal_start(n->loop, &n->sigint_watcher);
 	ev_signal_start(n->loop, &n->sighup_watcher);
@@ -453,9 +510,13 @@ node_free(struct node *n)
 {
 	session_free(&n->session);
 	leader_free(&n->leader);
+	if (n->partitioned)
+		partitions_free(&n->partitions);
 }
 
 /* ---- what the status endpoint reads ---- */
+
+static void partition_totals(const struct node *n, long long *counter, long long *term);
 
 enum node_state
 node_current_state(const struct node *n)
@@ -472,18 +533,32 @@ node_is_stopping(const struct node *n)
 long long
 node_known_counter(const struct node *n)
 {
+	long long counter, term;
+
+	if (n->partitioned) {
+		partition_totals(n, &counter, &term);
+		return counter;
+	}
 	return node_state_holds_lock(n->fsm.state) ? n->leader.counter : n->view.counter;
 }
 
 long long
 node_known_term(const struct node *n)
 {
+	long long counter, term;
+
+	if (n->partitioned) {
+		partition_totals(n, &counter, &term);
+		return term;
+	}
 	return node_state_holds_lock(n->fsm.state) ? n->leader.term : n->view.term;
 }
 
 const char *
 node_known_leader(const struct node *n)
 {
+	if (n->partitioned)	/* one per partition: see node_partition_status() */
+		return NULL;
 	if (node_state_holds_lock(n->fsm.state))
 		return n->cfg->node;
 	return n->view.leader[0] ? n->view.leader : NULL;
@@ -510,7 +585,66 @@ node_stats(const struct node *n)
 size_t
 node_backlog_bytes(const struct node *n)
 {
-	return n->leader.queue.bytes;
+	return n->partitioned ? partitions_backlog_bytes(&n->partitions) : n->leader.queue.bytes;
+}
+
+int
+node_partition_count(const struct node *n)
+{
+	return n->partitioned ? n->partitions.count : 1;
+}
+
+void
+node_partition_status(const struct node *n, int p, struct partition_status *out)
+{
+	const struct partition_slot *slot;
+	const struct partition_view *v;
+
+	memset(out, 0, sizeof(*out));
+	if (!n->partitioned) {
+		out->leader = node_known_leader(n);
+		out->term = node_known_term(n);
+		out->counter = node_known_counter(n);
+		out->here = node_state_holds_lock(n->fsm.state);
+		return;
+	}
+	slot = &n->partitions.slots[p];
+	v = &n->partitions.partitioner.view[p];
+	if (node_state_holds_lock(slot->fsm.state)) {
+		out->leader = n->cfg->node;
+		out->term = slot->leader.term;
+		out->counter = slot->leader.counter;
+		out->here = true;
+		return;
+	}
+	out->leader = v->leader_live && v->leader[0] ? v->leader : NULL;
+	out->term = v->term;
+	out->counter = v->counter;
+}
+
+int
+node_partitions_led(const struct node *n)
+{
+	if (n->partitioned)
+		return partitions_led(&n->partitions);
+	return node_state_holds_lock(n->fsm.state) ? 1 : 0;
+}
+
+/* Partitioned: the sum of the partitions' counters (every event counted once), and the
+ * highest term. */
+static void
+partition_totals(const struct node *n, long long *counter, long long *term)
+{
+	struct partition_status st;
+
+	*counter = 0;
+	*term = 0;
+	for (int p = 0; p < n->partitions.count; p++) {
+		node_partition_status(n, p, &st);
+		*counter += st.counter;
+		if (st.term > *term)
+			*term = st.term;
+	}
 }
 
 const struct lock_squatter *

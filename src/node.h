@@ -12,6 +12,7 @@
 #include "fsm.h"
 #include "leader.h"
 #include "membership.h"
+#include "partitions.h"
 #include "session.h"
 #include "settings.h"
 #include "setup.h"
@@ -30,6 +31,9 @@ struct node {
 	struct membership membership;
 	struct standby standby;
 	struct leader leader;
+	/* --partitions K > 1: these instead of the standby and the single leader */
+	bool partitioned;
+	struct partitions partitions;
 	struct node_stats stats;
 	struct cluster_view view;	/* refreshed with heartbeats when HTTP is on */
 	struct fault_timing timing;
@@ -77,5 +81,19 @@ const struct node_stats *node_stats(const struct node *n);
 const struct lock_squatter *node_lock_squatter(const struct node *n);
 /* Memory held by received, unprocessed notifications. */
 size_t node_backlog_bytes(const struct node *n);
+/* One partition as this node knows it: its own from memory, the others' from the last
+ * partition poll. */
+struct partition_status {
+	const char *leader;	/* NULL: nobody leads it */
+	long long term;
+	long long counter;
+	bool here;		/* this node leads it */
+};
+
+/* K (1 in the single-leader mode). */
+int node_partition_count(const struct node *n);
+void node_partition_status(const struct node *n, int partition, struct partition_status *out);
+/* How many partitions this node leads (0 or 1 in the single-leader mode). */
+int node_partitions_led(const struct node *n);
 
 #endif

@@ -9,7 +9,7 @@
 #include "names.h"
 
 /* The schema version (sql/NNN_*.sql) this binary needs. */
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 /* The pg_locks row (alias l) of a granted advisory lock on the bigint key $k: PostgreSQL
  * shows an int8 key as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */
@@ -55,7 +55,7 @@
 	"  CASE WHEN t.got THEN false WHEN pg_try_advisory_lock_shared($3::bigint) " \
 	"    THEN NOT pg_advisory_unlock_shared($3::bigint) ELSE true END " \
 	"FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t " \
-	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2"
+	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2 AND s.partition = 0"
 
 /*
  * Standby, between polls: wait (at most $2 ms) for the leader to let the handoff key go,
@@ -79,6 +79,11 @@
 /* Who holds the lock (pid, user, application, client, member or NULL, superuser), to name
  * a holder that does not lead.  $1 cluster. */
 #define SQL_LOCK_HOLDER "SELECT * FROM clustered_nodes.lock_holder($1)"
+
+/* On connect: the cluster's partitions and key rule, recorded by its first node (this one,
+ * if it is the first).  $1 cluster, $2 partitions, $3 rule.  Columns: partitions, rule. */
+#define SQL_CLUSTER_PARTITIONS \
+	"SELECT * FROM clustered_nodes.cluster_partitions($1, $2::integer, $3)"
 
 /* On connect: may this login act for the cluster?  (CN003 if not.)  $1 cluster. */
 #define SQL_MAY_ACT "SELECT clustered_nodes.check_may_act($1)"
@@ -108,28 +113,32 @@
 #define SQL_WAIT_CLIENT_CHECK "SET client_connection_check_interval = '1s'"
 
 /*
- * Taking the lead, inside BEGIN ... LISTEN ... COMMIT: raise the term, record ourselves
- * in cluster_state (creating the row on first use) and in members, subscribe to the
- * channels' durable events.  $1 cluster, $2 node, $3 lease in ms, $4 channels (text[]).
+ * Taking the lead of a partition (0 in the single-leader mode), inside BEGIN ... LISTEN
+ * ... COMMIT: raise its term, record ourselves in cluster_state (creating the row on first
+ * use) and, single-leader, in members; subscribe to the channels' durable events; in a
+ * partitioned cluster, notify the fence.  $1 cluster, $2 partition, $3 node, $4 lease in
+ * ms, $5 channels (text[]).  Columns: term, counter.
  */
-#define SQL_TAKE_LEAD "SELECT * FROM clustered_nodes.take_lead($1, $2, $3::bigint, $4::text[])"
+#define SQL_TAKE_LEAD \
+	"SELECT * FROM clustered_nodes.take_lead($1, $2::integer, $3, $4::bigint, $5::text[])"
 
 /*
- * A processing step's first statement: raise the counter by $4 if this session holds the
- * lock and term $2 and counter $3 are still ours, move the lease forward by $5 ms, delete
- * the step's durable events $6.  Any mismatch raises CN001 (CN002 without the lock) and
- * aborts the step, handler effects included.  $1 cluster.
+ * A processing step's first statement: raise partition $2's counter by $5 if this session
+ * holds its lock and term $3 and counter $4 are still ours, move the lease forward by $6
+ * ms, delete the step's durable events $7.  Any mismatch raises CN001 (CN002 without the
+ * lock) and aborts the step, handler effects included.  $1 cluster.
  */
 #define SQL_ADVANCE \
-	"SELECT clustered_nodes.advance($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, " \
-	"$6::bigint[])"
+	"SELECT clustered_nodes.advance($1, $2::integer, $3::bigint, $4::bigint, $5::bigint, " \
+	"$6::bigint, $7::bigint[])"
 #define SQLSTATE_SUPERSEDED "CN001"
 
-/* The leader's next durable events, oldest first: its cluster's, and any no cluster has
- * taken yet.  $1 cluster, $2 its channels (text[]), $3 how many.  Columns: id, channel,
- * payload, attempts. */
+/* The leader's next durable events of its partition, oldest first: its cluster's, and any
+ * no cluster has taken yet.  $1 cluster, $2 partition, $3 its channels (text[]), $4 how
+ * many.  Columns: id, channel, payload, attempts. */
 #define EVENTS_BATCH 500
-#define SQL_FETCH_EVENTS "SELECT * FROM clustered_nodes.fetch_events($1, $2::text[], $3::integer)"
+#define SQL_FETCH_EVENTS \
+	"SELECT * FROM clustered_nodes.fetch_events($1, $2::integer, $3::text[], $4::integer)"
 
 /* A suspect durable event's attempt, committed before it runs.  $1 cluster, $2 event id. */
 #define SQL_RECORD_ATTEMPT "SELECT clustered_nodes.record_attempt($1, $2::bigint)"
@@ -137,22 +146,31 @@
 /* In a step: how long one handler call may run ($1 ms; "0" lifts it before COMMIT). */
 #define SQL_STATEMENT_TIMEOUT "SELECT set_config('statement_timeout', $1, true)"
 
-/* The handler, prepared on every session: $1 channel, $2 payload, $3 counter, $4 term, $5 node. */
+/* The handler, prepared on every session: $1 channel, $2 payload, $3 counter, $4 term,
+ * $5 node, $6 partition (a statement may use any of them, or none). */
 #define HANDLER_STATEMENT "clustered_nodes_handler"
-#define HANDLER_PARAMS 5
+#define HANDLER_PARAMS 6
 /* Type OIDs from pg_type.h, fixed since PostgreSQL's first releases. */
 #define TEXTOID 25
 #define INT8OID 20
-#define HANDLER_PARAM_TYPES {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
+#define INT4OID 23
+#define HANDLER_PARAM_TYPES {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, INT4OID}
 
 /*
  * An event whose handler failed max_attempts times, in the step that counts it.
- * $1 cluster, $2 term, $3 channel, $4 payload, $5 event id or NULL, $6 counter, $7 node,
- * $8 attempts, $9 error.
+ * $1 cluster, $2 partition, $3 term, $4 channel, $5 payload, $6 event id or NULL,
+ * $7 counter, $8 node, $9 attempts, $10 error.
  */
 #define SQL_DEAD_LETTER \
-	"SELECT clustered_nodes.dead_letter($1, $2::bigint, $3, $4, $5::bigint, $6::bigint, $7, " \
-	"$8::integer, $9)"
+	"SELECT clustered_nodes.dead_letter($1, $2::integer, $3::bigint, $4, $5, $6::bigint, " \
+	"$7::bigint, $8, $9::integer, $10)"
+
+/* A partition handed over: clear our mark ($1 cluster, $2 partition, $3 term). */
+#define SQL_CLEAR_PARTITION "SELECT clustered_nodes.release_lead($1, $2::integer, $3::bigint)"
+/* ... release its lock ($2), and wake the cluster's other nodes ($1 cluster), which LISTEN
+ * on the handoff channel in a partitioned cluster. */
+#define SQL_RELEASE_PARTITION \
+	"SELECT pg_advisory_unlock($2::bigint), pg_notify('" HANDOFF_CHANNEL "', $1)"
 
 /* Graceful stop: forget the data channels. */
 #define SQL_UNLISTEN_ALL "UNLISTEN *"
@@ -163,7 +181,7 @@
  * key, $4 whether we hold it).  The NOTIFY wakes standbys of versions before 0.2, which
  * LISTEN for it, during a rolling upgrade; this version's standbys listen to nothing.
  */
-#define SQL_CLEAR_LEADER "SELECT clustered_nodes.release_lead($1, $2::bigint)"
+#define SQL_CLEAR_LEADER "SELECT clustered_nodes.release_lead($1, 0, $2::bigint)"
 #define SQL_RELEASE \
 	"SELECT pg_advisory_unlock($2::bigint), " \
 	"  CASE WHEN $4::boolean THEN pg_advisory_unlock($3::bigint) END, " \
@@ -171,12 +189,17 @@
 
 /*
  * A cluster's members and how alive their sessions are, for the status endpoint's view
- * and `status`.  $1 cluster.  Columns: node, role, host, pid, version, term,
+ * and `status`.  $1 cluster.  Columns: node, role (partitioned: "leads N"), host, pid,
+ * version, term,
  * heartbeat age (s), backend pid, session (live, gone), status URL.  (Every standby's
  * session waits on a lock between polls: "waiting" would say nothing.)
  */
 #define SQL_MEMBERS \
-	"SELECT m.node, m.role, m.host, m.pid, m.version, coalesce(m.term::text, ''), " \
+	"SELECT m.node, CASE WHEN coalesce((SELECT c.partitions FROM clustered_nodes.clusters c " \
+	"    WHERE c.cluster = m.cluster), 1) > 1 THEN 'leads ' || (SELECT count(*) " \
+	"    FROM clustered_nodes.cluster_state s WHERE s.cluster = m.cluster " \
+	"    AND s.leader_pid = m.backend_pid) ELSE m.role END, " \
+	"  m.host, m.pid, m.version, coalesce(m.term::text, ''), " \
 	"  round(extract(epoch FROM now() - m.heartbeat_at)::numeric, 1), " \
 	"  coalesce(m.backend_pid, 0), " \
 	"  CASE WHEN a.pid IS NULL THEN 'gone' ELSE 'live' END, " \
@@ -192,6 +215,51 @@
 	"  coalesce(to_char(s.elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), " \
 	"  pg_notification_queue_usage(), s.cluster IS NOT NULL, " \
 	"  (SELECT coalesce(string_agg(c, E'\\n' ORDER BY c), '') FROM pg_listening_channels() c) " \
-	"FROM (SELECT 1) one LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $1"
+	"FROM (SELECT 1) one LEFT JOIN clustered_nodes.cluster_state s " \
+	"  ON s.cluster = $1 AND s.partition = 0"
+
+/*
+ * Partitioned clusters, every poll interval: each partition's recorded leader, whether
+ * that leader's session is alive, its term, counter, whether its lease has lapsed and
+ * since when it leads (epoch seconds).  $1 cluster, $2 partitions.  Columns: partition,
+ * leader, leader pid, term, counter, lapsed, elected at, leader live.
+ */
+#define SQL_PARTITION_MAP \
+	"SELECT g.p, coalesce(s.leader, ''), coalesce(s.leader_pid, 0), coalesce(s.term, 0), " \
+	"  coalesce(s.counter, 0), coalesce(s.lease_until < now(), false), " \
+	"  coalesce(extract(epoch FROM s.elected_at), 0), a.pid IS NOT NULL " \
+	"FROM generate_series(0, $2::integer - 1) g(p) " \
+	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $1 AND s.partition = g.p " \
+	"LEFT JOIN pg_stat_activity a ON a.pid = s.leader_pid " \
+	"ORDER BY g.p"
+
+/* ... and the members whose session is alive, in byte order of their names (every node
+ * must see the same order).  $1 cluster. */
+#define SQL_LIVE_MEMBERS \
+	"SELECT m.node FROM clustered_nodes.members m " \
+	"JOIN pg_stat_activity a ON a.pid = m.backend_pid " \
+	"WHERE m.cluster = $1 ORDER BY m.node COLLATE \"C\""
+
+/* A partitioned cluster's nodes hear hand-overs here (payload: the cluster). */
+#define SQL_LISTEN_HANDOFF "LISTEN " HANDOFF_CHANNEL
+
+/* Try partition lock $1. */
+#define SQL_TRY_PARTITION "SELECT pg_try_advisory_lock($1::bigint)"
+
+/* A hung partition leader (its lease lapsed): end its session, if the database agrees.
+ * $1 cluster, $2 partition, $3 pid, $4 term. */
+#define SQL_EVICT_PARTITION \
+	"SELECT clustered_nodes.evict($1, $2::integer, $3::integer, $4::bigint)"
+
+/* A session that holds a partition's lock without leading it, named, and ended if the
+ * database agrees (no live lease of another).  $1 cluster, $2 partition.  Columns: pid,
+ * user, application, client, member, ended. */
+#define SQL_EVICT_PARTITION_HOLDER \
+	"SELECT h.pid, h.usename, h.application_name, h.client_addr, coalesce(h.member, ''), " \
+	"  clustered_nodes.evict($1, $2::integer, h.pid, 0) " \
+	"FROM clustered_nodes.lock_holder($1, $2::integer) h WHERE h.pid <> pg_backend_pid()"
+
+/* A partitioned node's graceful stop, after its last hand-over: wake the others. */
+#define SQL_NOTIFY_HANDOFF "SELECT pg_notify('" HANDOFF_CHANNEL "', $1)"
 
 #endif

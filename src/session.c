@@ -494,3 +494,9 @@ session_describe(const struct session *s, char *buf, size_t size)
 	snprintf(buf, size, "host=%s port=%s dbname=%s user=%s backend_pid=%d", PQhost(c),
 		 PQport(c), PQdb(c), PQuser(c), PQbackendPID(c));
 }
+
+int
+session_backend_pid(const struct session *s)
+{
+	return s->pg.conn != NULL ? PQbackendPID(s->pg.conn) : 0;
+}

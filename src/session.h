@@ -63,8 +63,9 @@ struct batch {
 	struct batch_outcome outcome;
 };
 
-/* Batches in flight at once: a step may queue behind a lease renewal, no more. */
-#define SESSION_MAX_BATCHES 8
+/* Batches in flight at once: a step may queue behind a lease renewal; in a partitioned
+ * cluster, each of up to 64 partitions may have a renewal and a fetch or step out. */
+#define SESSION_MAX_BATCHES 160
 
 struct session {
 	struct pgconn pg;
@@ -125,5 +126,7 @@ bool session_send(struct session *s, batch_done_fn done, void *done_ctx, bool bo
 char *session_quote_identifier(struct session *s, const char *name);
 /* "host=… port=… dbname=… user=… backend_pid=…" of the connected session. */
 void session_describe(const struct session *s, char *buf, size_t size);
+/* The server process of the session (0 without one): who sent a notification. */
+int session_backend_pid(const struct session *s);
 
 #endif

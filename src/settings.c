@@ -10,6 +10,7 @@
 
 #include "duration.h"
 #include "listen_addr.h"
+#include "partition.h"
 #include "settings.h"
 
 #define HOUR_MS (3600UL * 1000)
@@ -219,6 +220,27 @@ apply_backlog_limit(struct config *c, const char *text, const char **why)
 }
 
 static bool
+apply_partitions(struct config *c, const char *text, const char **why)
+{
+	char *end;
+	unsigned long value;
+
+	if (text[0] < '0' || text[0] > '9' || (value = strtoul(text, &end, 10), *end != '\0') ||
+	    value < 1 || value > MAX_PARTITIONS) {
+		*why = "must be a whole number from 1 to 64";
+		return false;
+	}
+	c->partitions = (int) value;
+	return true;
+}
+
+static bool
+apply_partition_key(struct config *c, const char *text, const char **why)
+{
+	return partition_rule_parse(text, &c->partition_key, why);
+}
+
+static bool
 apply_acquire(struct config *c, const char *text, const char **why)
 {
 	if (strcmp(text, "poll") == 0)
@@ -388,6 +410,18 @@ show_backlog_limit(const struct config *c, char *buf, size_t size)
 }
 
 static void
+show_partitions(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%d", c->partitions);
+}
+
+static void
+show_partition_key(const struct config *c, char *buf, size_t size)
+{
+	partition_rule_format(&c->partition_key, buf, size);
+}
+
+static void
 show_acquire(const struct config *c, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", c->acquire == ACQUIRE_WAIT ? "wait" : "poll");
@@ -416,6 +450,14 @@ const struct setting settings[] = {
 	{"listen", 'l', "CHANNEL", false, DEFAULT_CHANNEL,
 	 "a channel the leader LISTENs on; repeat the option for more (at most 64); "
 	 "in a file or the environment, a comma-separated list", apply_listen, show_listen, NULL},
+	{"partitions", 0, "K", false, "1",
+	 "split the work into K partitions (1 to 64), each led by one node, spread evenly over "
+	 "the live nodes; fixed when the cluster is created (README: changing it)",
+	 apply_partitions, show_partitions, "1: one leader does all the work"},
+	{"partition_key", 0, "RULE", false, "payload",
+	 "what an event's partition is computed from: 'payload', 'prefix:SEP' (the text before "
+	 "the first SEP) or 'json:FIELD' (a top-level field); fixed with the partitions",
+	 apply_partition_key, show_partition_key, NULL},
 	{"poll_interval", 'p', "TIME", true, "100ms",
 	 "how often a standby tries the leader lock", apply_poll_interval, show_poll_interval, NULL},
 	{"acquire", 'a', "MODE", false, "poll",
@@ -438,11 +480,13 @@ const struct setting settings[] = {
 	 "(hung or stopped); 'off' never evicts", apply_lease_timeout, show_lease_timeout, NULL},
 	{"handler_sql", 0, "STATEMENT", false, "",
 	 "SQL run in each step's transaction for each event, with $1 channel, $2 payload, "
-	 "$3 counter, $4 term, $5 node: its effects commit with the counter, exactly once",
+	 "$3 counter, $4 term, $5 node, $6 partition: its effects commit with the counter, "
+	 "exactly once",
 	 apply_handler_sql, show_handler_sql, "none"},
 	{"handler_exec", 0, "PROGRAM", false, "",
 	 "a program (run by /bin/sh -c) per event before its step commits: payload on "
-	 "stdin, CLUSTERED_NODES_CHANNEL, _COUNTER, _TERM, _NODE, _EVENT_ID in its environment; "
+	 "stdin, CLUSTERED_NODES_CHANNEL, _COUNTER, _TERM, _NODE, _PARTITION, _EVENT_ID in its "
+	 "environment; "
 	 "exit 0 commits the step (at-least-once)", apply_handler_exec, show_handler_exec, "none"},
 	{"handler_timeout", 0, "TIME", false, "30s",
 	 "an exec handler still running after this is killed and counts as failed",

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "names.h"
+#include "partition.h"
 
 #define MAX_CHANNELS 64
 #define DEFAULT_CLUSTER "default"
@@ -26,6 +27,8 @@ struct config {
 	char *cluster;
 	char *channels[MAX_CHANNELS];
 	int nchannels;
+	int partitions;		/* K: 1 is the single-leader mode */
+	struct partition_rule partition_key;	/* how an event's key comes from its payload */
 	unsigned long poll_interval_ms;
 	enum acquire_mode acquire;
 	unsigned long heartbeat_interval_ms;

@@ -18,10 +18,11 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[5] = "sql/005_attempts.sql",
 	[6] = "sql/006_protocol.sql",
 	[7] = "sql/007_quiet_standbys.sql",
+	[8] = "sql/008_partitions.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */
-enum setup_tag { TAG_VERSION, TAG_SETTING, TAG_MAY_ACT, TAG_PREPARE };
+enum setup_tag { TAG_VERSION, TAG_SETTING, TAG_MAY_ACT, TAG_PARTITIONS, TAG_PREPARE };
 
 void
 setup_files_to_apply(long long from, char *buf, size_t size)
@@ -43,6 +44,37 @@ read_version(void *ctx, const PGresult *res)
 		return;
 	s->has_version = true;
 	s->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+}
+
+/* The cluster's partitions and key rule, as recorded (by its first node, or now by us). */
+static void
+read_partitions(void *ctx, const PGresult *res)
+{
+	struct setup *s = ctx;
+
+	if (PQntuples(res) < 1 || PQnfields(res) < 2)
+		return;
+	s->recorded_partitions = atoi(PQgetvalue(res, 0, 0));
+	snprintf(s->recorded_rule, sizeof(s->recorded_rule), "%s", PQgetvalue(res, 0, 1));
+}
+
+/* K and the key rule are the cluster's, recorded in the database: a node started with
+ * others would split the events differently from its peers. */
+static bool
+partitions_match(struct setup *s)
+{
+	char rule[PARTITION_RULE_ARG_MAX + 16];
+
+	partition_rule_format(&s->cfg->partition_key, rule, sizeof(rule));
+	if (s->recorded_partitions == s->cfg->partitions && strcmp(s->recorded_rule, rule) == 0)
+		return true;
+	log_error("cluster %s has %d partition(s) with partition_key %s, recorded in "
+		  "clustered_nodes.clusters; this node was started with partitions=%d "
+		  "partition_key=%s: start it with the cluster's values, or change them "
+		  "deliberately (README: Changing the partitions)", s->cfg->cluster,
+		  s->recorded_partitions, s->recorded_rule, s->cfg->partitions, rule);
+	s->hooks->fatal(s->owner, EX_CONFIG, "partitions differ from the cluster's");
+	return false;
 }
 
 static void
@@ -83,11 +115,12 @@ on_setup_done(void *ctx, const struct batch_outcome *o)
 		session_reset(s->session, "schema check failed: %s", o->error);
 		return;
 	}
-	if (!s->has_version) {
-		session_reset(s->session, "schema check failed: no version read");
+	if (!s->has_version || s->recorded_partitions == 0) {
+		session_reset(s->session, "schema check failed: no version or partitions read");
 		return;
 	}
-	s->hooks->ready(s->owner);
+	if (partitions_match(s))
+		s->hooks->ready(s->owner);
 }
 
 void
@@ -97,14 +130,22 @@ setup_start(struct setup *s)
 	const char *timeouts[] = {t->keepalive_idle, t->keepalive_interval, t->keepalive_count,
 		t->user_timeout};
 	const char *cluster[] = {s->cfg->cluster};
+	char partitions[12], rule[PARTITION_RULE_ARG_MAX + 16];
+	const char *partition_params[] = {s->cfg->cluster, partitions, rule};
 	struct session *ss = s->session;
 
 	s->has_version = false;
 	s->version = 0;
+	s->recorded_partitions = 0;
+	s->recorded_rule[0] = '\0';
+	snprintf(partitions, sizeof(partitions), "%d", s->cfg->partitions);
+	partition_rule_format(&s->cfg->partition_key, rule, sizeof(rule));
 	if (!session_add(ss, TAG_VERSION, 0, SQL_SCHEMA_VERSION, 0, NULL, read_version, s) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_WAIT_CLIENT_CHECK, 0, NULL, NULL, NULL) ||
-	    !session_add(ss, TAG_MAY_ACT, 0, SQL_MAY_ACT, 1, cluster, NULL, NULL))
+	    !session_add(ss, TAG_MAY_ACT, 0, SQL_MAY_ACT, 1, cluster, NULL, NULL) ||
+	    !session_add(ss, TAG_PARTITIONS, 0, SQL_CLUSTER_PARTITIONS, 3, partition_params,
+			 read_partitions, s))
 		return;
 	if (s->cfg->handler_sql[0] != '\0') {
 		/* Prepared on every session: a statement that cannot work stops us at start. */

@@ -1,5 +1,5 @@
-/* Session setup after each connect: schema version, server-side timeouts, the handler's
- * PREPARE; decides whether this node can run at all. */
+/* Session setup after each connect: schema version, server-side timeouts, the cluster's
+ * partitions, the handler's PREPARE; decides whether this node can run at all. */
 #ifndef CN_SETUP_H
 #define CN_SETUP_H
 
@@ -26,6 +26,8 @@ struct setup {
 	void *owner;
 	bool has_version;	/* read by the batch in flight */
 	long long version;
+	int recorded_partitions;	/* the cluster's K, 0 until read */
+	char recorded_rule[PARTITION_RULE_ARG_MAX + 16];
 };
 
 void setup_init(struct setup *s, struct session *session, const struct config *cfg,

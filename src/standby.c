@@ -18,6 +18,12 @@
 
 enum standby_tag { TAG_LOCK, TAG_HOUSEKEEPING, TAG_EVICT, TAG_LEAVE };
 
+/* How soon a standby looks again when the lock is held and the handoff key is not, and
+ * how many times in a row (a squatter, or a leader of a version without the key, never
+ * takes it: then the poll interval). */
+#define HANDOFF_RECHECK_MS 50
+#define HANDOFF_RECHECKS 10
+
 static void try_lock(struct standby *sb);
 
 static void
@@ -305,8 +311,12 @@ on_polled(void *ctx, const struct batch_outcome *o)
 		return;
 	if (wait_mode || membership_housekeeping_due(sb->membership))
 		try_lock(sb);
-	else if (sb->poll.handoff_held)
+	else if (sb->poll.handoff_held) {
+		sb->rechecks = 0;
 		wait_for_handoff(sb);
+	} else if (sb->poll.has_row && sb->cfg->poll_interval_ms > HANDOFF_RECHECK_MS &&
+		   sb->rechecks++ < HANDOFF_RECHECKS)
+		ev_timer_start(sb->loop, &sb->recheck_timer);
 	/* else: the poll timer tries again */
 }
 
@@ -324,6 +334,17 @@ try_lock(struct standby *sb)
 	    !session_send(sb->session, on_polled, sb, !wait))
 		return;
 	fsm_set(sb->fsm, ST_ACQUIRING, wait ? "waiting for the leader lock" : "polling the leader lock");
+}
+
+static void
+recheck_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct standby *sb = container_of(w, struct standby, recheck_timer);
+
+	(void) loop;
+	(void) revents;
+	if (sb->fsm->state == ST_STANDBY && sb->cfg->acquire == ACQUIRE_POLL && !sb->stopping)
+		try_lock(sb);
 }
 
 void
@@ -356,6 +377,8 @@ standby_forget(struct standby *sb)
 {
 	sb->lease_check = false;
 	sb->holder_seen = 0;
+	sb->rechecks = 0;
+	ev_timer_stop(sb->loop, &sb->recheck_timer);
 }
 
 static void
@@ -386,6 +409,7 @@ standby_init(struct standby *sb, struct ev_loop *loop, struct session *session,
 	sb->wait_ms_text = wait_ms_text;
 	sb->hooks = hooks;
 	sb->owner = owner;
+	ev_timer_init(&sb->recheck_timer, recheck_timer_cb, HANDOFF_RECHECK_MS / 1000.0, 0.);
 	ev_timer_init(&sb->poll_timer, poll_timer_cb, cfg->poll_interval_ms / 1000.0,
 		      cfg->poll_interval_ms / 1000.0);
 }
@@ -400,6 +424,7 @@ void
 standby_stop_timers(struct standby *sb)
 {
 	ev_timer_stop(sb->loop, &sb->poll_timer);
+	ev_timer_stop(sb->loop, &sb->recheck_timer);
 }
 
 void

@@ -52,6 +52,10 @@ struct standby {
 	const char *handoff_key_text;
 	const char *wait_ms_text;	/* wait mode: how long one lock wait lasts */
 	ev_timer poll_timer;	/* poll mode: try the lock */
+	/* The lock is held but the handoff key is not (yet): a leader is taking the lead,
+	 * and will hold the key within milliseconds.  Poll again soon, to wait on it. */
+	ev_timer recheck_timer;
+	unsigned rechecks;	/* in a row; bounded, for a holder that never takes the key */
 	bool lease_check;	/* wait mode: poll once (the lock wait timed out, or an eviction ran) */
 	bool stopping;
 	struct lock_poll poll;	/* filled by the poll in flight */

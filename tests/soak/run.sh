@@ -3,9 +3,10 @@
 # hit them for SOAK_SECONDS (default 120): SIGKILL, SIGSTOP/SIGCONT,
 # SIGTERM and restart, pg_terminate_backend, PostgreSQL restart and (as
 # root) a network partition of one node.  A test-only trigger records every
-# committed step with its term, leader and backend; afterwards the
-# invariants are checked and a summary printed.  Exit 0 only with zero
-# violations.  Starts and removes its own PostgreSQL.
+# committed step with its partition, term, leader and backend; afterwards the
+# invariants are checked per partition and a summary printed.  Exit 0 only
+# with zero violations.  Starts and removes its own PostgreSQL.
+# SOAK_PARTITIONS=K (default 1) runs the nodes with --partitions K.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,6 +14,7 @@ source "$ROOT/scripts/pgtmp.sh"
 source "$ROOT/tests/integration/lib.sh"
 
 SOAK_SECONDS=${SOAK_SECONDS:-120}
+SOAK_PARTITIONS=${SOAK_PARTITIONS:-1}
 CLUSTER=soak
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/clustered_nodes.soak.XXXXXX")
 NS=cnsoak$$ HOST_IF=cns$$h NS_IF=cns$$n DB_IP=10.213.78.1 NODE_IP=10.213.78.2
@@ -33,7 +35,19 @@ cleanup() {
 trap cleanup EXIT
 
 say() { echo "soak: $*"; }
-NODE_OPTS=(--session-timeout 4s --lease-timeout 2s --heartbeat-interval 1s)
+NODE_OPTS=(--session-timeout 4s --lease-timeout 2s --heartbeat-interval 1s --partitions "$SOAK_PARTITIONS")
+
+# Single leader: the node that leads.  Partitions: every partition's lock is held by the
+# session its row names (then a node is named: the one leading partition 0).
+soak_leader_ready() {
+	[ "$SOAK_PARTITIONS" -eq 1 ] && { leader_ready "$CLUSTER"; return; }
+	[ "$(q "SELECT count(*) FROM generate_series(0, $SOAK_PARTITIONS - 1) g(p)
+		JOIN clustered_nodes.cluster_state s ON s.cluster = '$CLUSTER' AND s.partition = g.p
+		JOIN pg_locks l ON $LOCK_ON = clustered_nodes.lock_key('$CLUSTER', g.p) AND l.pid = s.leader_pid")" = "$SOAK_PARTITIONS" ]
+}
+soak_leader_of() {
+	q "SELECT leader FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER' ORDER BY partition LIMIT 1"
+}
 
 if [ "$PARTITION" = 1 ]; then
 	netns_up "$NS" "$HOST_IF" "$NS_IF" "$DB_IP" "$NODE_IP" || exit 1
@@ -51,13 +65,13 @@ CREATE SEQUENCE soak_seq;
 CREATE TABLE soak_audit (
     id bigserial PRIMARY KEY,
     at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    term bigint, leader text, counter_before bigint, counter_after bigint,
+    partition integer, term bigint, leader text, counter_before bigint, counter_after bigint,
     backend_pid integer NOT NULL DEFAULT pg_backend_pid());
 CREATE FUNCTION soak_audit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     IF NEW.counter <> OLD.counter THEN
-        INSERT INTO public.soak_audit (term, leader, counter_before, counter_after)
-            VALUES (NEW.term, NEW.leader, OLD.counter, NEW.counter);
+        INSERT INTO public.soak_audit (partition, term, leader, counter_before, counter_after)
+            VALUES (NEW.partition, NEW.term, NEW.leader, OLD.counter, NEW.counter);
     END IF;
     RETURN NEW;
 END $$;
@@ -73,12 +87,12 @@ start_soak_node() {
 			>>"$(node_log "$CLUSTER" node3)" 2>&1 &
 		NODE_PID[node3]=$!
 	else
-		start_node "$CLUSTER" "$name" "${NODE_OPTS[@]}" $([ "$name" = node2 ] && echo --acquire wait)
+		start_node "$CLUSTER" "$name" "${NODE_OPTS[@]}" $([ "$name" = node2 ] && [ "$SOAK_PARTITIONS" -eq 1 ] && echo --acquire wait)
 	fi
 }
 
 for n in node1 node2 node3; do start_soak_node "$n"; done
-wait_for "a first leader" 10000 leader_ready "$CLUSTER" || exit 1
+wait_for "a first leader" 10000 soak_leader_ready || exit 1
 echo "SELECT pg_notify('test_channel', nextval('soak_seq')::text);" >"$WORK/producer.sql"
 # pgbench gives up when the server restarts: start it again until told to stop.
 (
@@ -92,14 +106,14 @@ echo "SELECT pg_notify('test_channel', nextval('soak_seq')::text);" >"$WORK/prod
 	done
 ) &
 PRODUCER=$!
-say "$SOAK_SECONDS s of faults on 3 nodes under 200 NOTIFY/s$([ "$PARTITION" = 1 ] && echo ', node3 in its own network namespace')"
+say "$SOAK_SECONDS s of faults on 3 nodes$([ "$SOAK_PARTITIONS" -gt 1 ] && echo " leading $SOAK_PARTITIONS partitions") under 200 NOTIFY/s$([ "$PARTITION" = 1 ] && echo ', node3 in its own network namespace')"
 
 kinds=(sigkill sigstop sigterm terminate pg_restart)
 [ "$PARTITION" = 1 ] && kinds+=(partition)
 deadline=$(( $(now_ms) + SOAK_SECONDS * 1000 ))
 while [ "$(now_ms)" -lt "$deadline" ]; do
 	kind=${kinds[RANDOM % ${#kinds[@]}]}
-	leader=$(leader_of "$CLUSTER")
+	leader=$(soak_leader_of)
 	[ -n "$leader" ] || leader=node$((RANDOM % 3 + 1))
 	victim=$leader
 	[ $((RANDOM % 3)) -eq 0 ] && victim=node$((RANDOM % 3 + 1))
@@ -133,7 +147,7 @@ while [ "$(now_ms)" -lt "$deadline" ]; do
 done
 say "faults stopped; waiting for one leader"
 t0=$(now_ms)
-wait_for "a leader after the faults" 20000 leader_ready "$CLUSTER" || echo x >>"$WORK/violations"
+wait_for "a leader after the faults" 20000 soak_leader_ready || echo x >>"$WORK/violations"
 settle_ms=$(( $(now_ms) - t0 ))
 kill "$PRODUCER" 2>/dev/null
 wait "$PRODUCER" 2>/dev/null
@@ -142,41 +156,50 @@ send_notifications test_channel 1 final
 wait_for "the final notification" 10000 bash -c "grep -q 'payload=\"final-1\"' '$WORK'/$CLUSTER.*.log" || echo x >>"$WORK/violations"
 for n in node1 node2 node3; do alive "${NODE_PID[$n]}" || { say "VIOLATION: $n is not running"; echo x >>"$WORK/violations"; }; done
 
-pgtmp_psql -A -F $'\t' -c "SELECT id, extract(epoch FROM at), term, leader, counter_before, counter_after, backend_pid FROM soak_audit ORDER BY id" >"$WORK/audit.tsv"
-final_counter=$(counter_of "$CLUSTER")
+pgtmp_psql -A -F $'\t' -c "SELECT id, extract(epoch FROM at), partition, term, leader, counter_before, counter_after, backend_pid FROM soak_audit ORDER BY id" >"$WORK/audit.tsv"
+pgtmp_psql -A -F $'\t' -c "SELECT partition, counter FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'" >"$WORK/final.tsv"
+final_counter=$(q "SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'")
 sent=$(pgtmp_psql -c "SELECT last_value FROM soak_seq")
 fault_summary=$(for k in "${!FAULTS[@]}"; do printf '%s=%s ' "$k" "${FAULTS[$k]}"; done)
-python3 - "$WORK/audit.tsv" "$final_counter" "$sent" "$settle_ms" "$fault_summary" "$(cat "$WORK/violations" 2>/dev/null | wc -l)" "$WORK"/$CLUSTER.*.log <<'PY'
+python3 - "$WORK/audit.tsv" "$WORK/final.tsv" "$final_counter" "$sent" "$settle_ms" "$fault_summary" "$(cat "$WORK/violations" 2>/dev/null | wc -l)" "$WORK"/$CLUSTER.*.log <<'PY'
 import re, sys
-audit_file, final_counter, sent, settle_ms, faults, earlier = sys.argv[1:7]
-logs = sys.argv[7:]
+audit_file, final_file, final_counter, sent, settle_ms, faults, earlier = sys.argv[1:8]
+logs = sys.argv[8:]
 rows = [l.rstrip('\n').split('\t') for l in open(audit_file) if l.strip()]
-rows = [(int(i), float(at), int(term), leader, int(b), int(a), int(pid)) for i, at, term, leader, b, a, pid in rows]
+rows = [(int(i), float(at), int(part), int(term), leader, int(b), int(a), int(pid))
+        for i, at, part, term, leader, b, a, pid in rows]
+finals = dict((int(p), int(c)) for p, c in (l.rstrip('\n').split('\t') for l in open(final_file) if l.strip()))
 violations = []
 leaders, pids = {}, {}
-prev = None
+prev = {}
 gap = 0.0
+terms_seen = set()
+# Per partition: each is a single-leader cluster of its own.
 for r in rows:
-    _, at, term, leader, before, after, pid = r
+    _, at, part, term, leader, before, after, pid = r
     if after <= before:
-        violations.append(f'step {r[0]}: counter {before} -> {after}')
-    leaders.setdefault(term, set()).add(leader)
-    pids.setdefault(term, set()).add(pid)
-    if prev:
-        if term < prev[2]:
-            violations.append(f'step {r[0]} of term {term} committed after term {prev[2]}')
-        if before != prev[5]:
-            violations.append(f'step {r[0]} starts at {before}, the previous ended at {prev[5]}')
-        if term != prev[2]:
-            gap = max(gap, at - prev[1])
-    prev = r
-for term in leaders:
-    if len(leaders[term]) > 1 or len(pids[term]) > 1:
-        violations.append(f'term {term} committed by {sorted(leaders[term])} / backends {sorted(pids[term])}')
-if rows and int(final_counter) != rows[-1][5]:
-    violations.append(f'final counter {final_counter} but the last step ended at {rows[-1][5]}')
-if rows and sum(r[5] - r[4] for r in rows) != rows[-1][5] - rows[0][4]:
-    violations.append('steps do not add up to the counter')
+        violations.append(f'step {r[0]} of partition {part}: counter {before} -> {after}')
+    leaders.setdefault((part, term), set()).add(leader)
+    pids.setdefault((part, term), set()).add(pid)
+    terms_seen.add((part, term))
+    p = prev.get(part)
+    if p:
+        if term < p[3]:
+            violations.append(f'partition {part}: step {r[0]} of term {term} committed after term {p[3]}')
+        if before != p[6]:
+            violations.append(f'partition {part}: step {r[0]} starts at {before}, the previous ended at {p[6]}')
+        if term != p[3]:
+            gap = max(gap, at - p[1])
+    prev[part] = r
+for key in leaders:
+    if len(leaders[key]) > 1 or len(pids[key]) > 1:
+        violations.append(f'partition {key[0]} term {key[1]} committed by {sorted(leaders[key])} / backends {sorted(pids[key])}')
+for part, last in prev.items():
+    if finals.get(part) != last[6]:
+        violations.append(f'partition {part}: final counter {finals.get(part)} but its last step ended at {last[6]}')
+    steps = [r for r in rows if r[2] == part]
+    if sum(r[6] - r[5] for r in steps) != steps[-1][6] - steps[0][5]:
+        violations.append(f'partition {part}: steps do not add up to the counter')
 seen = {}
 for path in logs:
     for line in open(path, encoding='utf-8', errors='replace'):
@@ -187,10 +210,10 @@ twice = [p for p, n in seen.items() if n > 1]
 if twice:
     violations.append(f'{len(twice)} notifications processed twice, e.g. {twice[:5]}')
 violations += ['earlier check'] * int(earlier)
-terms = sorted(leaders)
+terms = sorted(terms_seen)
 print(f'soak summary: faults {faults.strip() or "none"}')
-print(f'soak summary: {len(rows)} steps committed in {len(terms)} terms ({terms[0] if terms else "-"}..{terms[-1] if terms else "-"}), '
-      f'{max(0, len(terms) - 1)} takeovers between them, counter {final_counter}')
+print(f'soak summary: {len(rows)} steps committed in {len(terms)} terms over {len(prev)} partition(s), '
+      f'{max(0, len(terms) - len(prev))} takeovers between them, counter {final_counter}')
 print(f'soak summary: {sent} notifications sent, {final_counter} processed (the rest fell in leaderless gaps: plain NOTIFY is at-most-once)')
 print(f'soak summary: longest gap between two terms\' steps {gap:.2f} s; a leader {int(settle_ms) / 1000:.2f} s after the faults stopped')
 print(f'soak summary: invariant violations: {len(violations)}')

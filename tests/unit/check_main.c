@@ -9,6 +9,7 @@ main(void)
 	SRunner *runner = srunner_create(backoff_suite());
 	int failed;
 
+	srunner_add_suite(runner, balance_suite());
 	srunner_add_suite(runner, cli_suite());
 	srunner_add_suite(runner, config_suite());
 	srunner_add_suite(runner, duration_suite());
@@ -19,6 +20,7 @@ main(void)
 	srunner_add_suite(runner, listen_addr_suite());
 	srunner_add_suite(runner, lockkey_suite());
 	srunner_add_suite(runner, names_suite());
+	srunner_add_suite(runner, partition_suite());
 	srunner_add_suite(runner, pgarray_suite());
 	srunner_add_suite(runner, timing_suite());
 	srunner_run_all(runner, CK_NORMAL);

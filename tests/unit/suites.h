@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *backoff_suite(void);
+Suite *balance_suite(void);
 Suite *cli_suite(void);
 Suite *config_suite(void);
 Suite *duration_suite(void);
@@ -15,6 +16,7 @@ Suite *leader_plan_suite(void);
 Suite *listen_addr_suite(void);
 Suite *lockkey_suite(void);
 Suite *names_suite(void);
+Suite *partition_suite(void);
 Suite *pgarray_suite(void);
 Suite *timing_suite(void);
 

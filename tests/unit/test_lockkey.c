@@ -32,6 +32,16 @@ START_TEST(test_handoff_keys_differ_from_lock_keys)
 }
 END_TEST
 
+/* clustered_nodes.lock_key(cluster, partition) computed by PostgreSQL (sql/008). */
+START_TEST(test_partition_keys)
+{
+	ck_assert_int_eq(lock_key_for_partition("default", 0), lock_key_for_cluster("default"));
+	ck_assert_int_eq(lock_key_for_partition("default", 3), 6010518491956656363LL);
+	ck_assert_int_eq(lock_key_for_partition("default", 63), -4987282869316241547LL);
+	ck_assert_int_ne(lock_key_for_partition("default", 1), lock_key_for_partition("default1", 0));
+}
+END_TEST
+
 START_TEST(test_stable)
 {
 	ck_assert_int_eq(lock_key_for_cluster("payments"), lock_key_for_cluster("payments"));
@@ -47,6 +57,7 @@ lockkey_suite(void)
 	tcase_add_test(tc, test_known_values);
 	tcase_add_test(tc, test_distinct_clusters_distinct_keys);
 	tcase_add_test(tc, test_stable);
+	tcase_add_test(tc, test_partition_keys);
 	tcase_add_test(tc, test_handoff_keys_differ_from_lock_keys);
 	suite_add_tcase(s, tc);
 	return s;

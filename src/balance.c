@@ -1,0 +1,95 @@
+/* The partition planner: targets, hand-overs and take-overs from one snapshot. */
+#include <string.h>
+
+#include "balance.h"
+
+/* Nodes ordered by how many partitions they lead (most first), then by name (index). */
+static void
+rank_nodes(const int *count, int n, int *order)
+{
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = 1; i < n; i++) {
+		int x = order[i], j = i;
+
+		while (j > 0 && count[order[j - 1]] < count[x]) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = x;
+	}
+}
+
+/* Our partitions, led longest first (ties: the higher number first). */
+static int
+oldest_first(const struct balance_facts *f, int *mine)
+{
+	int n = 0;
+
+	for (int p = f->partitions - 1; p >= 0; p--)
+		if (f->owner[p] == f->me)
+			mine[n++] = p;
+	for (int i = 1; i < n; i++) {
+		int x = mine[i], j = i;
+
+		while (j > 0 && f->since[mine[j - 1]] > f->since[x]) {
+			mine[j] = mine[j - 1];
+			j--;
+		}
+		mine[j] = x;
+	}
+	return n;
+}
+
+void
+balance_plan(const struct balance_facts *f, struct balance_plan *plan)
+{
+	int count[BALANCE_MAX_NODES] = {0}, target[BALANCE_MAX_NODES] = {0};
+	int order[BALANCE_MAX_NODES], free_list[MAX_PARTITIONS], nfree = 0;
+	int n = f->nodes, base, extra, hungry = 0, skip = 0, mine[MAX_PARTITIONS];
+	bool taken[MAX_PARTITIONS] = {false};
+
+	memset(plan, 0, sizeof(*plan));
+	if (f->me < 0 || f->me >= n || n > BALANCE_MAX_NODES || f->partitions < 1 ||
+	    f->partitions > MAX_PARTITIONS)
+		return;
+	for (int p = 0; p < f->partitions; p++) {
+		if (f->owner[p] >= 0 && f->owner[p] < n)
+			count[f->owner[p]]++;
+		else if (f->owner[p] == BALANCE_FREE)
+			free_list[nfree++] = p;
+	}
+	base = f->partitions / n;
+	extra = f->partitions % n;
+	rank_nodes(count, n, order);
+	for (int j = 0; j < n; j++)
+		target[order[j]] = base + (j < extra ? 1 : 0);
+	plan->target = target[f->me];
+	for (int i = 0; i < n; i++)
+		if (i != f->me && count[i] < target[i])
+			hungry += target[i] - count[i];
+
+	if (count[f->me] > target[f->me]) {
+		/* Hand over only what someone below target is waiting for beyond the free ones. */
+		int surplus = count[f->me] - target[f->me], wanted = hungry - nfree;
+		int nmine = oldest_first(f, mine);
+
+		if (wanted > surplus)
+			wanted = surplus;
+		for (int i = 0; i < wanted && i < nmine; i++)
+			plan->release[plan->nrelease++] = mine[i];
+	} else if (count[f->me] < target[f->me]) {
+		/* The free partitions, dealt out in order to the nodes below target by name. */
+		for (int i = 0; i < f->me; i++)
+			if (count[i] < target[i])
+				skip += target[i] - count[i];
+		for (int k = skip; k < nfree && plan->ntake < target[f->me] - count[f->me]; k++) {
+			plan->take[plan->ntake++] = free_list[k];
+			taken[free_list[k]] = true;
+		}
+	}
+	/* A partition left free too long is taken by whoever sees it. */
+	for (int k = 0; k < nfree; k++)
+		if (f->stale[free_list[k]] && !taken[free_list[k]])
+			plan->take[plan->ntake++] = free_list[k];
+}

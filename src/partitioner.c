@@ -1,0 +1,399 @@
+/* A partitioned node's moves: poll the partition map and the live members, plan with
+ * balance_plan(), try locks, ask for hand-overs, evict hung leaders and squatters.
+ *
+ * The locks decide: two nodes that plan to take the same partition both try its lock and
+ * one wins.  The plan only keeps them from trying in vain, and from moving partitions
+ * that need not move.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+#include "log.h"
+#include "partitioner.h"
+#include "queries.h"
+#include "util.h"
+
+/* A partition left free this long is taken by whoever sees it, balance or not. */
+#define STALE_FREE_S 1.0
+
+enum partitioner_tag { TAG_LISTEN, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY, TAG_EVICT };
+
+static void poll_map(struct partitioner *pt);
+
+/* ---- reading the map ---- */
+
+static void
+read_map(void *ctx, const PGresult *res)
+{
+	struct partitioner *pt = ctx;
+	double now = ev_now(pt->loop);
+
+	for (int r = 0; r < PQntuples(res) && PQnfields(res) >= 8; r++) {
+		int p = atoi(PQgetvalue(res, r, 0));
+		struct partition_view *v;
+
+		if (p < 0 || p >= pt->cfg->partitions)
+			continue;
+		v = &pt->view[p];
+		snprintf(v->leader, sizeof(v->leader), "%s", PQgetvalue(res, r, 1));
+		v->leader_pid = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+		v->term = strtoll(PQgetvalue(res, r, 3), NULL, 10);
+		v->counter = strtoll(PQgetvalue(res, r, 4), NULL, 10);
+		v->lapsed = strcmp(PQgetvalue(res, r, 5), "t") == 0;
+		v->elected_at = strtod(PQgetvalue(res, r, 6), NULL);
+		v->leader_live = strcmp(PQgetvalue(res, r, 7), "t") == 0 && v->leader_pid != 0;
+		if (v->leader_live || pt->hooks->state_of(pt->owner, p) != ST_STANDBY)
+			v->free_since = 0;
+		else if (v->free_since == 0)
+			v->free_since = now;
+	}
+}
+
+static void
+read_members(void *ctx, const PGresult *res)
+{
+	struct partitioner *pt = ctx;
+	int n = PQntuples(res);
+
+	if (n > BALANCE_MAX_NODES)
+		n = BALANCE_MAX_NODES;
+	for (int r = 0; r < n; r++)
+		snprintf(pt->members[r], NAME_MAX_BYTES + 1, "%s", PQgetvalue(res, r, 0));
+	pt->nmembers_read = n;
+}
+
+static int
+member_index(const struct partitioner *pt, const char *name)
+{
+	for (int i = 0; i < pt->nmembers; i++)
+		if (strcmp(pt->members[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- evictions: a hung leader, or a session holding a lock it does not lead with ---- */
+
+static void
+read_evicted(void *ctx, const PGresult *res)
+{
+	struct partitioner *pt = ctx;
+	char user[ESCAPE_MAX_LEN(64)], app[ESCAPE_MAX_LEN(64)], member[ESCAPE_MAX_LEN(64)];
+
+	if (PQntuples(res) < 1)
+		return;
+	if (PQnfields(res) == 1) {
+		if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+			log_info("ended the session of a partition leader whose lease had lapsed");
+		return;
+	}
+	escape_for_log(user, sizeof(user), PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
+	escape_for_log(app, sizeof(app), PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
+	escape_for_log(member, sizeof(member), PQgetvalue(res, 0, 4), strlen(PQgetvalue(res, 0, 4)));
+	log_warn("a session holds a partition's lock without leading it: backend pid %s, user "
+		 "\"%s\", application \"%s\", client %s%s%s%s: %s", PQgetvalue(res, 0, 0), user, app,
+		 PQgetvalue(res, 0, 3), member[0] ? ", member \"" : "", member, member[0] ? "\"" : "",
+		 strcmp(PQgetvalue(res, 0, 5), "t") == 0 ? "ended it" : "the database declined to end it");
+	(void) pt;
+}
+
+static void
+on_evicted(void *ctx, const struct batch_outcome *o)
+{
+	struct partitioner *pt = ctx;
+
+	if (!o->failed) {
+		pt->evict_error[0] = '\0';
+		partitioner_poll_soon(pt);
+		return;
+	}
+	/* Logged once, retried no sooner than the next poll interval: it must not spin. */
+	if (strcmp(pt->evict_error, o->error) != 0)
+		log_warn("could not end a partition lock holder's session: %s", o->error);
+	snprintf(pt->evict_error, sizeof(pt->evict_error), "%s", o->error);
+}
+
+/* At most one eviction per poll interval; false if none was due. */
+static bool
+evict_one(struct partitioner *pt, const int *mine)
+{
+	double now = ev_now(pt->loop);
+	unsigned long lease = pt->cfg->lease_timeout_ms;
+	char partition[12], pid[24], term[24];
+
+	if (lease == 0 || (now - pt->evicted_at) * 1000 < (double) pt->cfg->poll_interval_ms)
+		return false;
+	for (int p = 0; p < pt->cfg->partitions; p++) {
+		const struct partition_view *v = &pt->view[p];
+		const char *params[] = {pt->cfg->cluster, partition, pid, term};
+
+		if (mine[p])
+			continue;
+		snprintf(partition, sizeof(partition), "%d", p);
+		if (v->leader_live && v->lapsed &&
+		    v->leader_pid != session_backend_pid(pt->session)) {
+			snprintf(pid, sizeof(pid), "%lld", v->leader_pid);
+			snprintf(term, sizeof(term), "%lld", v->term);
+			log_warn("partition %d: the lease of %s (term %lld) has lapsed: ending its "
+				 "session", p, v->leader, v->term);
+			if (!session_add(pt->session, TAG_EVICT, p, SQL_EVICT_PARTITION, 4, params,
+					 read_evicted, pt))
+				return true;
+		} else if (!v->leader_live && v->refused_since > 0 &&
+			   (now - v->refused_since) * 1000 >= (double) lease) {
+			if (!session_add(pt->session, TAG_EVICT, p, SQL_EVICT_PARTITION_HOLDER, 2,
+					 params, read_evicted, pt))
+				return true;
+		} else {
+			continue;
+		}
+		pt->evicted_at = now;
+		session_send(pt->session, on_evicted, pt, true);
+		return true;
+	}
+	return false;
+}
+
+/* ---- taking ---- */
+
+static void
+read_try(void *ctx, const PGresult *res)
+{
+	bool *won = ctx;
+
+	*won = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+}
+
+static void
+on_tried(void *ctx, const struct batch_outcome *o)
+{
+	struct partitioner *pt = ctx;
+
+	pt->in_flight = false;
+	if (o->failed) {
+		session_reset(pt->session, "trying partition locks failed: %s", o->error);
+		return;
+	}
+	session_healthy(pt->session);
+	for (int p = 0; p < pt->cfg->partitions; p++) {
+		if (!pt->won[p])
+			continue;
+		pt->won[p] = false;
+		pt->view[p].refused_since = 0;
+		pt->hooks->won(pt->owner, p);	/* a stopping node hands it over at once */
+	}
+	if (pt->poll_soon && pt->running)
+		poll_map(pt);
+}
+
+static void
+try_locks(struct partitioner *pt, const struct balance_plan *plan)
+{
+	double now = ev_now(pt->loop);
+
+	for (int i = 0; i < plan->ntake; i++) {
+		int p = plan->take[i];
+		const char *params[] = {pt->lock_keys[p]};
+
+		pt->won[p] = false;
+		if (pt->view[p].refused_since == 0)
+			pt->view[p].refused_since = now;	/* cleared when won */
+		if (!session_add(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 1, params, read_try,
+				 &pt->won[p]))
+			return;
+	}
+	if (session_send(pt->session, on_tried, pt, true))
+		pt->in_flight = true;
+}
+
+/* ---- planning ---- */
+
+static void
+plan_moves(struct partitioner *pt)
+{
+	struct balance_facts f = {.partitions = pt->cfg->partitions, .nodes = pt->nmembers};
+	struct balance_plan plan;
+	double now = ev_now(pt->loop);
+	int mine[MAX_PARTITIONS] = {0};
+
+	f.me = member_index(pt, pt->cfg->node);
+	for (int p = 0; p < f.partitions; p++) {
+		const struct partition_view *v = &pt->view[p];
+		enum node_state st = pt->hooks->state_of(pt->owner, p);
+		int who = v->leader_live ? member_index(pt, v->leader) : -1;
+
+		f.since[p] = v->elected_at;
+		if (st != ST_STANDBY) {
+			/* ours, or on its way to or from us */
+			f.owner[p] = f.me >= 0 ? f.me : BALANCE_BUSY;
+			mine[p] = 1;
+		} else if (v->leader_live) {
+			/* a live leader; one that is not a live member (or is us, gone) is busy */
+			f.owner[p] = who >= 0 && who != f.me ? who : BALANCE_BUSY;
+		} else {
+			f.owner[p] = BALANCE_FREE;
+			f.stale[p] = v->free_since > 0 && now - v->free_since >= STALE_FREE_S;
+		}
+		if (f.owner[p] != BALANCE_FREE)
+			pt->view[p].refused_since = 0;
+	}
+	balance_plan(&f, &plan);
+	pt->target = plan.target;
+	for (int i = 0; i < plan.nrelease; i++) {
+		enum node_state st = pt->hooks->state_of(pt->owner, plan.release[i]);
+
+		if (st == ST_LEADER || st == ST_HANDLING || st == ST_PROCESSING)
+			pt->hooks->hand_over(pt->owner, plan.release[i]);
+	}
+	if (evict_one(pt, mine))
+		return;
+	if (plan.ntake > 0)
+		try_locks(pt, &plan);
+}
+
+static void
+on_polled(void *ctx, const struct batch_outcome *o)
+{
+	struct partitioner *pt = ctx;
+
+	pt->in_flight = false;
+	if (o->failed && o->failed_tag != TAG_HOUSEKEEPING) {
+		session_reset(pt->session, "reading the partition map failed: %s", o->error);
+		return;
+	}
+	if (o->failed) {
+		session_reset(pt->session, "a heartbeat or view refresh failed: %s", o->error);
+		return;
+	}
+	session_healthy(pt->session);
+	pt->nmembers = pt->nmembers_read;
+	pt->view_valid = true;
+	if (pt->running)
+		plan_moves(pt);
+}
+
+static void
+poll_map(struct partitioner *pt)
+{
+	char partitions[12];
+	const char *map_params[] = {pt->cfg->cluster, partitions};
+	const char *member_params[] = {pt->cfg->cluster};
+
+	if (pt->in_flight || !session_is_up(pt->session))
+		return;
+	pt->poll_soon = false;
+	snprintf(partitions, sizeof(partitions), "%d", pt->cfg->partitions);
+	pt->nmembers_read = 0;
+	if (!pt->listening &&
+	    !session_add(pt->session, TAG_LISTEN, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL))
+		return;
+	pt->listening = true;
+	if (!session_add(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 2, map_params, read_map, pt) ||
+	    !session_add(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
+			 read_members, pt) ||
+	    !membership_add_housekeeping(pt->membership) ||
+	    !session_send(pt->session, on_polled, pt, true))
+		return;
+	pt->in_flight = true;
+}
+
+static void
+poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct partitioner *pt = container_of(w, struct partitioner, poll_timer);
+
+	(void) loop;
+	(void) revents;
+	if (pt->running)
+		poll_map(pt);
+}
+
+/* ---- the node's calls ---- */
+
+void
+partitioner_begin(struct partitioner *pt)
+{
+	pt->running = true;
+	pt->in_flight = false;
+	pt->listening = false;
+	pt->evict_error[0] = '\0';
+	for (int p = 0; p < MAX_PARTITIONS; p++) {
+		pt->view[p].free_since = 0;
+		pt->view[p].refused_since = 0;
+		pt->won[p] = false;
+	}
+	ev_timer_set(&pt->poll_timer, pt->cfg->poll_interval_ms / 1000.0,
+		     pt->cfg->poll_interval_ms / 1000.0);
+	ev_timer_start(pt->loop, &pt->poll_timer);
+	poll_map(pt);
+}
+
+void
+partitioner_poll_soon(struct partitioner *pt)
+{
+	if (!pt->running)
+		return;
+	if (pt->in_flight)
+		pt->poll_soon = true;
+	else
+		poll_map(pt);
+}
+
+void
+partitioner_poke(struct partitioner *pt)
+{
+	if (pt->running && !pt->in_flight)
+		poll_map(pt);
+}
+
+void
+partitioner_halt(struct partitioner *pt)
+{
+	pt->running = false;
+	pt->in_flight = false;
+	pt->poll_soon = false;
+	ev_timer_stop(pt->loop, &pt->poll_timer);
+}
+
+void
+partitioner_reload(struct partitioner *pt)
+{
+	if (!pt->running)
+		return;
+	ev_timer_stop(pt->loop, &pt->poll_timer);
+	ev_timer_set(&pt->poll_timer, pt->cfg->poll_interval_ms / 1000.0,
+		     pt->cfg->poll_interval_ms / 1000.0);
+	ev_timer_start(pt->loop, &pt->poll_timer);
+}
+
+void
+partitioner_stop_timers(struct partitioner *pt)
+{
+	ev_timer_stop(pt->loop, &pt->poll_timer);
+}
+
+bool
+partitioner_init(struct partitioner *pt, struct ev_loop *loop, struct session *session,
+		 const struct config *cfg, struct membership *membership,
+		 const char (*lock_keys)[24], const struct partitioner_hooks *hooks, void *owner)
+{
+	memset(pt, 0, sizeof(*pt));
+	pt->loop = loop;
+	pt->session = session;
+	pt->cfg = cfg;
+	pt->membership = membership;
+	pt->lock_keys = lock_keys;
+	pt->hooks = hooks;
+	pt->owner = owner;
+	ev_init(&pt->poll_timer, poll_timer_cb);
+	pt->members = calloc(BALANCE_MAX_NODES, sizeof(*pt->members));
+	return pt->members != NULL;
+}
+
+void
+partitioner_free(struct partitioner *pt)
+{
+	free(pt->members);
+	pt->members = NULL;
+}

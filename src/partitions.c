@@ -1,0 +1,381 @@
+/* The partitions a node may lead over its one session.
+ *
+ * One database session holds the locks of all the partitions the node leads: K = 64
+ * costs each node one connection, not 64.  Their steps take turns on it (one step in
+ * flight at a time, round robin), so that no partition's lease renewal waits behind
+ * more than one step; renewals, fetches and hand-overs need no turn.
+ *
+ * Plain notifications reach the session once for all partitions; each goes to the
+ * partition its key hashes to, and is processed only if this node leads that partition
+ * and has seen the fence of its take-over (sql/008): a notification received before the
+ * fence was committed before the take-over, and belongs to the previous leader.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lockkey.h"
+#include "log.h"
+#include "partitions.h"
+#include "queries.h"
+
+/* A partition's step is never budgeted below this: a commit per step must stay cheap
+ * next to the handlers' work. */
+#define MIN_STEP_BUDGET_MS 20
+
+/* ---- turns: one step on the session at a time, round robin ---- */
+
+/* The first partition after the last turn's that waits for one, or -1. */
+static int
+next_waiting(const struct partitions *ps)
+{
+	for (int i = 1; i <= ps->count; i++) {
+		int p = (ps->turn_last + i) % ps->count;
+
+		if (ps->slots[p].leader.wants_turn)
+			return p;
+	}
+	return -1;
+}
+
+static bool
+may_step(void *owner, struct leader *l)
+{
+	struct partitions *ps = owner;
+	int first;
+
+	if (ps->turn_holder >= 0)
+		return false;
+	first = next_waiting(ps);
+	if (first >= 0 && first != l->partition)
+		return false;	/* another was waiting before us */
+	ps->turn_holder = l->partition;
+	return true;
+}
+
+static void
+step_over(void *owner, struct leader *l)
+{
+	struct partitions *ps = owner;
+
+	if (ps->turn_holder == l->partition) {
+		ps->turn_holder = -1;
+		ps->turn_last = l->partition;
+	}
+}
+
+/* ---- leaving ---- */
+
+static bool
+any_led(const struct partitions *ps)
+{
+	for (int p = 0; p < ps->count; p++)
+		if (ps->slots[p].fsm.state != ST_STANDBY)
+			return true;
+	return false;
+}
+
+static void
+on_left(void *ctx, const struct batch_outcome *o)
+{
+	struct partitions *ps = ctx;
+
+	if (o->failed)
+		log_warn("could not remove our members row: %s", o->error);
+	ps->hooks->left(ps->owner);
+}
+
+/* Every partition handed over: remove our members row and wake the others, which now
+ * count one node less and take what we gave. */
+static void
+leave_if_done(struct partitions *ps)
+{
+	const char *params[] = {ps->cfg->cluster};
+
+	if (!ps->stopping || ps->leaving || any_led(ps))
+		return;
+	if (!membership_add_leave(ps->membership) ||
+	    !session_add(ps->session, 0, 0, SQL_NOTIFY_HANDOFF, 1, params, NULL, NULL) ||
+	    !session_send(ps->session, on_left, ps, true))
+		return;
+	ps->leaving = true;
+	fsm_set(ps->node_fsm, ST_LEAVING, "every partition handed over: deregistering");
+}
+
+/* ---- the leaders' and the partitioner's news ---- */
+
+static void
+on_released(void *owner, struct leader *l, const char *reason)
+{
+	struct partitions *ps = owner;
+
+	leader_halt(l);
+	fsm_restart(l->fsm, reason);
+	if (ps->stopping)
+		leave_if_done(ps);
+	else
+		partitioner_poll_soon(&ps->partitioner);
+}
+
+static const struct leader_hooks leader_hooks = {
+	.released = on_released,
+	.may_step = may_step,
+	.step_over = step_over,
+};
+
+static void
+on_won(void *owner, int p)
+{
+	struct partitions *ps = owner;
+	struct partition_slot *slot = &ps->slots[p];
+
+	fsm_set(&slot->fsm, ST_ACQUIRING, "its lock was free");
+	leader_take_lead(&slot->leader);
+	if (ps->stopping)	/* a try that was out when the stop came: give it back */
+		leader_stop(&slot->leader);
+}
+
+static void
+on_hand_over(void *owner, int p)
+{
+	struct partitions *ps = owner;
+	struct leader *l = &ps->slots[p].leader;
+
+	if (l->stopping)
+		return;
+	log_info("partition %d: another node is waiting for it: handing it over", p);
+	leader_stop(l);
+}
+
+static enum node_state
+state_of(void *owner, int p)
+{
+	struct partitions *ps = owner;
+
+	return ps->slots[p].fsm.state;
+}
+
+static const struct partitioner_hooks partitioner_hooks = {
+	.won = on_won,
+	.hand_over = on_hand_over,
+	.state_of = state_of,
+};
+
+/* ---- notifications ---- */
+
+/* "cluster<US>partition": a durable event of that partition was committed. */
+static void
+route_wake_up(struct partitions *ps, const char *payload)
+{
+	const char *sep = strrchr(payload, '\x1f');
+	size_t len = strlen(ps->cfg->cluster);
+	char *end;
+	long p;
+
+	/* Without a partition: the single-leader form, sent alongside; ignored here. */
+	if (sep == NULL || (size_t) (sep - payload) != len ||
+	    strncmp(payload, ps->cfg->cluster, len) != 0)
+		return;
+	p = strtol(sep + 1, &end, 10);
+	if (*end != '\0' || p < 0 || p >= ps->count)
+		return;
+	if (node_state_holds_lock(ps->slots[p].fsm.state))
+		leader_events_woken(&ps->slots[p].leader);
+}
+
+/* "partition:term" from our own take-over transaction. */
+static void
+route_fence(struct partitions *ps, const PGnotify *note)
+{
+	long p;
+	long long term;
+
+	if (note->be_pid != session_backend_pid(ps->session) ||
+	    sscanf(note->extra, "%ld:%lld", &p, &term) != 2 || p < 0 || p >= ps->count)
+		return;
+	leader_fence_seen(&ps->slots[p].leader, term);
+}
+
+void
+partitions_route(struct partitions *ps, PGnotify *note)
+{
+	int p;
+
+	if (strcmp(note->relname, EVENTS_CHANNEL) == 0) {
+		route_wake_up(ps, note->extra);
+	} else if (strcmp(note->relname, FENCE_CHANNEL) == 0) {
+		route_fence(ps, note);
+	} else if (strcmp(note->relname, HANDOFF_CHANNEL) == 0) {
+		if (strcmp(note->extra, ps->cfg->cluster) == 0)
+			partitioner_poll_soon(&ps->partitioner);
+	} else {
+		p = partition_of_payload(&ps->cfg->partition_key, note->extra, strlen(note->extra),
+					 ps->count);
+		if (leader_accepts_notifications(&ps->slots[p].leader)) {
+			leader_enqueue(&ps->slots[p].leader, note);
+			return;
+		}
+		/* Another node's partition, or ours before our fence: not ours to process. */
+	}
+	PQfreemem(note);
+}
+
+/* ---- the node's calls ---- */
+
+void
+partitions_begin(struct partitions *ps)
+{
+	ps->turn_holder = -1;
+	ps->leaving = false;
+	fsm_set(ps->node_fsm, ST_STANDBY, "registered; taking our share of the partitions");
+	partitioner_begin(&ps->partitioner);
+}
+
+void
+partitions_before_wait(struct partitions *ps)
+{
+	/* Starting after the last turn's partition, so that each gets its turn. */
+	for (int i = 1; i <= ps->count; i++)
+		leader_before_wait(&ps->slots[(ps->turn_last + i) % ps->count].leader);
+}
+
+void
+partitions_poke(struct partitions *ps)
+{
+	if (ps->stopping)
+		return;
+	partitioner_poke(&ps->partitioner);
+}
+
+void
+partitions_stop(struct partitions *ps)
+{
+	ps->stopping = true;
+	partitioner_halt(&ps->partitioner);
+	for (int p = 0; p < ps->count; p++)
+		if (node_state_holds_lock(ps->slots[p].fsm.state))
+			leader_stop(&ps->slots[p].leader);
+	leave_if_done(ps);
+}
+
+void
+partitions_forget(struct partitions *ps)
+{
+	partitioner_halt(&ps->partitioner);
+	for (int p = 0; p < ps->count; p++) {
+		struct partition_slot *slot = &ps->slots[p];
+
+		leader_forget(&slot->leader);
+		slot->leader.stopping = false;
+		fsm_restart(&slot->fsm, "the session is gone");
+	}
+	ps->turn_holder = -1;
+	ps->leaving = false;
+}
+
+void
+partitions_halt(struct partitions *ps)
+{
+	partitioner_halt(&ps->partitioner);
+	for (int p = 0; p < ps->count; p++) {
+		leader_halt(&ps->slots[p].leader);
+		leader_stop_timers(&ps->slots[p].leader);
+	}
+}
+
+void
+partitions_reload(struct partitions *ps)
+{
+	partitioner_reload(&ps->partitioner);
+}
+
+int
+partitions_led(const struct partitions *ps)
+{
+	int n = 0;
+
+	for (int p = 0; p < ps->count; p++)
+		if (node_state_holds_lock(ps->slots[p].fsm.state))
+			n++;
+	return n;
+}
+
+size_t
+partitions_backlog_bytes(const struct partitions *ps)
+{
+	size_t bytes = 0;
+
+	for (int p = 0; p < ps->count; p++)
+		bytes += ps->slots[p].leader.queue.bytes;
+	return bytes;
+}
+
+bool
+partitions_init(struct partitions *ps, struct ev_loop *loop, struct session *session,
+		const struct config *cfg, struct fsm *node_fsm, struct membership *membership,
+		struct node_stats *stats, const char *lease_ms_text,
+		const struct leader_limits *limits, const struct partitions_hooks *hooks,
+		void *owner)
+{
+	struct leader_limits partition_limits = *limits;
+
+	/* Steps take turns on the one session, and the partition polls wait behind the step
+	 * in flight: a step lasts at most about a poll interval (as of the start), so that a
+	 * death is seen and a partition taken within a few of them, even under full load. */
+	if (partition_limits.step_budget_ms > cfg->poll_interval_ms)
+		partition_limits.step_budget_ms = cfg->poll_interval_ms > MIN_STEP_BUDGET_MS ?
+		    cfg->poll_interval_ms : MIN_STEP_BUDGET_MS;
+	memset(ps, 0, sizeof(*ps));
+	ps->loop = loop;
+	ps->session = session;
+	ps->cfg = cfg;
+	ps->node_fsm = node_fsm;
+	ps->membership = membership;
+	ps->hooks = hooks;
+	ps->owner = owner;
+	ps->count = cfg->partitions;
+	ps->turn_holder = -1;
+	ps->turn_last = ps->count - 1;	/* the first turn goes to partition 0 */
+	ps->slots = calloc((size_t) ps->count, sizeof(*ps->slots));
+	ps->lock_keys = calloc((size_t) ps->count, sizeof(*ps->lock_keys));
+	if (ps->slots == NULL || ps->lock_keys == NULL)
+		return false;
+	for (int p = 0; p < ps->count; p++) {
+		struct partition_slot *slot = &ps->slots[p];
+
+		slot->fsm.state = ST_STANDBY;
+		slot->fsm.partition = p;
+		snprintf(slot->lock_key_text, sizeof(slot->lock_key_text), "%" PRId64,
+			 lock_key_for_partition(cfg->cluster, p));
+		memcpy(ps->lock_keys[p], slot->lock_key_text, sizeof(ps->lock_keys[p]));
+		if (!leader_init(&slot->leader, loop, session, cfg, &slot->fsm, membership, stats,
+				 slot->lock_key_text, NULL, lease_ms_text, &partition_limits,
+				 &leader_hooks, ps))
+			return false;
+		leader_set_partition(&slot->leader, p, slot->lock_key_text,
+				     cfg->backlog_limit / (unsigned long) ps->count);
+	}
+	return partitioner_init(&ps->partitioner, loop, session, cfg, membership,
+				(const char (*)[24]) ps->lock_keys, &partitioner_hooks, ps);
+}
+
+void
+partitions_start_timers(struct partitions *ps, bool want_view)
+{
+	for (int p = 0; p < ps->count; p++)
+		leader_start_timers(&ps->slots[p].leader, want_view);
+}
+
+void
+partitions_free(struct partitions *ps)
+{
+	if (ps->slots != NULL)
+		for (int p = 0; p < ps->count; p++)
+			leader_free(&ps->slots[p].leader);
+	free(ps->slots);
+	free(ps->lock_keys);
+	partitioner_free(&ps->partitioner);
+	ps->slots = NULL;
+	ps->lock_keys = NULL;
+}
