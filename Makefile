@@ -6,6 +6,8 @@
 #   make demo       install what is missing, then replay the seed's failover
 #   make ha-test    the nodes under a pg_auto_failover formation, every fault
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        install missing build dependencies (as root), then build
+#                   the Debian package from a clean copy into build/deb/
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -50,14 +52,14 @@ PURE_SRCS = src/backoff.c src/balance.c src/cli.c src/config.c src/duration.c sr
             src/settings.c src/pgarray.c src/stats.c src/timing.c
 # The node, layered: pgconn < session < setup, membership < standby, leader < node < main.
 SRCS = $(PURE_SRCS) src/notifyq.c src/events.c src/view.c src/pgconn.c src/session.c \
-       src/setup.c src/membership.c src/standby.c src/exec_runner.c src/leader_step.c src/leader.c src/partitioner.c \
-       src/partitions.c src/node.c \
+       src/setup.c src/membership.c src/standby.c src/exec_runner.c src/leader_step.c src/leader_intake.c src/leader.c src/partitioner.c \
+       src/partitions.c src/sdnotify.c src/node_status.c src/node.c \
        src/http.c src/http_pages.c src/oneshot.c src/cmd_check.c src/cmd_status.c src/main.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit integration ha-test ha-short demo bench soak deps install uninstall clean
+.PHONY: all check unit integration ha-test ha-short demo bench soak deps deb install uninstall clean
 
 all: $(PROG)
 
@@ -91,6 +93,11 @@ demo: deps
 
 deps:
 	@bash scripts/install-deps.sh
+
+# debian/ builds in a copy of the tree (tracked and untracked, not ignored
+# files): the .deb, .changes and .buildinfo land in build/deb/.
+deb:
+	@bash scripts/deb.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(PROG) $(BUILD)/raw_listener

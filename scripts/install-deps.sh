@@ -13,6 +13,7 @@ packages=(
 	procps iproute2        # ps, ss: tests watch processes and ports
 	python3                # benchmark statistics, JSON checks in tests
 	curl                   # status endpoint tests
+	git                    # the upgrade test builds 0.1.0 from the history
 	chromium               # the status page's browser test
 )
 

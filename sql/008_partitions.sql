@@ -1,11 +1,13 @@
 -- ClusteredNodes schema version 8: partitions.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/008_partitions.sql
--- Needs version 7.  One transaction, idempotent.  Safe while nodes built for schema 6
--- or 7 run: the functions they call keep their signatures (for partition 0).  Nodes
--- built for schema 5 or older (0.1.0) write cluster_state directly: restart them on
--- this version first (standbys first, the leader last), then apply this file.
--- Re-apply sql/roles.sql afterwards.
+-- Needs version 7.  One transaction, idempotent.  Safe while older nodes run, 0.1.0
+-- included: the functions nodes built for schema 6 or 7 call keep their signatures
+-- (for partition 0), and cluster_state keeps its primary key on (cluster), which the
+-- direct writes of 0.1.0 nodes need (ON CONFLICT (cluster)).  Partitioned clusters
+-- (K > 1) need sql/009_partition_rows.sql too, which moves the primary key to
+-- (cluster, partition): apply it once no 0.1.0 node runs.  Re-apply sql/roles.sql
+-- after the last migration, once no 0.1.0 node runs (it takes their direct writes away).
 --
 -- A cluster has K partitions, fixed when it is created (clustered_nodes.clusters).
 -- Each partition has its own row in cluster_state (its counter, term, leader, lease)
@@ -40,14 +42,10 @@ INSERT INTO clustered_nodes.clusters (cluster, partitions)
     ON CONFLICT DO NOTHING;
 
 ALTER TABLE clustered_nodes.cluster_state ADD COLUMN IF NOT EXISTS partition integer NOT NULL DEFAULT 0;
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                   WHERE c.relname = 'cluster_state_pkey' AND i.indnatts = 2) THEN
-        ALTER TABLE clustered_nodes.cluster_state DROP CONSTRAINT cluster_state_pkey;
-        ALTER TABLE clustered_nodes.cluster_state ADD PRIMARY KEY (cluster, partition);
-    END IF;
-END $$;
+-- What the functions below write by (ON CONFLICT (cluster, partition)); 009 makes it the
+-- primary key.
+CREATE UNIQUE INDEX IF NOT EXISTS cluster_state_cluster_partition
+    ON clustered_nodes.cluster_state (cluster, partition);
 
 ALTER TABLE clustered_nodes.events ADD COLUMN IF NOT EXISTS partition integer;
 ALTER TABLE clustered_nodes.events ADD COLUMN IF NOT EXISTS key text;
@@ -119,6 +117,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM clustered_nodes.check_may_act(p_cluster);
+    IF p_partitions > 1 AND NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations
+                                        WHERE version >= 9) THEN
+        RAISE EXCEPTION 'clustered_nodes: partitions need sql/009_partition_rows.sql';
+    END IF;
     INSERT INTO clustered_nodes.clusters (cluster, partitions, partition_key)
         VALUES (p_cluster, p_partitions, p_partition_key) ON CONFLICT DO NOTHING;
     RETURN QUERY SELECT c.partitions, c.partition_key FROM clustered_nodes.clusters c
@@ -140,6 +142,10 @@ BEGIN
     IF p_partition_key IS NOT NULL AND NOT (p_partition_key = 'payload'
         OR p_partition_key ~ '^prefix:.' OR p_partition_key ~ '^json:.') THEN
         RAISE EXCEPTION 'clustered_nodes: partition_key must be payload, prefix:SEPARATOR or json:FIELD';
+    END IF;
+    IF p_partitions > 1 AND NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations
+                                        WHERE version >= 9) THEN
+        RAISE EXCEPTION 'clustered_nodes: partitions need sql/009_partition_rows.sql';
     END IF;
     IF EXISTS (SELECT 1 FROM pg_locks l
                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1

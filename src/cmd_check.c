@@ -43,7 +43,7 @@ run_check(const struct config *c)
 
 	if (conn == NULL)
 		return EX_UNAVAILABLE;
-	if (!oneshot_schema_current(conn, &version)) {
+	if (!oneshot_schema_current(conn, SCHEMA_VERSION_NEEDED(c->partitions), &version)) {
 		PQfinish(conn);
 		return EX_CONFIG;
 	}

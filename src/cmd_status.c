@@ -285,7 +285,7 @@ run_status(const struct config *c, bool json)
 
 	if ((conn = oneshot_connect(c, "status")) == NULL)
 		return EX_UNAVAILABLE;
-	if (!oneshot_schema_current(conn, &version)) {
+	if (!oneshot_schema_current(conn, SCHEMA_VERSION_SINGLE, &version)) {
 		PQfinish(conn);
 		return EX_CONFIG;
 	}

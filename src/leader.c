@@ -231,24 +231,6 @@ static const struct exec_hooks exec_hooks = {
 	.done = exec_done,
 };
 
-/* How many events the next step or exec batch covers: the time budget (what is left of
- * the drain, when stopping) divided by what one costs. */
-static size_t
-next_size(struct leader *l, size_t available, size_t cap, bool handler, const struct step_cost *c)
-{
-	double budget = l->step_budget_ms;
-	struct step_size_facts f;
-
-	if (l->stopping) {
-		double left = l->step_budget_ms - (ev_now(l->loop) - l->stop_at) * 1000;
-
-		budget = left > 1 ? left : 1;
-	}
-	f = (struct step_size_facts) {.available = available, .cap = cap, .handler = handler,
-		.per_event_ms = c->per_event_ms, .budget_ms = budget, .failure = l->failure};
-	return leader_plan_step_size(&f);
-}
-
 static void
 start_exec(struct leader *l)
 {
@@ -256,29 +238,7 @@ start_exec(struct leader *l)
 
 	fsm_set(l->fsm, ST_HANDLING, "running the exec handler");
 	l->exec_started = ev_time();
-	exec_runner_start(&l->exec, next_size(l, available, MAX_EXEC_BATCH, true, &l->exec_cost));
-}
-
-/* A durable event at the head that was in flight when a session died, or has recorded
- * attempts: it runs alone, and after max_attempts it goes to the dead letters. */
-static void
-check_head_event(struct leader *l)
-{
-	const struct durable_event *e;
-
-	if (l->events.count == 0 || l->failure.prefix > 0 ||
-	    (l->failure.isolate && !l->failure_durable))
-		return;
-	e = &l->events.items[0];
-	if (e->id > l->suspect_max_id && e->attempts == 0)
-		return;
-	l->failure.isolate = true;
-	l->failure_durable = true;
-	if ((unsigned long) e->attempts > l->failure.head_attempts) {
-		l->failure.head_attempts = (unsigned long) e->attempts;
-		snprintf(l->head_error, sizeof(l->head_error), "the handler's session ended while it "
-			 "ran (%d times)", e->attempts);
-	}
+	exec_runner_start(&l->exec, step_next_size(l, available, MAX_EXEC_BATCH, true, &l->exec_cost));
 }
 
 /* ---- graceful stop ---- */
@@ -419,7 +379,7 @@ leader_next(struct leader *l)
 	give_turn_back(l);	/* nothing is in flight: what had the turn is over */
 	if (l->stopping)	/* no more retries: durable events stay for the next leader */
 		ev_timer_stop(l->loop, &l->retry_timer);
-	check_head_event(l);
+	step_check_head_event(l);
 	f = (struct leader_facts) {
 		.stopping = l->stopping,
 		.unlistened = l->unlistened,
@@ -467,7 +427,7 @@ leader_next(struct leader *l)
 	case LEADER_STEP: {
 		size_t available = step_choose_source(l);
 
-		step_send(l, next_size(l, available, l->step.durable ? EVENTS_BATCH :
+		step_send(l, step_next_size(l, available, l->step.durable ? EVENTS_BATCH :
 				       MAX_STEP_NOTIFICATIONS, l->cfg->handler_sql[0] != '\0', &l->cost),
 			  on_step_done);
 		break;
@@ -523,49 +483,6 @@ events_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		leader_next(l);
 }
 
-/* The backlog is full: the notification is dropped, counted by channel, and the drops are
- * logged at most once a second.  An OOM kill would lose all of the backlog instead. */
-static void
-drop(struct leader *l, PGnotify *note)
-{
-	double now = ev_now(l->loop);
-
-	for (int c = 0; c < l->cfg->nchannels; c++)
-		if (strcmp(l->cfg->channels[c], note->relname) == 0) {
-			l->stats->dropped[c]++;
-			break;
-		}
-	PQfreemem(note);
-	l->dropped_unlogged++;
-	if (now - l->drop_logged_at < 1.0)
-		return;
-	log_warn("the backlog is at its limit (%zu notifications, %zu of %lu bytes): dropped %llu "
-		 "plain notification(s) since the last report; durable events are never dropped",
-		 l->queue.count, l->queue.bytes, l->backlog_limit, l->dropped_unlogged);
-	l->dropped_unlogged = 0;
-	l->drop_logged_at = now;
-}
-
-void
-leader_enqueue(struct leader *l, PGnotify *note)
-{
-	if (l->queue.bytes + notifyq_cost(note) > l->backlog_limit) {
-		drop(l, note);
-		return;
-	}
-	if (!notifyq_push(&l->queue, note)) {
-		log_error("out of memory queueing a notification; dropping it");
-		PQfreemem(note);
-	}
-}
-
-void
-leader_events_woken(struct leader *l)
-{
-	l->events_due = true;
-	l->events_wake++;
-}
-
 void
 leader_before_wait(struct leader *l)
 {
@@ -578,19 +495,6 @@ leader_poke(struct leader *l)
 {
 	if (!l->stopping && l->fsm->state == ST_LEADER)
 		leader_next(l);
-}
-
-bool
-leader_accepts_notifications(const struct leader *l)
-{
-	return node_state_holds_lock(l->fsm->state) && l->promoted &&
-	    (!l->partitioned || l->fence_term == l->term);
-}
-
-void
-leader_fence_seen(struct leader *l, long long term)
-{
-	l->fence_term = term;
 }
 
 void

@@ -61,6 +61,48 @@ step_escaped(struct leader *l, const char *payload)
 	return l->escaped_payload;
 }
 
+/* ---- sizing, and the event at the head ---- */
+
+/* How many events the next step or exec batch covers: the time budget (what is left of
+ * the drain, when stopping) divided by what one costs. */
+size_t
+step_next_size(struct leader *l, size_t available, size_t cap, bool handler, const struct step_cost *c)
+{
+	double budget = l->step_budget_ms;
+	struct step_size_facts f;
+
+	if (l->stopping) {
+		double left = l->step_budget_ms - (ev_now(l->loop) - l->stop_at) * 1000;
+
+		budget = left > 1 ? left : 1;
+	}
+	f = (struct step_size_facts) {.available = available, .cap = cap, .handler = handler,
+		.per_event_ms = c->per_event_ms, .budget_ms = budget, .failure = l->failure};
+	return leader_plan_step_size(&f);
+}
+
+/* A durable event at the head that was in flight when a session died, or has recorded
+ * attempts: it runs alone, and after max_attempts it goes to the dead letters. */
+void
+step_check_head_event(struct leader *l)
+{
+	const struct durable_event *e;
+
+	if (l->events.count == 0 || l->failure.prefix > 0 ||
+	    (l->failure.isolate && !l->failure_durable))
+		return;
+	e = &l->events.items[0];
+	if (e->id > l->suspect_max_id && e->attempts == 0)
+		return;
+	l->failure.isolate = true;
+	l->failure_durable = true;
+	if ((unsigned long) e->attempts > l->failure.head_attempts) {
+		l->failure.head_attempts = (unsigned long) e->attempts;
+		snprintf(l->head_error, sizeof(l->head_error), "the handler's session ended while it "
+			 "ran (%d times)", e->attempts);
+	}
+}
+
 /* ---- after a commit: one log line and one count per event ---- */
 
 static void

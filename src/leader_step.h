@@ -3,6 +3,7 @@
 #ifndef CN_LEADER_STEP_H
 #define CN_LEADER_STEP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "leader.h"
@@ -12,6 +13,13 @@ size_t step_choose_source(struct leader *l);
 /* The i-th event of the step being prepared or in flight. */
 void step_item(const struct leader *l, size_t i, const char **channel, const char **payload,
 	       long long *event_id);
+/* How many events the next step or exec batch covers: the time budget (what is left of
+ * the drain, when stopping) divided by what one costs (c). */
+size_t step_next_size(struct leader *l, size_t available, size_t cap, bool handler,
+		      const struct step_cost *c);
+/* Marks the durable event at the head to run alone (recording its attempt first) if a
+ * session died while it ran, or it has recorded attempts. */
+void step_check_head_event(struct leader *l);
 /* A payload escaped for one log line (valid until the next call). */
 const char *step_escaped(struct leader *l, const char *payload);
 

@@ -32,6 +32,8 @@ node_finish(struct node *n, int exit_code, const char *reason)
 	session_stop(&n->session);
 	n->exit_code = exit_code;
 	fsm_set(&n->fsm, ST_STOPPED, reason);
+	ev_timer_stop(n->loop, &n->watchdog_timer);
+	node_report_to_systemd(n);
 	ev_break(n->loop, EVBREAK_ALL);
 }
 
@@ -266,6 +268,7 @@ on_stop_signal(struct node *n, const char *signame)
 	}
 	n->stopping = true;
 	log_info("%s received: stopping", signame);
+	sdnotify_stopping(&n->systemd);
 	ev_timer_set(&n->stop_timer, STOP_DEADLINE_S, 0.);
 	ev_timer_start(n->loop, &n->stop_timer);
 	switch (n->fsm.state) {
@@ -371,7 +374,21 @@ before_wait_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		partitions_before_wait(&n->partitions);
 	else
 		leader_before_wait(&n->leader);
+	node_report_to_systemd(n);
 	log_flush();
+}
+
+/* ---- the systemd watchdog ---- */
+
+/* WATCHDOG=1 comes from the loop itself: a loop that stops turning stops sending it. */
+static void
+watchdog_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = container_of(w, struct node, watchdog_timer);
+
+	(void) loop;
+	(void) revents;
+	sdnotify_watchdog(&n->systemd);
 }
 
 /* ---- the node's own identity and connection parameters ---- */
@@ -425,6 +442,9 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	n->fsm.state = ST_DISCONNECTED;
 	n->fsm.partition = -1;
 	n->stats.started_at = ev_time();
+	sdnotify_init(&n->systemd);	/* first: programs run later must not inherit it */
+	ev_timer_init(&n->watchdog_timer, watchdog_timer_cb, 0.,
+		      n->systemd.watchdog_usec / 2 / 1e6);
 	identify(n);
 	session_init(&n->session, loop, &session_hooks, n);
 	session_configure(&n->session, n->connect_keywords, n->connect_values, CONNECT_TIMEOUT_S,
@@ -477,6 +497,10 @@ node_start(struct node *n)
 			 "poll_interval=%lums%s%s", n->cfg->cluster, n->cfg->nchannels,
 			 n->cfg->partitions, rule, n->cfg->poll_interval_ms,
 			 n->status_url[0] ? " status=" : "", n->status_url);
+		if (n->cfg->acquire == ACQUIRE_WAIT)
+			log_warn("acquire=wait applies to the single-leader mode: a partitioned node "
+				 "reads the partition map every poll interval and tries the locks it "
+				 "plans to take");
 	} else {
 		log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums "
 			 "lock_key=%s%s%s", n->cfg->cluster, n->cfg->nchannels,
@@ -502,6 +526,8 @@ node_start(struct node *n)
 	ev_signal_start(n->loop, &n->sigint_watcher);
 	ev_signal_start(n->loop, &n->sighup_watcher);
 	ev_prepare_start(n->loop, &n->before_wait);
+	if (n->systemd.watchdog_usec > 0)
+		ev_timer_start(n->loop, &n->watchdog_timer);
 	session_connect(&n->session);
 }
 
@@ -510,145 +536,7 @@ node_free(struct node *n)
 {
 	session_free(&n->session);
 	leader_free(&n->leader);
+	sdnotify_close(&n->systemd);
 	if (n->partitioned)
 		partitions_free(&n->partitions);
-}
-
-/* ---- what the status endpoint reads ---- */
-
-static void partition_totals(const struct node *n, long long *counter, long long *term);
-
-enum node_state
-node_current_state(const struct node *n)
-{
-	return n->fsm.state;
-}
-
-bool
-node_is_stopping(const struct node *n)
-{
-	return n->stopping;
-}
-
-long long
-node_known_counter(const struct node *n)
-{
-	long long counter, term;
-
-	if (n->partitioned) {
-		partition_totals(n, &counter, &term);
-		return counter;
-	}
-	return node_state_holds_lock(n->fsm.state) ? n->leader.counter : n->view.counter;
-}
-
-long long
-node_known_term(const struct node *n)
-{
-	long long counter, term;
-
-	if (n->partitioned) {
-		partition_totals(n, &counter, &term);
-		return term;
-	}
-	return node_state_holds_lock(n->fsm.state) ? n->leader.term : n->view.term;
-}
-
-const char *
-node_known_leader(const struct node *n)
-{
-	if (n->partitioned)	/* one per partition: see node_partition_status() */
-		return NULL;
-	if (node_state_holds_lock(n->fsm.state))
-		return n->cfg->node;
-	return n->view.leader[0] ? n->view.leader : NULL;
-}
-
-const struct config *
-node_config(const struct node *n)
-{
-	return n->cfg;
-}
-
-const struct cluster_view *
-node_view(const struct node *n)
-{
-	return &n->view;
-}
-
-const struct node_stats *
-node_stats(const struct node *n)
-{
-	return &n->stats;
-}
-
-size_t
-node_backlog_bytes(const struct node *n)
-{
-	return n->partitioned ? partitions_backlog_bytes(&n->partitions) : n->leader.queue.bytes;
-}
-
-int
-node_partition_count(const struct node *n)
-{
-	return n->partitioned ? n->partitions.count : 1;
-}
-
-void
-node_partition_status(const struct node *n, int p, struct partition_status *out)
-{
-	const struct partition_slot *slot;
-	const struct partition_view *v;
-
-	memset(out, 0, sizeof(*out));
-	if (!n->partitioned) {
-		out->leader = node_known_leader(n);
-		out->term = node_known_term(n);
-		out->counter = node_known_counter(n);
-		out->here = node_state_holds_lock(n->fsm.state);
-		return;
-	}
-	slot = &n->partitions.slots[p];
-	v = &n->partitions.partitioner.view[p];
-	if (node_state_holds_lock(slot->fsm.state)) {
-		out->leader = n->cfg->node;
-		out->term = slot->leader.term;
-		out->counter = slot->leader.counter;
-		out->here = true;
-		return;
-	}
-	out->leader = v->leader_live && v->leader[0] ? v->leader : NULL;
-	out->term = v->term;
-	out->counter = v->counter;
-}
-
-int
-node_partitions_led(const struct node *n)
-{
-	if (n->partitioned)
-		return partitions_led(&n->partitions);
-	return node_state_holds_lock(n->fsm.state) ? 1 : 0;
-}
-
-/* Partitioned: the sum of the partitions' counters (every event counted once), and the
- * highest term. */
-static void
-partition_totals(const struct node *n, long long *counter, long long *term)
-{
-	struct partition_status st;
-
-	*counter = 0;
-	*term = 0;
-	for (int p = 0; p < n->partitions.count; p++) {
-		node_partition_status(n, p, &st);
-		*counter += st.counter;
-		if (st.term > *term)
-			*term = st.term;
-	}
-}
-
-const struct lock_squatter *
-node_lock_squatter(const struct node *n)
-{
-	return &n->standby.squatter;
 }

@@ -13,6 +13,7 @@
 #include "leader.h"
 #include "membership.h"
 #include "partitions.h"
+#include "sdnotify.h"
 #include "session.h"
 #include "settings.h"
 #include "setup.h"
@@ -49,6 +50,12 @@ struct node {
 	bool want_view;
 	const char *connect_keywords[9];
 	const char *connect_values[9];
+
+	struct sdnotify systemd;	/* READY, STATUS, STOPPING, WATCHDOG under systemd */
+	ev_timer watchdog_timer;	/* WATCHDOG=1 from the loop, at half WatchdogSec */
+	double status_sent_at;	/* a counter-only STATUS change waits a second */
+	char status_role[128];	/* the role and term part of the last STATUS */
+	long long standby_term;	/* the term the last complete lock poll read */
 
 	ev_timer stop_timer;	/* graceful stop's deadline */
 	ev_signal sigterm_watcher;
@@ -89,6 +96,10 @@ struct partition_status {
 	long long counter;
 	bool here;		/* this node leads it */
 };
+
+/* STATUS= (and READY=1 once standing by or leading) for systemd, when they changed;
+ * called at the end of each loop pass (src/node_status.c). */
+void node_report_to_systemd(struct node *n);
 
 /* K (1 in the single-leader mode). */
 int node_partition_count(const struct node *n);

@@ -29,18 +29,18 @@ oneshot_connect(const struct config *c, const char *what)
 }
 
 bool
-oneshot_schema_current(PGconn *conn, long long *version)
+oneshot_schema_current(PGconn *conn, int needed, long long *version)
 {
 	PGresult *res = PQexec(conn, SQL_SCHEMA_VERSION);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 
 	*version = ok ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	PQclear(res);
-	if (*version < SCHEMA_VERSION) {
+	if (*version < needed) {
 		fprintf(stderr, "clustered_nodes: the clustered_nodes schema is %s (version %lld, "
-			"this binary needs %d): apply the files in sql/ from %03lld on with "
+			"this configuration needs %d): apply the files in sql/ from %03lld on with "
 			"psql -v ON_ERROR_STOP=1 -f FILE\n", ok ? "too old" : "missing", *version,
-			SCHEMA_VERSION, *version + 1);
+			needed, *version + 1);
 		return false;
 	}
 	return true;

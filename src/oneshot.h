@@ -14,8 +14,8 @@ PGconn *oneshot_connect(const struct config *c, const char *what);
 
 /*
  * Reads the schema version; prints one line naming the files to apply and returns false
- * if the schema is missing or older than the binary needs.
+ * if the schema is missing or older than `needed` (SCHEMA_VERSION_NEEDED()).
  */
-bool oneshot_schema_current(PGconn *conn, long long *version);
+bool oneshot_schema_current(PGconn *conn, int needed, long long *version);
 
 #endif

@@ -8,8 +8,13 @@
 
 #include "names.h"
 
-/* The schema version (sql/NNN_*.sql) this binary needs. */
-#define SCHEMA_VERSION 8
+/* The newest schema version (sql/NNN_*.sql) this binary knows, which partitioned
+ * clusters need; the single-leader mode runs on SCHEMA_VERSION_SINGLE already (009 only
+ * moves a primary key that nodes of 0.1.0 still rely on while an upgrade is under way). */
+#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION_SINGLE 8
+#define SCHEMA_VERSION_NEEDED(partitions) \
+	((partitions) > 1 ? SCHEMA_VERSION : SCHEMA_VERSION_SINGLE)
 
 /* The pg_locks row (alias l) of a granted advisory lock on the bigint key $k: PostgreSQL
  * shows an int8 key as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */

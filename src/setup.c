@@ -19,18 +19,19 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[6] = "sql/006_protocol.sql",
 	[7] = "sql/007_quiet_standbys.sql",
 	[8] = "sql/008_partitions.sql",
+	[9] = "sql/009_partition_rows.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */
 enum setup_tag { TAG_VERSION, TAG_SETTING, TAG_MAY_ACT, TAG_PARTITIONS, TAG_PREPARE };
 
 void
-setup_files_to_apply(long long from, char *buf, size_t size)
+setup_files_to_apply(long long from, int to, char *buf, size_t size)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (long long v = from + 1; v <= SCHEMA_VERSION && used < size; v++)
+	for (long long v = from + 1; v <= to && v <= SCHEMA_VERSION && used < size; v++)
 		used += (size_t) snprintf(buf + used, size - used, "%s%s",
 					  v > from + 1 ? " then " : "", migration_files[v]);
 }
@@ -82,21 +83,23 @@ on_setup_done(void *ctx, const struct batch_outcome *o)
 {
 	struct setup *s = ctx;
 	char files[256];
+	int needed = SCHEMA_VERSION_NEEDED(s->cfg->partitions);
 
 	if (o->failed && o->failed_tag == TAG_VERSION &&
 	    (strcmp(o->sqlstate, "3F000") == 0 || strcmp(o->sqlstate, "42P01") == 0)) {
 		/* 3F000: no such schema; 42P01: no such table. */
-		setup_files_to_apply(0, files, sizeof(files));
+		setup_files_to_apply(0, needed, files, sizeof(files));
 		log_error("the clustered_nodes schema is missing in this database: apply %s "
 			  "(psql -v ON_ERROR_STOP=1 -f FILE)", files);
 		s->hooks->fatal(s->owner, EX_CONFIG, "schema missing");
 		return;
 	}
-	if (s->has_version && s->version < SCHEMA_VERSION) {
+	if (s->has_version && s->version < needed) {
 		/* What follows the version check may need the newer schema: this comes first. */
-		setup_files_to_apply(s->version, files, sizeof(files));
-		log_error("the clustered_nodes schema is at version %lld, this node needs %d: apply %s "
-			  "(psql -v ON_ERROR_STOP=1 -f FILE)", s->version, SCHEMA_VERSION, files);
+		setup_files_to_apply(s->version, needed, files, sizeof(files));
+		log_error("the clustered_nodes schema is at version %lld, this node needs %d%s: apply %s "
+			  "(psql -v ON_ERROR_STOP=1 -f FILE)", s->version, needed,
+			  needed > SCHEMA_VERSION_SINGLE ? " for partitions" : "", files);
 		s->hooks->fatal(s->owner, EX_CONFIG, "schema too old");
 		return;
 	}

@@ -36,7 +36,7 @@ void setup_init(struct setup *s, struct session *session, const struct config *c
 /* Sends the setup batch on a fresh session. */
 void setup_start(struct setup *s);
 
-/* The files that bring the schema from version `from` to SCHEMA_VERSION, for messages. */
-void setup_files_to_apply(long long from, char *buf, size_t size);
+/* The files that bring the schema from version `from` to `to`, for messages. */
+void setup_files_to_apply(long long from, int to, char *buf, size_t size);
 
 #endif

@@ -2,6 +2,6 @@
 #ifndef CN_VERSION_H
 #define CN_VERSION_H
 
-#define CN_VERSION "0.1.0"
+#define CN_VERSION "0.2.0"
 
 #endif

@@ -1,0 +1,207 @@
+/* What a node reports of itself: the values the status endpoint reads (from memory,
+ * never from the database), and systemd's STATUS= and READY=1. */
+#include <stdio.h>
+#include <string.h>
+
+#include "node.h"
+
+static void partition_totals(const struct node *n, long long *counter, long long *term);
+
+enum node_state
+node_current_state(const struct node *n)
+{
+	return n->fsm.state;
+}
+
+bool
+node_is_stopping(const struct node *n)
+{
+	return n->stopping;
+}
+
+/* The counter and term as this node knows them best; partitioned: the sum of the
+ * partitions' counters (every event counted once) and the highest term. */
+static void
+known_totals(const struct node *n, long long *counter, long long *term)
+{
+	if (n->partitioned) {
+		partition_totals(n, counter, term);
+	} else if (node_state_holds_lock(n->fsm.state)) {
+		*counter = n->leader.counter;
+		*term = n->leader.term;
+	} else {
+		*counter = n->view.counter;
+		*term = n->view.term;
+	}
+}
+
+long long
+node_known_counter(const struct node *n)
+{
+	long long counter, term;
+
+	known_totals(n, &counter, &term);
+	return counter;
+}
+
+long long
+node_known_term(const struct node *n)
+{
+	long long counter, term;
+
+	known_totals(n, &counter, &term);
+	return term;
+}
+
+const char *
+node_known_leader(const struct node *n)
+{
+	if (n->partitioned)	/* one per partition: see node_partition_status() */
+		return NULL;
+	if (node_state_holds_lock(n->fsm.state))
+		return n->cfg->node;
+	return n->view.leader[0] ? n->view.leader : NULL;
+}
+
+const struct config *
+node_config(const struct node *n)
+{
+	return n->cfg;
+}
+
+const struct cluster_view *
+node_view(const struct node *n)
+{
+	return &n->view;
+}
+
+const struct node_stats *
+node_stats(const struct node *n)
+{
+	return &n->stats;
+}
+
+size_t
+node_backlog_bytes(const struct node *n)
+{
+	return n->partitioned ? partitions_backlog_bytes(&n->partitions) : n->leader.queue.bytes;
+}
+
+int
+node_partition_count(const struct node *n)
+{
+	return n->partitioned ? n->partitions.count : 1;
+}
+
+void
+node_partition_status(const struct node *n, int p, struct partition_status *out)
+{
+	const struct partition_slot *slot;
+	const struct partition_view *v;
+
+	memset(out, 0, sizeof(*out));
+	if (!n->partitioned) {
+		out->leader = node_known_leader(n);
+		out->term = node_known_term(n);
+		out->counter = node_known_counter(n);
+		out->here = node_state_holds_lock(n->fsm.state);
+		return;
+	}
+	slot = &n->partitions.slots[p];
+	v = &n->partitions.partitioner.view[p];
+	if (node_state_holds_lock(slot->fsm.state)) {
+		out->leader = n->cfg->node;
+		out->term = slot->leader.term;
+		out->counter = slot->leader.counter;
+		out->here = true;
+		return;
+	}
+	out->leader = v->leader_live && v->leader[0] ? v->leader : NULL;
+	out->term = v->term;
+	out->counter = v->counter;
+}
+
+int
+node_partitions_led(const struct node *n)
+{
+	if (n->partitioned)
+		return partitions_led(&n->partitions);
+	return node_state_holds_lock(n->fsm.state) ? 1 : 0;
+}
+
+/* Partitioned: the sum of the partitions' counters (every event counted once), and the
+ * highest term. */
+static void
+partition_totals(const struct node *n, long long *counter, long long *term)
+{
+	struct partition_status st;
+
+	*counter = 0;
+	*term = 0;
+	for (int p = 0; p < n->partitions.count; p++) {
+		node_partition_status(n, p, &st);
+		*counter += st.counter;
+		if (st.term > *term)
+			*term = st.term;
+	}
+}
+
+const struct lock_squatter *
+node_lock_squatter(const struct node *n)
+{
+	return &n->standby.squatter;
+}
+
+/* ---- systemd ---- */
+
+/* What the node is, for STATUS=: the role and term (sent at once when they change), then
+ * the counter (a change of the counter alone is sent at most once a second). */
+static void
+describe_for_systemd(struct node *n, char *role, size_t role_size, char *counter,
+		     size_t counter_size)
+{
+	enum node_state st = n->fsm.state;
+
+	counter[0] = '\0';
+	if (st == ST_STOPPED) {
+		snprintf(role, role_size, "stopped");
+	} else if (n->stopping) {
+		snprintf(role, role_size, "stopping: handing over");
+	} else if (st == ST_DISCONNECTED || st == ST_CONNECTING || st == ST_CHECKING ||
+		   st == ST_REGISTERING) {
+		snprintf(role, role_size, "%s", node_state_name(st));
+	} else if (n->partitioned) {
+		snprintf(role, role_size, "leading %d of %d partitions of cluster %s",
+			 partitions_led(&n->partitions), n->partitions.count, n->cfg->cluster);
+		snprintf(counter, counter_size, ", counters sum %lld", node_known_counter(n));
+	} else if (node_state_holds_lock(st)) {
+		snprintf(role, role_size, "leader of cluster %s, term %lld", n->cfg->cluster,
+			 (long long) n->leader.term);
+		snprintf(counter, counter_size, ", counter %lld", (long long) n->leader.counter);
+	} else {
+		if (n->standby.poll.has_row && n->standby.poll.term > 0)
+			n->standby_term = n->standby.poll.term;	/* a poll in flight reads 0 */
+		snprintf(role, role_size, "standby in cluster %s, term %lld", n->cfg->cluster,
+			 n->standby_term);
+	}
+}
+
+void
+node_report_to_systemd(struct node *n)
+{
+	char role[sizeof(n->status_role)], counter[64], status[sizeof(role) + sizeof(counter)];
+	double now = ev_now(n->loop);
+	enum node_state st = n->fsm.state;
+
+	if (!sdnotify_enabled(&n->systemd))
+		return;
+	if (st == ST_STANDBY || st == ST_ACQUIRING || node_state_holds_lock(st))
+		sdnotify_ready(&n->systemd);	/* connected, registered, able to lead */
+	describe_for_systemd(n, role, sizeof(role), counter, sizeof(counter));
+	if (strcmp(role, n->status_role) == 0 && now - n->status_sent_at < 1.0)
+		return;
+	snprintf(status, sizeof(status), "%s%s", role, counter);
+	snprintf(n->status_role, sizeof(n->status_role), "%s", role);
+	n->status_sent_at = now;
+	sdnotify_status(&n->systemd, status);
+}
