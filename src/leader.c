@@ -91,7 +91,7 @@ leader_take_lead(struct leader *l)
 	l->promoted = false;
 	l->holds_handoff = false;
 	l->fence_term = 0;
-	if (l->partitioned) {	/* a partition handed over earlier may be taken again */
+	if (l->partitioned) {	/* handed over, or lost with the session, earlier: a new term */
 		l->stopping = false;
 		l->unlistened = false;
 	}

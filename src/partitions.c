@@ -267,7 +267,6 @@ partitions_forget(struct partitions *ps)
 		struct partition_slot *slot = &ps->slots[p];
 
 		leader_forget(&slot->leader);
-		slot->leader.stopping = false;
 		fsm_restart(&slot->fsm, "the session is gone");
 	}
 	ps->turn_holder = -1;
