@@ -187,7 +187,13 @@ fa_up() {  # fa_up fast|default
     as_pg pg_autoctl config set --pgdata "$B/monitor" postgresql.listen_addresses 127.0.0.1 >/dev/null 2>&1
     fa_tune_conf "$B/monitor/postgresql.conf"
     keeper_start monitor
-    wait_until 30 mon_sql "select 1" >/dev/null || { fa_log "monitor did not come up"; return 1; }
+    wait_until 30 mon_sql "select 1" >/dev/null || {
+        # The logs go with the teardown: show their ends, so that a failure in CI says why.
+        fa_log "monitor did not come up; the ends of its logs:"
+        tail -n 15 "$B/log/monitor.create.log" "$B/log/monitor.log" \
+            "$B"/monitor/log/*.log 2>/dev/null | sed 's/^/    | /' >&2
+        return 1
+    }
     MONITOR_URI=$(as_pg pg_autoctl show uri --pgdata "$B/monitor" --monitor 2>/dev/null)
     [ -n "$MONITOR_URI" ] || MONITOR_URI="postgres://autoctl_node@127.0.0.1:$MON_PORT/pg_auto_failover?sslmode=prefer"
     [ "$MODE" = fast ] && fa_fast_gucs
