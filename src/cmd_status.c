@@ -16,8 +16,13 @@
 
 static const char SQL_STATE[] =
 	"SELECT term, counter, leader, leader_pid, "
-	"  to_char(elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	"  to_char(elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	"  leader IS NOT NULL AND lease_until < now(), "
+	"  round(extract(epoch FROM now() - lease_until)::numeric, 1) "
 	"FROM clustered_nodes.cluster_state WHERE cluster = $1 AND partition = 0";
+/* SQL_STATE's columns past the five printed: whether the leader's lease has lapsed, and
+ * for how long (s). */
+enum { ST_LAPSED = 5, ST_LAPSED_FOR };
 
 /* A partitioned cluster: K, then each partition's row and its lock's holder. */
 static const char SQL_PARTITION_COUNT[] =
@@ -25,13 +30,15 @@ static const char SQL_PARTITION_COUNT[] =
 static const char SQL_PARTITION_TABLE[] =
 	"SELECT g.p, coalesce(s.term, 0), coalesce(s.counter, 0), coalesce(s.leader, ''), "
 	"  coalesce(s.leader_pid, 0), coalesce(h.pid, 0), coalesce(h.member, ''), "
-	"  coalesce(h.application_name, '') "
+	"  coalesce(h.application_name, ''), "
+	"  coalesce(s.leader IS NOT NULL AND s.lease_until < now(), false), "
+	"  coalesce(round(extract(epoch FROM now() - s.lease_until)::numeric, 1), 0) "
 	"FROM clustered_nodes.clusters c CROSS JOIN generate_series(0, c.partitions - 1) g(p) "
 	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = c.cluster AND s.partition = g.p "
 	"LEFT JOIN LATERAL clustered_nodes.lock_holder(c.cluster, g.p) h ON true "
 	"WHERE c.cluster = $1 ORDER BY g.p";
 enum { PT_PARTITION, PT_TERM, PT_COUNTER, PT_LEADER, PT_LEADER_PID, PT_HOLDER, PT_MEMBER,
-	PT_APPLICATION };
+	PT_APPLICATION, PT_LAPSED, PT_LAPSED_FOR };
 
 /* Columns of SQL_LOCK_HOLDER: the session that holds the lock, whatever the table says. */
 enum { HOLDER_PID, HOLDER_USER, HOLDER_APPLICATION, HOLDER_CLIENT, HOLDER_MEMBER };
@@ -202,6 +209,10 @@ find_problems(PGresult *state, PGresult *holder, PGresult *members, char problem
 			 "cluster_state names %s (backend pid %s)", PQgetvalue(holder, 0, HOLDER_PID),
 			 shown(holder, 0, HOLDER_MEMBER), leader ? leader : "no leader",
 			 leader_pid ? leader_pid : "none");
+	if (held && leader && strcmp(PQgetvalue(state, 0, ST_LAPSED), "t") == 0)
+		snprintf(problems[n++], 256, "the lease of leader %s lapsed %s s ago: it holds the "
+			 "lock but has stopped renewing (hung or stopped); standbys end its session",
+			 leader, PQgetvalue(state, 0, ST_LAPSED_FOR));
 	for (int i = 0; i < PQntuples(members) && n < MAX_PROBLEMS; i++) {
 		const char *node = shown(members, i, 0);
 
@@ -233,15 +244,21 @@ partition_problems(PGresult *parts, char problems[][256], int n)
 			snprintf(problems[n++], 256, "partition %s: its lock is held by member %s, but "
 				 "cluster_state names %s", p, shown(parts, r, PT_MEMBER),
 				 PQgetvalue(parts, r, PT_LEADER)[0] ? shown(parts, r, PT_LEADER) : "nobody");
+		else if (strcmp(PQgetvalue(parts, r, PT_LAPSED), "t") == 0)
+			snprintf(problems[n++], 256, "partition %s: the lease of leader %s lapsed %s s "
+				 "ago: it holds the lock but has stopped renewing (hung or stopped)", p,
+				 shown(parts, r, PT_LEADER), PQgetvalue(parts, r, PT_LAPSED_FOR));
 	}
 	return n;
 }
 
+/* Every partition held, and no holder's lease lapsed. */
 static bool
 all_led(PGresult *parts)
 {
 	for (int r = 0; r < PQntuples(parts); r++)
-		if (strcmp(PQgetvalue(parts, r, PT_HOLDER), "0") == 0)
+		if (strcmp(PQgetvalue(parts, r, PT_HOLDER), "0") == 0 ||
+		    strcmp(PQgetvalue(parts, r, PT_LAPSED), "t") == 0)
 			return false;
 	return PQntuples(parts) > 0;
 }
@@ -318,7 +335,9 @@ run_status(const struct config *c, bool json)
 			print_json(c, state, holder, members, problems, nproblems);
 		else
 			print_text(c, state, holder, members, problems, nproblems);
-		rc = PQntuples(holder) == 1 ? 0 : EXIT_NO_LEADER;
+		/* A holder whose lease lapsed leads nothing: exit as without a leader. */
+		rc = PQntuples(holder) == 1 && !(PQntuples(state) == 1 &&
+		     strcmp(PQgetvalue(state, 0, ST_LAPSED), "t") == 0) ? 0 : EXIT_NO_LEADER;
 	}
 	PQclear(count);
 	PQclear(parts);

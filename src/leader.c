@@ -46,6 +46,11 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 {
 	struct leader *l = ctx;
 
+	if (o->failed && strcmp(o->sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
+		log_error("could not take the lead: %s", o->error);
+		l->hooks->refused(l->owner, "the database refused the lead");
+		return;
+	}
 	if (o->failed || !l->promoted) {
 		session_reset(l->session, "could not take the lead: %s",
 			      o->failed ? o->error : "no row returned");

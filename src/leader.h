@@ -32,6 +32,9 @@ struct leader_hooks {
 	bool (*may_step)(void *owner, struct leader *l);
 	/* Partitioned: the step that had the turn is over. */
 	void (*step_over)(void *owner, struct leader *l);
+	/* The database refused the lead for a reason no retry fixes (CN003: the login may not
+	 * act for the cluster, or a channel belongs to another tenant): the node ends. */
+	void (*refused)(void *owner, const char *reason);
 };
 
 /* How a step ended, when it did not cost the session. */

@@ -228,8 +228,15 @@ on_released(void *owner, struct leader *l, const char *reason)
 	node_finish(owner, 0, reason);
 }
 
+static void
+on_refused(void *owner, const char *reason)
+{
+	node_finish(owner, EX_CONFIG, reason);
+}
+
 static const struct leader_hooks leader_hooks = {
 	.released = on_released,
+	.refused = on_refused,
 };
 
 static void
@@ -240,6 +247,7 @@ on_partitions_left(void *owner)
 
 static const struct partitions_hooks partitions_hooks = {
 	.left = on_partitions_left,
+	.refused = on_refused,
 };
 
 /* ---- signals and the loop ---- */

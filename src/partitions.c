@@ -118,10 +118,19 @@ on_released(void *owner, struct leader *l, const char *reason)
 		partitioner_poll_soon(&ps->partitioner);
 }
 
+static void
+on_refused(void *owner, const char *reason)
+{
+	struct partitions *ps = owner;
+
+	ps->hooks->refused(ps->owner, reason);
+}
+
 static const struct leader_hooks leader_hooks = {
 	.released = on_released,
 	.may_step = may_step,
 	.step_over = step_over,
+	.refused = on_refused,
 };
 
 static void

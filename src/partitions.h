@@ -20,6 +20,8 @@
 struct partitions_hooks {
 	/* A stopping node handed every partition over and left the cluster: end. */
 	void (*left)(void *owner);
+	/* A partition's lead was refused for good (see leader_hooks.refused): end. */
+	void (*refused)(void *owner, const char *reason);
 };
 
 struct partition_slot {

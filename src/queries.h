@@ -9,9 +9,11 @@
 #include "names.h"
 
 /* The newest schema version (sql/NNN_*.sql) this binary knows, which partitioned
- * clusters need; the single-leader mode runs on SCHEMA_VERSION_SINGLE already (009 only
- * moves a primary key that nodes of 0.1.0 still rely on while an upgrade is under way). */
-#define SCHEMA_VERSION 9
+ * clusters need; the single-leader mode runs on SCHEMA_VERSION_SINGLE already (009 moves a
+ * primary key that nodes of 0.1.0 still rely on while an upgrade is under way, and 010's
+ * row-level security would refuse their direct writes), and `--check` warns until 010,
+ * which keeps tenants apart, is applied. */
+#define SCHEMA_VERSION 10
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_NEEDED(partitions) \
 	((partitions) > 1 ? SCHEMA_VERSION : SCHEMA_VERSION_SINGLE)

@@ -20,6 +20,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[7] = "sql/007_quiet_standbys.sql",
 	[8] = "sql/008_partitions.sql",
 	[9] = "sql/009_partition_rows.sql",
+	[10] = "sql/010_tenants.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */
@@ -78,8 +79,12 @@ partitions_match(struct setup *s)
 	return false;
 }
 
+static void send_cluster_checks(struct setup *s);
+
+/* The schema's version first, alone: what follows may write (cluster_partitions() records
+ * the cluster's K), and nothing may be written under a schema this node does not run on. */
 static void
-on_setup_done(void *ctx, const struct batch_outcome *o)
+on_version_done(void *ctx, const struct batch_outcome *o)
 {
 	struct setup *s = ctx;
 	char files[256];
@@ -103,6 +108,18 @@ on_setup_done(void *ctx, const struct batch_outcome *o)
 		s->hooks->fatal(s->owner, EX_CONFIG, "schema too old");
 		return;
 	}
+	if (o->failed || !s->has_version) {
+		session_reset(s->session, "schema check failed: %s", o->failed ? o->error : "no version read");
+		return;
+	}
+	send_cluster_checks(s);
+}
+
+static void
+on_setup_done(void *ctx, const struct batch_outcome *o)
+{
+	struct setup *s = ctx;
+
 	if (o->failed && o->failed_tag == TAG_MAY_ACT &&
 	    strcmp(o->sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
 		log_error("%s: log in as a member of the cluster's role (see sql/roles.sql)", o->error);
@@ -118,8 +135,8 @@ on_setup_done(void *ctx, const struct batch_outcome *o)
 		session_reset(s->session, "schema check failed: %s", o->error);
 		return;
 	}
-	if (!s->has_version || s->recorded_partitions == 0) {
-		session_reset(s->session, "schema check failed: no version or partitions read");
+	if (s->recorded_partitions == 0) {
+		session_reset(s->session, "schema check failed: no partitions read");
 		return;
 	}
 	if (partitions_match(s))
@@ -132,21 +149,33 @@ setup_start(struct setup *s)
 	const struct fault_timing_text *t = s->timing;
 	const char *timeouts[] = {t->keepalive_idle, t->keepalive_interval, t->keepalive_count,
 		t->user_timeout};
-	const char *cluster[] = {s->cfg->cluster};
-	char partitions[12], rule[PARTITION_RULE_ARG_MAX + 16];
-	const char *partition_params[] = {s->cfg->cluster, partitions, rule};
 	struct session *ss = s->session;
 
 	s->has_version = false;
 	s->version = 0;
 	s->recorded_partitions = 0;
 	s->recorded_rule[0] = '\0';
-	snprintf(partitions, sizeof(partitions), "%d", s->cfg->partitions);
-	partition_rule_format(&s->cfg->partition_key, rule, sizeof(rule));
 	if (!session_add(ss, TAG_VERSION, 0, SQL_SCHEMA_VERSION, 0, NULL, read_version, s) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_WAIT_CLIENT_CHECK, 0, NULL, NULL, NULL) ||
-	    !session_add(ss, TAG_MAY_ACT, 0, SQL_MAY_ACT, 1, cluster, NULL, NULL) ||
+	    !session_send(ss, on_version_done, s, true))
+		return;
+	fsm_set(s->fsm, ST_CHECKING, "connected; checking the schema");
+}
+
+/* The schema is current: may this login act for the cluster, what K it has, and whether
+ * the handler prepares. */
+static void
+send_cluster_checks(struct setup *s)
+{
+	const char *cluster[] = {s->cfg->cluster};
+	char partitions[12], rule[PARTITION_RULE_ARG_MAX + 16];
+	const char *partition_params[] = {s->cfg->cluster, partitions, rule};
+	struct session *ss = s->session;
+
+	snprintf(partitions, sizeof(partitions), "%d", s->cfg->partitions);
+	partition_rule_format(&s->cfg->partition_key, rule, sizeof(rule));
+	if (!session_add(ss, TAG_MAY_ACT, 0, SQL_MAY_ACT, 1, cluster, NULL, NULL) ||
 	    !session_add(ss, TAG_PARTITIONS, 0, SQL_CLUSTER_PARTITIONS, 3, partition_params,
 			 read_partitions, s))
 		return;
@@ -158,9 +187,7 @@ setup_start(struct setup *s)
 					 HANDLER_PARAMS, types))
 			return;
 	}
-	if (!session_send(ss, on_setup_done, s, true))
-		return;
-	fsm_set(s->fsm, ST_CHECKING, "connected; checking the schema");
+	session_send(ss, on_setup_done, s, true);
 }
 
 void
