@@ -22,7 +22,7 @@
 #define EVENTS_CATCH_UP_S 1.0
 
 /* What each statement of a leader batch is, so a failure names its statement. */
-enum leader_tag { TAG_BEGIN, TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_COMMIT, TAG_FETCH,
+enum leader_tag { TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_FETCH,
 	TAG_UNLISTEN, TAG_RELEASE };
 
 static void leader_next(struct leader *l);
@@ -100,8 +100,9 @@ leader_take_lead(struct leader *l)
 		l->stopping = false;
 		l->unlistened = false;
 	}
-	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
-	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l) ||
+	/* One implicit transaction (the batch's sync commits it, or rolls it back on an error,
+	 * leaving no aborted transaction behind for other partitions' batches). */
+	if (!session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l) ||
 	    (!l->partitioned && !session_add(l->session, TAG_HANDOFF, 0, SQL_TAKE_HANDOFF, 1, handoff,
 					     step_read_handoff, l)))
 		return;
@@ -111,7 +112,6 @@ leader_take_lead(struct leader *l)
 		if (!add_listen(l, l->cfg->channels[i]))
 			return;
 	if ((l->partitioned && !add_listen(l, FENCE_CHANNEL)) || !add_listen(l, EVENTS_CHANNEL) ||
-	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
 	    !session_send(l->session, on_promoted, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROMOTING, "won the leader lock");

@@ -55,6 +55,9 @@ struct step {
 	step_done_fn done;
 	size_t failing;		/* STEP_HANDLER_FAILED: which event, and why */
 	char error[512];
+	/* How the step's own batch ended; read once the housekeeping batch behind it is
+	 * back too, so that nothing of the step is in flight when the leader goes on. */
+	struct batch_outcome outcome;
 };
 
 struct leader {

@@ -1,11 +1,12 @@
 /* A leader's processing steps: build, send and read one step's transaction, and report
  * how it ended.
  *
- * A step is BEGIN; clustered_nodes.advance(); the SQL handler once per event; COMMIT;
- * then the due housekeeping, in one round trip.  advance() raises the counter only if
- * the term and counter are still ours.  The statement that failed decides what a failure
- * means: advance()'s CN001 is a superseded term (step down), a handler's error is the
- * handler's (roll back, report it), anything else drops the session.
+ * A step is clustered_nodes.advance() and the SQL handler once per event, one batch whose
+ * sync commits them as one implicit transaction (or rolls them back), then the due
+ * housekeeping in a batch of its own, in one round trip.  advance() raises the counter
+ * only if the term and counter are still ours.  The statement that failed decides what a
+ * failure means: advance()'s CN001 is a superseded term (step down), a handler's error is
+ * the handler's (rolled back, reported), anything else drops the session.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,8 +19,8 @@
 #include "pgarray.h"
 #include "queries.h"
 
-enum step_tag { TAG_BEGIN, TAG_LIMIT, TAG_ADVANCE, TAG_HANDLER, TAG_DEAD_LETTER, TAG_COMMIT,
-	TAG_HOUSEKEEPING, TAG_ROLLBACK, TAG_ATTEMPT };
+enum step_tag { TAG_LIMIT, TAG_ADVANCE, TAG_HANDLER, TAG_DEAD_LETTER, TAG_HOUSEKEEPING,
+	TAG_ATTEMPT };
 
 /* ---- the events a step covers ---- */
 
@@ -182,7 +183,7 @@ add_advance(struct leader *l, size_t count)
 }
 
 /* Each handler call may take event_limit before it fails as one attempt: the statement
- * timeout is set for them and lifted before the COMMIT (which may wait for a synchronous
+ * timeout is set for them and lifted before the commit (which may wait for a synchronous
  * standby and must not be cancelled). */
 static bool
 add_handlers(struct leader *l)
@@ -242,29 +243,16 @@ begin_step(struct leader *l, size_t size, step_done_fn done)
 
 /* ---- how a step ended ---- */
 
-static void
-on_rolled_back(void *ctx, const struct batch_outcome *o)
-{
-	struct leader *l = ctx;
-
-	if (o->failed) {
-		session_reset(l->session, "ROLLBACK after a handler failure failed");
-		return;
-	}
-	l->step.done(l, STEP_HANDLER_FAILED, l->step.failing, l->step.error);
-}
-
-/* The SQL handler failed: the step rolled back, nothing of it happened.  End the
- * aborted transaction, then report which event failed. */
+/* The SQL handler failed: the step's transaction ended with its batch (rolled back at
+ * the sync), nothing of it happened and nothing pipelined behind it ran inside it.
+ * Report which event failed. */
 static void
 handler_failed(struct leader *l, size_t failing, const char *error)
 {
 	l->step.size = 0;
 	l->step.failing = failing;
 	snprintf(l->step.error, sizeof(l->step.error), "%s", error);
-	if (!session_add(l->session, TAG_ROLLBACK, 0, "ROLLBACK", 0, NULL, NULL, NULL))
-		return;
-	session_send(l->session, on_rolled_back, l, true);
+	l->step.done(l, STEP_HANDLER_FAILED, l->step.failing, l->step.error);
 }
 
 /* What a failed step means, by the statement that failed; false if it committed. */
@@ -283,9 +271,10 @@ step_failed(struct leader *l, const struct batch_outcome *o)
 	return true;
 }
 
-/* The step committed: count it, drop its events, report. */
+/* The step committed: count it, drop its events, report (unless what followed it, the
+ * housekeeping, failed: then the session goes, the step's events already dropped). */
 static void
-step_committed(struct leader *l, const struct batch_outcome *o)
+step_committed(struct leader *l, const struct batch_outcome *after)
 {
 	leader_plan_observe(&l->cost, l->step.size, ev_time() - l->step.started);
 	l->counter += (int64_t) l->step.size;
@@ -293,8 +282,8 @@ step_committed(struct leader *l, const struct batch_outcome *o)
 		event_buffer_drop(&l->events, l->step.size);
 	else
 		notifyq_drop(&l->queue, l->step.size);
-	if (o->failed) {
-		session_reset(l->session, "a heartbeat or view refresh failed: %s", o->error);
+	if (after != NULL && after->failed) {
+		session_reset(l->session, "a heartbeat or view refresh failed: %s", after->error);
 		return;
 	}
 	l->step.done(l, STEP_COMMITTED, 0, NULL);
@@ -305,6 +294,17 @@ on_stepped(void *ctx, const struct batch_outcome *o)
 {
 	struct leader *l = ctx;
 
+	l->step.outcome = *o;
+}
+
+/* The housekeeping that follows a step, in a transaction of its own, is back: the step
+ * and everything sent with it are over.  Now say how the step ended. */
+static void
+on_housekept(void *ctx, const struct batch_outcome *housekeeping)
+{
+	struct leader *l = ctx;
+	const struct batch_outcome *o = &l->step.outcome;
+
 	if (step_failed(l, o))
 		return;
 	if (!l->step.has_row) {
@@ -312,7 +312,7 @@ on_stepped(void *ctx, const struct batch_outcome *o)
 		return;
 	}
 	log_step(l);
-	step_committed(l, o);
+	step_committed(l, housekeeping);
 }
 
 static void
@@ -353,11 +353,14 @@ step_send(struct leader *l, size_t size, step_done_fn done)
 	begin_step(l, size, done);
 	if (!record_attempt(l))
 		return;
-	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
-	    !add_advance(l, size) || !add_handlers(l) ||
-	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
+	/* No BEGIN or COMMIT: a batch's statements run in the implicit transaction that its
+	 * sync ends, which commits them, or rolls them back when one fails.  So a failed step
+	 * never leaves the session inside an aborted transaction that the batches pipelined
+	 * behind it (another partition's) would run into. */
+	if (!add_advance(l, size) || !add_handlers(l) ||
+	    !session_send(l->session, on_stepped, l, true) ||
 	    !membership_add_housekeeping(l->membership) || !add_take_handoff(l) ||
-	    !session_send(l->session, on_stepped, l, true))
+	    !session_send(l->session, on_housekept, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, size ? "processing notifications" : "lease renewal");
 }
@@ -377,7 +380,7 @@ on_dead_lettered(void *ctx, const struct batch_outcome *o)
 	log_error("dead-lettered payload=\"%s\" on \"%s\" after %lu failed attempts, with state: "
 		  "counter=%" PRId64 ": %s", step_escaped(l, payload), channel, l->failure.head_attempts,
 		  l->counter, l->head_error);
-	step_committed(l, o);
+	step_committed(l, NULL);
 }
 
 void
@@ -397,10 +400,8 @@ step_send_dead_letter(struct leader *l, step_done_fn done)
 		l->step.durable ? id_text : NULL, counter_text, l->cfg->node, attempts_text,
 		l->head_error};
 
-	if (!session_add(l->session, TAG_BEGIN, 0, "BEGIN", 0, NULL, NULL, NULL) ||
-	    !add_advance(l, 1) ||
+	if (!add_advance(l, 1) ||	/* one implicit transaction, as a step */
 	    !session_add(l->session, TAG_DEAD_LETTER, 0, SQL_DEAD_LETTER, 10, letter, NULL, NULL) ||
-	    !session_add(l->session, TAG_COMMIT, 0, "COMMIT", 0, NULL, NULL, NULL) ||
 	    !session_send(l->session, on_dead_lettered, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, "dead-lettering an event");

@@ -447,7 +447,9 @@ session_send(struct session *s, batch_done_fn done, void *done_ctx, bool bounded
 {
 	struct batch *b;
 
-	if (!s->up || !s->building)
+	/* A batch may be empty: a bare sync, answered in order like any other, tells its
+	 * completion that everything sent before it is back. */
+	if (!s->up || (!s->building && building_batch(s) == NULL))
 		return false;
 	b = tail(s);
 	b->done = done;

@@ -119,7 +119,8 @@ bool session_add_prepared(struct session *s, int tag, int item, const char *name
 			  const char *const *params, stmt_reader reader, void *reader_ctx);
 bool session_add_prepare(struct session *s, int tag, const char *name, const char *sql,
 			 int nparams, const Oid *types);
-/* bounded: the answer is due within the deadline (false for a lock wait). */
+/* bounded: the answer is due within the deadline (false for a lock wait).  A batch with no
+ * statement is a bare sync: its completion runs once every batch before it is back. */
 bool session_send(struct session *s, batch_done_fn done, void *done_ctx, bool bounded);
 
 /* An identifier quoted for SQL text (PQescapeIdentifier), or NULL after resetting. */

@@ -305,3 +305,38 @@ test_partition_lock_squatter_is_evicted_after_lease_timeout() {
 		"$(node_log "$CLUSTER" node1)" || fail "the squatter was not named"
 	wait "$squatter" 2>/dev/null || true
 }
+
+# A failing handler at K = 8: 2,000 durable events and 20 that raise, sent in one
+# transaction to one node.  Each failure stays in its partition: retried, backed off and
+# dead-lettered there, while the node's other partitions keep processing; no session
+# reset, no term change, no batch run inside another's aborted transaction.
+partition_failure_case() {
+	local how=$1 terms log
+	log=$(node_log "$CLUSTER" node1)
+	q "CREATE SCHEMA IF NOT EXISTS app; GRANT USAGE ON SCHEMA app TO clustered_nodes_node;
+	   CREATE TABLE app.\"${CLUSTER:0:50}_u\" (payload text PRIMARY KEY);
+	   GRANT INSERT ON app.\"${CLUSTER:0:50}_u\" TO clustered_nodes_node;
+	   CREATE FUNCTION app.\"${CLUSTER:0:50}_h\"(p text) RETURNS void LANGUAGE plpgsql AS \$\$
+	   BEGIN
+	       IF p LIKE 'bad-%' AND '$how' = 'raise' THEN RAISE EXCEPTION 'cannot handle %', p; END IF;
+	       INSERT INTO app.\"${CLUSTER:0:50}_u\" VALUES (CASE WHEN p LIKE 'bad-%' THEN 'dup' ELSE p END);
+	   END \$\$;
+	   INSERT INTO app.\"${CLUSTER:0:50}_u\" VALUES ('dup');
+	   GRANT EXECUTE ON FUNCTION app.\"${CLUSTER:0:50}_h\"(text) TO clustered_nodes_node" >/dev/null
+	start_node "$CLUSTER" node1 --partitions 8 --listen fail_ch --max-attempts 3 \
+		--handler-sql "SELECT app.\"${CLUSTER:0:50}_h\"(\$2)"
+	wait_for "8 partitions led" 10000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER' AND leader = 'node1'\")\" = 8 ]"
+	terms=$(q "SELECT string_agg(partition || ':' || term, ',' ORDER BY partition) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'")
+	q "BEGIN;
+	   SELECT clustered_nodes.notify('fail_ch', 'ok-' || g) FROM generate_series(1, 2000) g;
+	   SELECT clustered_nodes.notify('fail_ch', 'bad-' || g) FROM generate_series(1, 20) g;
+	   COMMIT" >/dev/null
+	wait_for "2000 processed and 20 dead-lettered" 60000 bash -c "[ \"\$(psql -X -At -c \"SELECT (SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER') || '/' || (SELECT count(*) FROM clustered_nodes.dead_letters WHERE cluster = '$CLUSTER')\")\" = 2020/20 ]"
+	assert_eq "$(q "SELECT count(*) FROM app.\"${CLUSTER:0:50}_u\" WHERE payload LIKE 'ok-%'")" 2000 "handler effects"
+	assert_eq "$(q "SELECT count(*) FROM clustered_nodes.events WHERE cluster = '$CLUSTER'")" 0 "events left"
+	assert_eq "$(q "SELECT string_agg(partition || ':' || term, ',' ORDER BY partition) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'")" "$terms" "terms"
+	! grep -q 'session lost\|current transaction is aborted\|reconnecting' "$log" || fail "the session was reset: $(grep -m3 'session lost\|aborted\|reconnecting' "$log")"
+}
+
+test_failing_handler_at_k8_stays_in_its_partition() { partition_failure_case raise; }
+test_unique_violation_at_k8_stays_in_its_partition() { partition_failure_case unique; }
