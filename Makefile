@@ -48,7 +48,7 @@ PROG = clustered_nodes
 # Pure logic, unit-tested without a database.
 PURE_SRCS = src/backoff.c src/balance.c src/cli.c src/config.c src/duration.c src/escape.c src/fsm.c \
             src/json.c src/json_field.c src/leader_plan.c src/listen_addr.c src/lockkey.c src/log.c \
-            src/names.c src/partition.c \
+            src/names.c src/partition.c src/redact.c \
             src/settings.c src/pgarray.c src/stats.c src/timing.c
 # The node, layered: pgconn < session < setup, membership < standby, leader < node < main.
 SRCS = $(PURE_SRCS) src/notifyq.c src/events.c src/view.c src/pgconn.c src/session.c \

@@ -1,10 +1,12 @@
 /* The command line: subcommand, --config, --check, and setting values to apply last. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
 #include "cli.h"
 #include "escape.h"
+#include "redact.h"
 
 /* Options that are not settings; their codes lie above any character. */
 enum {
@@ -68,6 +70,11 @@ cli_print_usage(FILE *out)
 		"\n"
 		"TIME is a number of milliseconds or a number with a unit: ms, s, min, h.\n"
 		"Names are 1 to 63 bytes without control characters.\n"
+		"\n"
+		"A password in --dbname is overwritten in the process's command line as soon as\n"
+		"it is read (ps shows x's); one in CLUSTERED_NODES_DBNAME stays in the process's\n"
+		"environment, which only its user and root can read. ~/.pgpass (or PGPASSFILE)\n"
+		"keeps it out of both.\n"
 		"\n"
 		"Signals: SIGTERM, SIGINT stop (a leader hands over first); SIGHUP reloads.\n"
 		"\n"
@@ -151,6 +158,7 @@ cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen)
 				return usage_error(err, errlen, "the command line", NULL,
 						   "has too many options");
 			a->values[a->nvalues].setting = s;
+			a->values[a->nvalues].arg = optarg;
 			a->values[a->nvalues++].text = optarg;
 			continue;
 		}
@@ -185,4 +193,28 @@ cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen)
 	if (a->json && a->command != CMD_STATUS)
 		return usage_error(err, errlen, "--json", NULL, "only goes with status");
 	return 0;
+}
+
+bool
+cli_hide_secrets(struct cli *a)
+{
+	for (int i = 0; i < a->nvalues; i++) {
+		if (strcmp(a->values[i].setting->key, "dbname") != 0 || a->values[i].copy)
+			continue;
+		if ((a->values[i].copy = strdup(a->values[i].arg)) == NULL)
+			return false;
+		a->values[i].text = a->values[i].copy;
+		/* Within the string's own bytes: argv's strings lie end to end. */
+		redact_conninfo(a->values[i].arg);
+	}
+	return true;
+}
+
+void
+cli_free(struct cli *a)
+{
+	for (int i = 0; i < a->nvalues; i++) {
+		free(a->values[i].copy);
+		a->values[i].copy = NULL;
+	}
 }

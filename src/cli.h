@@ -22,10 +22,13 @@ struct cli {
 	enum command command;
 	bool json;
 	const char *config_path;
-	/* Setting values in the order given (strings borrowed from argv). */
+	/* Setting values in the order given (strings borrowed from argv, but for those
+	 * cli_hide_secrets() copied). */
 	struct {
 		const struct setting *setting;
 		const char *text;
+		char *arg;	/* where text lies in argv: cli_hide_secrets() writes there */
+		char *copy;	/* owned, when text is a copy */
 	} values[MAX_CLI_VALUES];
 	int nvalues;
 	const char *channels[MAX_CHANNELS];	/* every --listen, applied together */
@@ -34,6 +37,19 @@ struct cli {
 
 /* Returns 0, or EX_USAGE with a one-line reason in err. */
 int cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen);
+
+/*
+ * Hides the passwords of every --dbname value from other local users: the kernel shows
+ * them the process's argument strings (/proc/PID/cmdline, ps), so each value is copied
+ * for the configuration (which every SIGHUP rebuilds from it) and its passwords are
+ * overwritten in argv.  Call once after cli_parse(), with argv writable.  false: out of
+ * memory.  (CLUSTERED_NODES_DBNAME stays in /proc/PID/environ, which only the same user
+ * and root can read.)
+ */
+bool cli_hide_secrets(struct cli *a);
+
+/* Frees what cli_hide_secrets() copied. */
+void cli_free(struct cli *a);
 
 void cli_print_usage(FILE *out);
 

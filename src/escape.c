@@ -1,4 +1,5 @@
-/* Escaping of untrusted text (payloads, channel names) for one-line log records. */
+/* Escaping of untrusted text (payloads, channel names, other members' rows) for one-line
+ * log records and for the status page. */
 #include <stdio.h>
 #include <string.h>
 
@@ -163,4 +164,30 @@ size_t
 escape_hazards(char *dst, size_t dstsize, const char *src, size_t srclen)
 {
 	return escape_all(dst, dstsize, src, srclen, 0);
+}
+
+size_t
+escape_for_html(char *dst, size_t dstsize, const char *src, size_t srclen)
+{
+	const unsigned char *s = (const unsigned char *) src;
+	size_t pos = 0;
+
+	for (size_t i = 0; i < srclen;) {
+		const char *entity = s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" :
+		    s[i] == '&' ? "&amp;" : s[i] == '"' ? "&quot;" : s[i] == '\'' ? "&#39;" : NULL;
+
+		if (entity == NULL) {
+			/* A character reference would not help with the hazards: the browser turns
+			 * &#x202e; back into the override it names.  They are shown as the log
+			 * shows them instead. */
+			i += escape_one(dst, dstsize, &pos, s + i, srclen - i, 0);
+			continue;
+		}
+		for (; *entity; entity++)
+			put(dst, dstsize, &pos, *entity);
+		i++;
+	}
+	if (dstsize > 0)
+		dst[pos < dstsize ? pos : dstsize - 1] = '\0';
+	return pos;
 }

@@ -1,4 +1,5 @@
-/* Escaping of untrusted text (payloads, channel names) for one-line log records. */
+/* Escaping of untrusted text (payloads, channel names, other members' rows) for one-line
+ * log records and for the status page. */
 #ifndef CN_ESCAPE_H
 #define CN_ESCAPE_H
 
@@ -34,6 +35,18 @@ int code_point_is_hazard(unsigned cp);
 /* As escape_for_log(), but only the hazards: quotes and backslashes stay, so text that
  * was escaped already passes unchanged (the text log runs every record through it). */
 size_t escape_hazards(char *dst, size_t dstsize, const char *src, size_t srclen);
+
+/* Worst case of escape_for_html(): every byte a six-byte "&quot;". */
+#define ESCAPE_HTML_MAX_LEN(n) ((n) * 6 + 1)
+
+/*
+ * Writes src[0..srclen) into dst as HTML text (element content or a quoted attribute
+ * value): < > & " ' become character references, and the hazards and bytes that are
+ * not valid UTF-8 are written as escape_for_log() writes them (\xHH, \u{hhhh}), so
+ * that nothing invisible or reordering reaches the page.  dst may be NULL when dstsize
+ * is 0.  NUL-terminates when dstsize > 0; returns the length the whole text needs.
+ */
+size_t escape_for_html(char *dst, size_t dstsize, const char *src, size_t srclen);
 
 /* Whether text is valid UTF-8 throughout. */
 int utf8_valid(const char *text);

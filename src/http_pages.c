@@ -1,11 +1,13 @@
 /* What the status endpoint answers: health, readiness, JSON status, metrics, the page.
  * Everything comes from the node's memory (its own state and the view read
  * with its last heartbeat): answering never waits for the database. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <ev.h>
 
+#include "escape.h"
 #include "http_pages.h"
 #include "json.h"
 #include "node.h"
@@ -276,30 +278,25 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 		partition_metrics(n, out);
 }
 
+/*
+ * Text into the page.  Most of it is hostile: other members' rows are written by other
+ * processes, payloads by any producer.  Besides markup, control characters and bidi
+ * overrides are shown escaped, as the log shows them (escape_for_html()).
+ */
 static void
 html_text(FILE *out, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		case '\'':
-			fputs("&#39;", out);
-			break;
-		default:
-			fputc(*s, out);
-		}
+	char small[512], *buf = small;
+	size_t len = strlen(s), need = escape_for_html(NULL, 0, s, len);
+
+	if (need >= sizeof(small) && (buf = malloc(need + 1)) == NULL) {
+		fputs("(out of memory)", out);
+		return;
 	}
+	escape_for_html(buf, need + 1, s, len);
+	fwrite(buf, 1, need, out);
+	if (buf != small)
+		free(buf);
 }
 
 /* Partitioned: which node leads what. */

@@ -71,18 +71,27 @@ main(int argc, char **argv)
 		fprintf(stderr, "clustered_nodes: %s\n", err);
 		return rc;
 	}
+	/* Before anything slow: the password shows in ps until this returns. */
+	if (!cli_hide_secrets(&cli)) {
+		fprintf(stderr, "clustered_nodes: out of memory\n");
+		cli_free(&cli);
+		return EX_SOFTWARE;
+	}
 	if (cli.command == CMD_HELP) {
 		cli_print_usage(stdout);
+		cli_free(&cli);
 		return 0;
 	}
 	if (cli.command == CMD_VERSION) {
 		printf("clustered_nodes %s\n", CN_VERSION);
+		cli_free(&cli);
 		return 0;
 	}
 	rc = config_load(&cfg, &cli, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "clustered_nodes: %s\n", err);
 		config_free(&cfg);
+		cli_free(&cli);
 		return rc;
 	}
 	switch (cli.command) {
@@ -97,5 +106,6 @@ main(int argc, char **argv)
 		break;
 	}
 	config_free(&cfg);
+	cli_free(&cli);
 	return rc;
 }

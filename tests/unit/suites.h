@@ -18,6 +18,7 @@ Suite *lockkey_suite(void);
 Suite *names_suite(void);
 Suite *partition_suite(void);
 Suite *pgarray_suite(void);
+Suite *redact_suite(void);
 Suite *timing_suite(void);
 
 #endif
