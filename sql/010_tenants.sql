@@ -28,6 +28,10 @@
 --     only by clusters bound to that role (so only by that role's logins).
 --   * Reads.  Row-level security: a login reads the rows of cluster_state, members and
 --     clusters only for clusters it may act for; lock_holder() checks the caller too.
+--   * Layout changes.  set_partitions() raises the cluster's layout_epoch; a node's session
+--     records the epoch it read at connect (cluster_partitions()), and take_lead() and
+--     advance() refuse (CN007) a session whose epoch is not the cluster's: a node started
+--     under the old K or key rule processes nothing after the change.
 
 SET client_min_messages = warning;
 
@@ -139,6 +143,83 @@ BEGIN
     PERFORM clustered_nodes.check_name('cluster', p_cluster);
     INSERT INTO clustered_nodes.clusters (cluster, lease_ceiling_ms) VALUES (p_cluster, p_ceiling_ms)
         ON CONFLICT (cluster) DO UPDATE SET lease_ceiling_ms = excluded.lease_ceiling_ms;
+END $$;
+
+-- ---- the layout a session runs under ----
+ALTER TABLE clustered_nodes.clusters ADD COLUMN IF NOT EXISTS layout_epoch bigint NOT NULL DEFAULT 1;
+
+-- Raises CN007 if this session read the cluster's partitions and key rule under another
+-- layout epoch than the cluster's now (set_partitions() ran since).  A session that never
+-- read them (a node of a version before this file's, connected before it was applied)
+-- is let through: it reads them at its next connect.
+CREATE OR REPLACE FUNCTION clustered_nodes.check_layout(p_cluster text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    mine text := nullif(current_setting('clustered_nodes.layout_epoch', true), '');
+    now_ clustered_nodes.clusters%ROWTYPE;
+BEGIN
+    IF mine IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO now_ FROM clustered_nodes.clusters c WHERE c.cluster = p_cluster;
+    IF FOUND AND mine <> p_cluster || ':' || now_.layout_epoch THEN
+        RAISE EXCEPTION 'clustered_nodes: cluster % now has % partition(s) with partition_key % (changed while this node ran): restart the node with those values',
+            p_cluster, now_.partitions, now_.partition_key USING ERRCODE = 'CN007';
+    END IF;
+END $$;
+
+-- A node's partitions and rule, checked against the cluster's (recorded by its first
+-- node): returns what is recorded, and notes the layout epoch in the session.  Waits
+-- while set_partitions() changes them.
+CREATE OR REPLACE FUNCTION clustered_nodes.cluster_partitions(p_cluster text, p_partitions integer,
+                                                             p_partition_key text)
+RETURNS TABLE (partitions integer, partition_key text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    c clustered_nodes.clusters%ROWTYPE;
+BEGIN
+    PERFORM clustered_nodes.check_may_act(p_cluster);
+    INSERT INTO clustered_nodes.clusters (cluster, partitions, partition_key)
+        VALUES (p_cluster, p_partitions, p_partition_key) ON CONFLICT DO NOTHING;
+    SELECT * INTO c FROM clustered_nodes.clusters x WHERE x.cluster = p_cluster FOR SHARE;
+    PERFORM set_config('clustered_nodes.layout_epoch', p_cluster || ':' || c.layout_epoch, false);
+    partitions := c.partitions;
+    partition_key := c.partition_key;
+    RETURN NEXT;
+END $$;
+
+-- Changing a cluster's partitions (and, if given, its key rule), deliberately: stop every
+-- node, then this, then start nodes with the new values.  A node still running is
+-- refused by take_lead() and advance() from then on (CN007) and stops.  For the schema's
+-- owner only.
+CREATE OR REPLACE FUNCTION clustered_nodes.set_partitions(p_cluster text, p_partitions integer,
+                                                         p_partition_key text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rule text;
+BEGIN
+    PERFORM clustered_nodes.check_name('cluster', p_cluster);
+    IF p_partition_key IS NOT NULL AND NOT (p_partition_key = 'payload'
+        OR p_partition_key ~ '^prefix:.' OR p_partition_key ~ '^json:.') THEN
+        RAISE EXCEPTION 'clustered_nodes: partition_key must be payload, prefix:SEPARATOR or json:FIELD';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_locks l
+               WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                 AND ((l.classid::int8 << 32) | l.objid::int8) IN
+                     (SELECT clustered_nodes.lock_key(p_cluster, g) FROM generate_series(0, 63) g)) THEN
+        RAISE EXCEPTION 'clustered_nodes: stop every node of cluster % first', p_cluster;
+    END IF;
+    INSERT INTO clustered_nodes.clusters (cluster, partitions, partition_key)
+        VALUES (p_cluster, p_partitions, coalesce(p_partition_key, 'payload'))
+        ON CONFLICT (cluster) DO UPDATE SET partitions = excluded.partitions,
+            partition_key = coalesce(p_partition_key, clustered_nodes.clusters.partition_key),
+            layout_epoch = clustered_nodes.clusters.layout_epoch + 1
+        RETURNING partition_key INTO rule;
+    UPDATE clustered_nodes.events
+       SET partition = clustered_nodes.partition_of(coalesce(key, clustered_nodes.key_of(payload, rule)),
+                                                    p_partitions)
+     WHERE cluster = p_cluster;
 END $$;
 
 -- ---- who may act for a cluster, and which channels are whose ----
@@ -316,6 +397,7 @@ DECLARE
 BEGIN
     PERFORM clustered_nodes.check_name('node', p_node);
     PERFORM clustered_nodes.check_channels(p_channels);
+    PERFORM clustered_nodes.check_layout(p_cluster);
     -- Only the member's own session leads under its name: a lock holder that is not a
     -- registered node of the cluster stays a squatter whatever name it gives.
     IF NOT EXISTS (SELECT 1 FROM clustered_nodes.members m
@@ -373,6 +455,7 @@ DECLARE
     deleted bigint;
 BEGIN
     PERFORM clustered_nodes.check_holds_lock(p_cluster, p_partition);
+    PERFORM clustered_nodes.check_layout(p_cluster);
     IF p_count IS NULL OR p_count < 0 OR p_count > 10000000
        OR p_counter > 9223372036854775807 - p_count THEN
         RAISE EXCEPTION 'clustered_nodes: a step of % events from counter % is out of range (at most 10000000 a step)',

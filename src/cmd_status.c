@@ -252,12 +252,13 @@ partition_problems(PGresult *parts, char problems[][256], int n)
 	return n;
 }
 
-/* Every partition held, and no holder's lease lapsed. */
+/* Every partition held by its recorded leader, and no holder's lease lapsed. */
 static bool
 all_led(PGresult *parts)
 {
 	for (int r = 0; r < PQntuples(parts); r++)
 		if (strcmp(PQgetvalue(parts, r, PT_HOLDER), "0") == 0 ||
+		    strcmp(PQgetvalue(parts, r, PT_HOLDER), PQgetvalue(parts, r, PT_LEADER_PID)) != 0 ||
 		    strcmp(PQgetvalue(parts, r, PT_LAPSED), "t") == 0)
 			return false;
 	return PQntuples(parts) > 0;
@@ -335,9 +336,11 @@ run_status(const struct config *c, bool json)
 			print_json(c, state, holder, members, problems, nproblems);
 		else
 			print_text(c, state, holder, members, problems, nproblems);
-		/* A holder whose lease lapsed leads nothing: exit as without a leader. */
-		rc = PQntuples(holder) == 1 && !(PQntuples(state) == 1 &&
-		     strcmp(PQgetvalue(state, 0, ST_LAPSED), "t") == 0) ? 0 : EXIT_NO_LEADER;
+		/* A holder that is not the recorded leader (a squatter), or whose lease lapsed,
+		 * leads nothing: exit as without a leader. */
+		rc = PQntuples(holder) == 1 && PQntuples(state) == 1 && !PQgetisnull(state, 0, 3) &&
+		     strcmp(PQgetvalue(state, 0, 3), PQgetvalue(holder, 0, HOLDER_PID)) == 0 &&
+		     strcmp(PQgetvalue(state, 0, ST_LAPSED), "f") == 0 ? 0 : EXIT_NO_LEADER;
 	}
 	PQclear(count);
 	PQclear(parts);

@@ -68,11 +68,24 @@ render_healthz(const struct node *n, FILE *out, struct page *page)
 static void
 render_readyz(const struct node *n, FILE *out, struct page *page)
 {
+	int first, squatted = node_squatted_partitions(n, &first);
+
 	page->content_type = TEXT;
 	page->status = 503;
 	if (node_is_stopping(n))
 		fprintf(out, "not ready: stopping\n");
-	else if (node_partitions_led(n) > 0 && node_partition_count(n) > 1) {
+	else if (squatted > 0) {
+		const struct lock_squatter *q = node_lock_squatter(n);
+
+		/* This node should take them, and cannot while they are held. */
+		fprintf(out, "not ready: %d partition(s) this node should lead (first: %d) are held "
+			"by a session that does not lead them", squatted, first);
+		if (q->pid != 0)
+			fprintf(out, " (partition %d: backend pid %lld, user %s, application %s, "
+				"client %s)", node_lock_squatter_partition(n), q->pid, q->user,
+				q->application, q->client);
+		fputc('\n', out);
+	} else if (node_partitions_led(n) > 0 && node_partition_count(n) > 1) {
 		page->status = 200;
 		fprintf(out, "ready: leading %d of %d partitions\n", node_partitions_led(n),
 			node_partition_count(n));
@@ -136,11 +149,14 @@ render_status(const struct node *n, FILE *out, struct page *page)
 		json_write_string(out, q->client);
 		fputs(",\"member\":", out);
 		json_write_string(out, q->member[0] ? q->member : NULL);
+		if (node_partition_count(n) > 1)
+			fprintf(out, ",\"partition\":%d", node_lock_squatter_partition(n));
 		fputs("}", out);
 	} else
 		fputs("null", out);
-	fprintf(out, ",\"partitions\":%d,\"partitions_led\":%d,\"partition_map\":[",
-		node_partition_count(n), node_partitions_led(n));
+	fprintf(out, ",\"partitions\":%d,\"partitions_led\":%d,\"partitions_held_without_leading\":%d,"
+		"\"partition_map\":[", node_partition_count(n), node_partitions_led(n),
+		node_squatted_partitions(n, &(int) {0}));
 	for (int p = 0; p < node_partition_count(n); p++) {
 		struct partition_status st;
 
@@ -255,7 +271,9 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 	metric(out, "backlog_bytes", "gauge", "Memory held by received, unprocessed notifications.",
 	       (double) node_backlog_bytes(n));
 	metric(out, "lock_held_without_leading", "gauge", "1 while this node sees the cluster's "
-	       "lock held by a session that does not lead (a squatter, a stopped standby).",
+	       "lock held by a session that does not lead (a squatter, a stopped standby); "
+	       "partitioned: how many partitions this node should take are held so.",
+	       node_partition_count(n) > 1 ? (double) node_squatted_partitions(n, &(int) {0}) :
 	       node_lock_squatter(n)->pid != 0);
 	fputs("# HELP clustered_nodes_step_duration_seconds Time from sending a processing step to "
 	      "its commit.\n# TYPE clustered_nodes_step_duration_seconds histogram\n", out);

@@ -46,7 +46,8 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 {
 	struct leader *l = ctx;
 
-	if (o->failed && strcmp(o->sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
+	if (o->failed && (strcmp(o->sqlstate, SQLSTATE_MAY_NOT_ACT) == 0 ||
+			  strcmp(o->sqlstate, SQLSTATE_LAYOUT_CHANGED) == 0)) {
 		log_error("could not take the lead: %s", o->error);
 		l->hooks->refused(l->owner, "the database refused the lead");
 		return;

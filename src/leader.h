@@ -33,7 +33,8 @@ struct leader_hooks {
 	/* Partitioned: the step that had the turn is over. */
 	void (*step_over)(void *owner, struct leader *l);
 	/* The database refused the lead for a reason no retry fixes (CN003: the login may not
-	 * act for the cluster, or a channel belongs to another tenant): the node ends. */
+	 * act for the cluster, or a channel belongs to another tenant; CN007: the cluster's
+	 * partitions changed while the node ran): the node ends with 78. */
 	void (*refused)(void *owner, const char *reason);
 };
 

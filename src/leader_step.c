@@ -261,7 +261,10 @@ step_failed(struct leader *l, const struct batch_outcome *o)
 {
 	if (!o->failed || o->failed_tag == TAG_HOUSEKEEPING)
 		return false;	/* housekeeping follows the COMMIT */
-	if (o->failed_tag == TAG_ADVANCE && strcmp(o->sqlstate, SQLSTATE_SUPERSEDED) == 0)
+	if (o->failed_tag == TAG_ADVANCE && strcmp(o->sqlstate, SQLSTATE_LAYOUT_CHANGED) == 0) {
+		log_error("%s", o->error);
+		l->hooks->refused(l->owner, "the cluster's partitions changed while it ran");
+	} else if (o->failed_tag == TAG_ADVANCE && strcmp(o->sqlstate, SQLSTATE_SUPERSEDED) == 0)
 		session_reset(l->session, "term %" PRId64 " was superseded: another node leads; "
 			      "stepping down (%s)", l->term, o->error);
 	else if (o->failed_tag == TAG_HANDLER)

@@ -228,10 +228,16 @@ on_released(void *owner, struct leader *l, const char *reason)
 	node_finish(owner, 0, reason);
 }
 
+/* The database refused the lead for good: the session is dropped (the lock and LISTENs
+ * go with it), then the node ends with 78. */
 static void
 on_refused(void *owner, const char *reason)
 {
-	node_finish(owner, EX_CONFIG, reason);
+	struct node *n = owner;
+
+	if (n->fsm.state != ST_DISCONNECTED)
+		fsm_set(&n->fsm, ST_DISCONNECTED, reason);
+	node_finish(n, EX_CONFIG, reason);
 }
 
 static const struct leader_hooks leader_hooks = {

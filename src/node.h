@@ -84,8 +84,14 @@ const char *node_known_leader(const struct node *n);
 const struct config *node_config(const struct node *n);
 const struct cluster_view *node_view(const struct node *n);
 const struct node_stats *node_stats(const struct node *n);
-/* A session holding the lock without leading, as the standby named it (pid 0: none). */
+/* A session holding the lock without leading, as the standby (or, partitioned, the
+ * partitioner) named it (pid 0: none). */
 const struct lock_squatter *node_lock_squatter(const struct node *n);
+/* Partitioned: how many partitions this node should take while a session that does not
+ * lead them holds their lock; the lowest in *first (0 and -1 for a single leader). */
+int node_squatted_partitions(const struct node *n, int *first);
+/* The partition whose holder node_lock_squatter() names (0 for a single leader). */
+int node_lock_squatter_partition(const struct node *n);
 /* Memory held by received, unprocessed notifications. */
 size_t node_backlog_bytes(const struct node *n);
 /* One partition as this node knows it: its own from memory, the others' from the last

@@ -149,7 +149,20 @@ partition_totals(const struct node *n, long long *counter, long long *term)
 const struct lock_squatter *
 node_lock_squatter(const struct node *n)
 {
-	return &n->standby.squatter;
+	return n->partitioned ? &n->partitions.partitioner.squatter : &n->standby.squatter;
+}
+
+int
+node_lock_squatter_partition(const struct node *n)
+{
+	return n->partitioned ? n->partitions.partitioner.squatter_partition : 0;
+}
+
+int
+node_squatted_partitions(const struct node *n, int *first)
+{
+	*first = -1;
+	return n->partitioned ? partitioner_squatted(&n->partitions.partitioner, first) : 0;
 }
 
 /* ---- systemd ---- */

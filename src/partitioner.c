@@ -114,6 +114,47 @@ on_evicted(void *ctx, const struct batch_outcome *o)
 	snprintf(pt->evict_error, sizeof(pt->evict_error), "%s", o->error);
 }
 
+/* The session holding a partition's lock without leading it, named before the database
+ * is asked to end it (which it may decline: a superuser's session). */
+static void
+read_squatter(void *ctx, const PGresult *res)
+{
+	struct partitioner *pt = ctx;
+	struct lock_squatter *q = &pt->squatter;
+	const int cols[] = {1, 2, 3, 4};
+	char *dst[] = {q->user, q->application, q->client, q->member};
+
+	if (PQntuples(res) < 1 || PQnfields(res) < 5)
+		return;
+	q->pid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	for (int i = 0; i < 4; i++)
+		escape_for_log(dst[i], sizeof(q->user), PQgetvalue(res, 0, cols[i]),
+			       strlen(PQgetvalue(res, 0, cols[i])));
+}
+
+#define SQUATTED_AFTER_S 1.0
+
+int
+partitioner_squatted(const struct partitioner *pt, int *first)
+{
+	double now = ev_now(pt->loop), after = 2.0 * (double) pt->cfg->poll_interval_ms / 1000.0;
+	int n = 0;
+
+	if (after < SQUATTED_AFTER_S)
+		after = SQUATTED_AFTER_S;
+	*first = -1;
+	for (int p = 0; p < pt->cfg->partitions; p++) {
+		const struct partition_view *v = &pt->view[p];
+
+		if (v->leader_live || v->refused_since <= 0 || now - v->refused_since < after)
+			continue;
+		if (*first < 0)
+			*first = p;
+		n++;
+	}
+	return n;
+}
+
 /* At most one eviction per poll interval; false if none was due. */
 static bool
 evict_one(struct partitioner *pt, const int *mine)
@@ -142,7 +183,10 @@ evict_one(struct partitioner *pt, const int *mine)
 				return true;
 		} else if (!v->leader_live && v->refused_since > 0 &&
 			   (now - v->refused_since) * 1000 >= (double) lease) {
-			if (!session_add(pt->session, TAG_EVICT, p, SQL_EVICT_PARTITION_HOLDER, 2,
+			pt->squatter_partition = p;
+			if (!session_add(pt->session, TAG_EVICT, p, SQL_PARTITION_HOLDER, 2, params,
+					 read_squatter, pt) ||
+			    !session_add(pt->session, TAG_EVICT, p, SQL_EVICT_PARTITION_HOLDER, 2,
 					 params, read_evicted, pt))
 				return true;
 		} else {
@@ -240,6 +284,8 @@ plan_moves(struct partitioner *pt)
 	}
 	balance_plan(&f, &plan);
 	pt->target = plan.target;
+	if (pt->squatter.pid != 0 && partitioner_squatted(pt, &(int) {0}) == 0)
+		memset(&pt->squatter, 0, sizeof(pt->squatter));	/* gone: shown no more */
 	for (int i = 0; i < plan.nrelease; i++) {
 		enum node_state st = pt->hooks->state_of(pt->owner, plan.release[i]);
 

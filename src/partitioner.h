@@ -16,6 +16,7 @@
 #include "names.h"
 #include "session.h"
 #include "settings.h"
+#include "squatter.h"
 
 struct partitioner_hooks {
 	/* This session now holds partition p's lock: take the lead. */
@@ -62,6 +63,10 @@ struct partitioner {
 	int target;		/* what the last plan gave this node */
 	double evicted_at;	/* the last eviction attempt: at most one per poll interval */
 	char evict_error[512];	/* the last failure, logged once */
+	/* The last session named holding a partition's lock without leading it (pid 0: none,
+	 * or no partition squatted since), and which partition. */
+	struct lock_squatter squatter;
+	int squatter_partition;
 };
 
 bool partitioner_init(struct partitioner *pt, struct ev_loop *loop, struct session *session,
@@ -69,6 +74,10 @@ bool partitioner_init(struct partitioner *pt, struct ev_loop *loop, struct sessi
 		      const char (*lock_keys)[24], const struct partitioner_hooks *hooks,
 		      void *owner);
 void partitioner_free(struct partitioner *pt);
+/* How many partitions this node was told to take while another session holds their lock
+ * without leading them (longer than a moment: SQUATTED_AFTER_S or two poll intervals);
+ * the lowest in *first.  A squatter, or a node stopped between winning and leading. */
+int partitioner_squatted(const struct partitioner *pt, int *first);
 void partitioner_stop_timers(struct partitioner *pt);
 /* poll_interval changed (SIGHUP). */
 void partitioner_reload(struct partitioner *pt);

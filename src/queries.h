@@ -139,6 +139,9 @@
 	"SELECT clustered_nodes.advance($1, $2::integer, $3::bigint, $4::bigint, $5::bigint, " \
 	"$6::bigint, $7::bigint[])"
 #define SQLSTATE_SUPERSEDED "CN001"
+/* take_lead() or advance(): the cluster's partitions or key rule changed since this
+ * session read them (sql/010): the node stops rather than process under the old layout. */
+#define SQLSTATE_LAYOUT_CHANGED "CN007"
 
 /* The leader's next durable events of its partition, oldest first: its cluster's, and any
  * no cluster has taken yet.  $1 cluster, $2 partition, $3 its channels (text[]), $4 how
@@ -257,6 +260,11 @@
  * $1 cluster, $2 partition, $3 pid, $4 term. */
 #define SQL_EVICT_PARTITION \
 	"SELECT clustered_nodes.evict($1, $2::integer, $3::integer, $4::bigint)"
+
+/* Who holds partition $2's lock, other than us: named before any eviction (which the
+ * database may decline).  $1 cluster.  Columns as SQL_LOCK_HOLDER's. */
+#define SQL_PARTITION_HOLDER \
+	"SELECT * FROM clustered_nodes.lock_holder($1, $2::integer) h WHERE h.pid <> pg_backend_pid()"
 
 /* A session that holds a partition's lock without leading it, named, and ended if the
  * database agrees (no live lease of another).  $1 cluster, $2 partition.  Columns: pid,

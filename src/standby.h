@@ -11,6 +11,7 @@
 #include "membership.h"
 #include "session.h"
 #include "settings.h"
+#include "squatter.h"
 
 struct standby_hooks {
 	/* This session now holds the lock: take the lead. */
@@ -19,14 +20,6 @@ struct standby_hooks {
 	void (*left)(void *owner);
 };
 
-/* The session holding the lock without leading, as lock_holder() names it. */
-struct lock_squatter {
-	long long pid;		/* 0: none seen */
-	char user[64];
-	char application[64];
-	char client[64];
-	char member[64];	/* "" when it is not a member of the cluster */
-};
 
 /* What one lock poll read. */
 struct lock_poll {

@@ -340,3 +340,68 @@ partition_failure_case() {
 
 test_failing_handler_at_k8_stays_in_its_partition() { partition_failure_case raise; }
 test_unique_violation_at_k8_stays_in_its_partition() { partition_failure_case unique; }
+
+# A superuser's session squats on partition 2 of a K = 4 cluster: no node may end it (it is
+# no node of the cluster), so it stays visible — /readyz, /metrics, /status, `status` —
+# until it goes; then everything is ready again.
+test_partition_squatter_that_cannot_be_ended_stays_visible() {
+	local key port rc out
+	key=$(q "SELECT clustered_nodes.lock_key('$CLUSTER', 2)")
+	PGAPPNAME=su_squatter psql -X -q -c "SELECT pg_advisory_lock($key)" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	local squatter=$!
+	wait_for "the squatter holding partition 2" 5000 bash -c \
+		"psql -X -At -c \"SELECT count(*) FROM pg_locks l WHERE $LOCK_ON = $key\" | grep -qx 1"
+	port=$(free_port)
+	start_node "$CLUSTER" node1 --partitions 4 --lease-timeout 1s --http "127.0.0.1:$port"
+	wait_for "partitions 0, 1, 3 led" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER' AND leader IS NOT NULL\")\" = 3 ]"
+	wait_for "/readyz naming the squatter" 8000 bash -c "curl -s --max-time 2 http://127.0.0.1:$port/readyz | grep -q 'partition 2: backend pid [0-9]*, user postgres, application su_squatter'"
+	assert_eq "$(http_code "http://127.0.0.1:$port/readyz")" 503 "/readyz with a partition squatted"
+	http_body "http://127.0.0.1:$port/metrics" | grep -qx 'clustered_nodes_lock_held_without_leading 1' ||
+		fail "metric: $(http_body "http://127.0.0.1:$port/metrics" | grep without_leading)"
+	http_body "http://127.0.0.1:$port/status" | grep -q '"partitions_held_without_leading":1' ||
+		fail "/status: $(http_body "http://127.0.0.1:$port/status")"
+	rc=0
+	out=$("$ROOT/clustered_nodes" status --cluster "$CLUSTER" --dbname "$NODE_CONNINFO" 2>&1) || rc=$?
+	assert_eq "$rc" 2 "status with a partition squatted"
+	[[ "$out" == *"partition 2: its lock is held by backend pid"*"not a member"* ]] || fail "status: $out"
+	alive "${NODE_PID[node1]}" || fail "node1 died"
+	# The squatter goes (only a superuser may end it): partition 2 is taken, all clear.
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'su_squatter'" >/dev/null
+	wait "$squatter" 2>/dev/null || true
+	wait_for "partition 2 led" 8000 counts_are "$CLUSTER" 4 "node1=4"
+	wait_for "/readyz ready again" 5000 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$port/readyz)\" = 200 ]"
+	http_body "http://127.0.0.1:$port/metrics" | grep -qx 'clustered_nodes_lock_held_without_leading 0' || fail "metric after"
+	"$ROOT/clustered_nodes" status --cluster "$CLUSTER" --dbname "$NODE_CONNINFO" >/dev/null 2>&1 || fail "status after: $?"
+}
+
+# The cluster's K changes while its nodes run (set_partitions() refuses only while a lock
+# is held at that instant; here the change is made as it would land between two polls):
+# every running node notices before it processes anything under the old layout, and stops
+# with 78 naming the new values.  Nothing is processed twice.
+layout_change_case() {
+	local k=$1 counter rc
+	start_node "$CLUSTER" node1 --partitions "$k"
+	start_node "$CLUSTER" node2 --partitions "$k"
+	wait_for "$k partitions led" 10000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER' AND leader IS NOT NULL\")\" = $k ]"
+	send_notifications test_channel 20 before
+	wait_for "20 counted" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'\")\" = 20 ]"
+	counter=$(q "SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'")
+	# What set_partitions() writes, without its check for held locks.
+	q "UPDATE clustered_nodes.clusters SET partitions = $((k * 2)), layout_epoch = layout_epoch + 1
+	   WHERE cluster = '$CLUSTER'" >/dev/null
+	send_notifications test_channel 20 after
+	wait_for "both nodes stopped" 10000 bash -c "! kill -0 ${NODE_PID[node1]} 2>/dev/null && ! kill -0 ${NODE_PID[node2]} 2>/dev/null"
+	for n in node1 node2; do
+		rc=0
+		wait "${NODE_PID[$n]}" || rc=$?
+		assert_eq "$rc" 78 "exit status of $n after the change"
+		grep -q "now has $((k * 2)) partition(s) with partition_key payload (changed while this node ran)" \
+			"$(node_log "$CLUSTER" "$n")" || fail "$n does not say why"
+	done
+	assert_eq "$(q "SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'")" "$counter" \
+		"steps committed under the old layout after the change"
+	NODE_PID=()
+}
+
+test_layout_change_while_nodes_run_stops_them_at_k1() { layout_change_case 1; }
+test_layout_change_while_nodes_run_stops_them_at_k4() { layout_change_case 4; }
