@@ -48,10 +48,12 @@ PROG = clustered_nodes
 # Pure logic, unit-tested without a database.
 PURE_SRCS = src/backoff.c src/balance.c src/cli.c src/config.c src/duration.c src/escape.c src/fsm.c \
             src/json.c src/json_field.c src/leader_plan.c src/listen_addr.c src/lockkey.c src/log.c \
-            src/names.c src/partition.c src/redact.c \
+            src/names.c src/notifyq.c src/events.c src/view.c src/partition.c src/redact.c \
             src/settings.c src/pgarray.c src/stats.c src/timing.c
-# The node, layered: pgconn < session < setup, membership < standby, leader < node < main.
-SRCS = $(PURE_SRCS) src/notifyq.c src/events.c src/view.c src/pgconn.c src/session.c \
+# The node, layered (scripts/check-layers.sh enforces it, docs/ARCHITECTURE.md draws it):
+# pure < pgconn, session < setup, membership < standby, leader*, partition* < node < http <
+# main and the one-shot commands.
+SRCS = $(PURE_SRCS) src/pgconn.c src/session.c \
        src/setup.c src/membership.c src/standby.c src/exec_runner.c src/leader_step.c src/leader_intake.c src/leader.c src/partitioner.c \
        src/partitions.c src/sdnotify.c src/node_status.c src/node.c \
        src/http.c src/http_pages.c src/oneshot.c src/cmd_check.c src/cmd_status.c src/main.c
@@ -63,9 +65,11 @@ UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(PURE_SRCS:src/%.c=$(
 
 all: $(PROG)
 
+# Every build checks the layering from the objects' symbol tables (scripts/check-layers.sh).
 $(PROG): $(OBJS)
 	@echo "  LD    $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+	$(Q)bash scripts/check-layers.sh $(BUILD) $(PURE_SRCS)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	@echo "  CC    $<"
@@ -129,7 +133,7 @@ $(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
 
 unit: $(BUILD)/check_unit $(PROG)
 	$(BUILD)/check_unit
-	@bash scripts/check-layers.sh $(BUILD) $(PURE_SRCS)
+	@bash scripts/check-layers-selftest.sh $(BUILD) $(PURE_SRCS)
 
 integration: $(PROG)
 	@bash tests/integration/run.sh

@@ -11,7 +11,7 @@ packages=(
 	postgresql postgresql-client  # throwaway server, psql, pgbench
 	pg-auto-failover-cli postgresql-15-auto-failover  # the HA test (Debian 12's PostgreSQL is 15)
 	procps iproute2        # ps, ss: tests watch processes and ports
-	python3                # benchmark statistics, JSON checks in tests
+	python3                # the layering check in every build, benchmark statistics, JSON checks in tests
 	curl                   # status endpoint tests
 	git                    # the upgrade test builds 0.1.0 from the history
 	chromium               # the status page's browser test
