@@ -4,41 +4,30 @@
 # runs it after linking; `make unit` also runs scripts/check-layers-selftest.sh, which
 # injects each kind of violation and expects this check to fail on it.
 #
-#  - Layers, bottom up (docs/ARCHITECTURE.md draws them):
-#      0 pure    the PURE_SRCS of the Makefile (given as arguments): no libev, no connection
-#      1 db      pgconn.c, session.c: the coordination session
-#      2 setup   setup.c, membership.c: what each connection sets up and keeps
-#      3 parts   standby, leader*, exec_runner, partitions, partitioner, sdnotify, node_status
-#      4 node    node.c: the wiring
-#      5 serve   http.c, http_pages.c: read the node through node.h's accessors
-#      6 cmd     main.c and the one-shot commands (oneshot.c, cmd_check.c, cmd_status.c)
-#    A file calls only files of its own layer or below; news goes up through hooks.
+#  - Layers are the folders of src/, bottom up (docs/ARCHITECTURE.md draws them):
+#      core   pure logic: no libev, no connection
+#      db     the coordination session (pgconn, session, setup)
+#      node   membership, standby, leaders, partitions, exec, the node's wiring
+#      serve  the status endpoint: reads the node through node.h's accessors
+#      cmd    main and the one-shot commands
+#    A file calls only files of its own folder or those below; news goes up through hooks.
+#    A .c file outside these folders is an error: a new file must be placed.
 #  - No source files call each other in a loop.
-#  - Only the db layer (and the one-shot commands, which run no loop) calls libpq
-#    functions that use a connection; the others only read results (PQgetvalue, ...).
-#  - Pure modules call no libev function (ev_*).
-# A source file that no layer names is an error: a new file must be placed.
-# Usage: check-layers.sh BUILD_DIR PURE_SOURCE...   (SRC_DIR=src by default)
+#  - Only db (and the one-shot commands, which run no loop) calls libpq functions that
+#    use a connection; the others only read results (PQgetvalue, ...).
+#  - core calls no libev function (ev_*).
+# Usage: check-layers.sh BUILD_DIR   (SRC_DIR=src by default; objects are BUILD_DIR/NAME.o)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v python3 >/dev/null || { echo "check-layers: python3 is needed (apt-get install python3)" >&2; exit 1; }
 command -v nm >/dev/null || { echo "check-layers: nm is needed (apt-get install binutils)" >&2; exit 1; }
 build=$1
-shift
-python3 - "${SRC_DIR:-src}" "$build" "$@" <<'PY'
+python3 - "${SRC_DIR:-src}" "$build" <<'PY'
 import glob, os, subprocess, sys
 
-src_dir, build, pure = sys.argv[1], sys.argv[2], {os.path.basename(p) for p in sys.argv[3:]}
-LAYERS = [
-    ('db', {'pgconn.c', 'session.c'}),
-    ('setup', {'setup.c', 'membership.c'}),
-    ('parts', {'standby.c', 'leader.c', 'leader_step.c', 'leader_intake.c', 'exec_runner.c',
-               'partitions.c', 'partitioner.c', 'sdnotify.c', 'node_status.c'}),
-    ('node', {'node.c'}),
-    ('serve', {'http.c', 'http_pages.c'}),
-    ('cmd', {'main.c', 'oneshot.c', 'cmd_check.c', 'cmd_status.c'}),
-]
-CONNECTION_ALLOWED = {'pgconn.c', 'session.c', 'oneshot.c', 'cmd_check.c', 'cmd_status.c'}
+src_dir, build = sys.argv[1], sys.argv[2]
+names = ['core', 'db', 'node', 'serve', 'cmd']
+CONNECTION_ALLOWED = {'oneshot.c', 'cmd_check.c', 'cmd_status.c'}   # and all of db
 # libpq functions that need no connection: reading a result, freeing, parsing a conninfo.
 RESULT_ONLY = {'PQgetvalue', 'PQntuples', 'PQnfields', 'PQgetisnull', 'PQgetlength',
                'PQresultStatus', 'PQresStatus', 'PQresultErrorMessage', 'PQresultErrorField',
@@ -46,14 +35,12 @@ RESULT_ONLY = {'PQgetvalue', 'PQntuples', 'PQnfields', 'PQgetisnull', 'PQgetleng
                'PQconninfoParse', 'PQconninfoFree', 'PQlibVersion'}
 
 layer = {}
-for rank, (_, files) in enumerate(LAYERS, start=1):
-    for f in files:
-        layer[f] = rank
-for f in pure:
-    layer[f] = 0
-names = ['pure'] + [n for n, _ in LAYERS]
+for rank, folder in enumerate(names):
+    for src in glob.glob(os.path.join(src_dir, folder, '*.c')):
+        layer[os.path.basename(src)] = rank
+CONNECTION_ALLOWED |= {f for f, r in layer.items() if names[r] == 'db'}
 
-sources = sorted(glob.glob(os.path.join(src_dir, '*.c')))
+sources = sorted(glob.glob(os.path.join(src_dir, '*.c')) + glob.glob(os.path.join(src_dir, '*', '*.c')))
 defined, used = {}, {}
 for src in sources:
     name = os.path.basename(src)
@@ -72,8 +59,7 @@ problems = []
 edges = {os.path.basename(s): set() for s in sources}
 for name in edges:
     if name not in layer:
-        problems.append(f'{name} is in no layer: place it (scripts/check-layers.sh, '
-                        'docs/ARCHITECTURE.md)')
+        problems.append(f'{name} is in no layer: move it into one of src/{{{",".join(names)}}}/')
 for name, symbols in sorted(used.items()):
     for sym in sorted(symbols):
         if sym in defined and defined[sym] != name:
@@ -87,7 +73,7 @@ for name, symbols in sorted(used.items()):
             problems.append(f'{name} calls {sym}, which uses the libpq connection: only the '
                             'db layer may')
         elif sym.startswith('ev_') and layer.get(name) == 0:
-            problems.append(f'{name} is a pure module but calls {sym} (libev)')
+            problems.append(f'{name} is in core (pure) but calls {sym} (libev)')
 
 # Tarjan's strongly connected components: any with two or more files is a loop.
 index, low, stack, on, loops, counter = {}, {}, [], set(), [], [0]
@@ -114,7 +100,7 @@ for p in problems:
     print(f'check-layers: {p}', file=sys.stderr)
 if problems:
     sys.exit(1)
-print(f'check-layers: {len(sources)} source files in {len(names)} layers, '
+print(f'check-layers: {len(sources)} source files in {len(names)} layers ({" < ".join(names)}), '
       f'{sum(map(len, edges.values()))} file-to-file calls, none upward, no loops; '
       'libpq connection only in the db layer')
 PY

@@ -22,7 +22,7 @@ trap cleanup EXIT
 dpkg -i "$deb"
 version=$(/usr/bin/clustered_nodes --version)
 echo "deb-smoke: installed: $version"
-[[ "$version" == "clustered_nodes $(sed -n 's/^#define CN_VERSION "\(.*\)"$/\1/p' src/version.h)"* ]] ||
+[[ "$version" == "clustered_nodes $(sed -n 's/^#define CN_VERSION "\(.*\)"$/\1/p' src/core/version.h)"* ]] ||
 	fail "--version says '$version'"
 for f in /usr/share/man/man8/clustered_nodes.8.gz /lib/systemd/system/clustered_nodes@.service \
 	/etc/clustered_nodes/clustered_nodes.conf /usr/share/clustered_nodes/sql/001_cluster_state.sql; do

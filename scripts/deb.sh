@@ -26,13 +26,13 @@ if ! dpkg-query -W -f='${Status}' dpkg-dev 2>/dev/null | grep -q 'install ok ins
 	apt-get install -y -qq --no-install-recommends dpkg-dev >/dev/null
 fi
 
-# The upstream version is src/version.h's; debian/changelog must agree.
-version=$(sed -n 's/^#define CN_VERSION "\(.*\)"$/\1/p' src/version.h)
+# The upstream version is src/core/version.h's; debian/changelog must agree.
+version=$(sed -n 's/^#define CN_VERSION "\(.*\)"$/\1/p' src/core/version.h)
 debversion=$(dpkg-parsechangelog -S Version)
 upstream=${debversion#*:}
 upstream=${upstream%-*}
 if [ -z "$version" ] || [ "$upstream" != "$version" ]; then
-	echo "deb: debian/changelog is at $debversion but src/version.h says ${version:-nothing};" >&2
+	echo "deb: debian/changelog is at $debversion but src/core/version.h says ${version:-nothing};" >&2
 	echo "deb: add an entry for $version-1 first (by hand, or dch -v $version-1 from devscripts)" >&2
 	exit 1
 fi
