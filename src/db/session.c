@@ -141,7 +141,16 @@ on_result(struct pgconn *c, const PGresult *res)
 	struct batch_stmt *st;
 
 	if (b == NULL || b->next >= b->nstmts) {
-		session_reset(s, "an answer arrived that nothing asked for");
+		/* The server's farewell (FATAL: terminating connection ...) can come while only
+		 * an empty batch, a bare sync, is waiting: it is the session's end, not a stray
+		 * answer. */
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+			char why[512];
+
+			pgconn_one_line(why, sizeof(why), PQresultErrorMessage(res));
+			session_reset(s, "session lost: %s", why);
+		} else
+			session_reset(s, "an answer arrived that nothing asked for");
 		return;
 	}
 	st = &b->stmts[b->next++];
