@@ -253,6 +253,24 @@ def cmd_report(results, out_json):
         target('startup', fp['startup_ms_p50'] <= 50,
                f"start-up to standby <= 50 ms: p50 {fp['startup_ms_p50']:.1f} ms")
 
+    idle = sorted({k.split('.')[1] for k in d if k.startswith('idle.')},
+                  key=lambda c: (int(c.split('_')[0][1:]), int(c.split('_')[1][1:])))
+    if idle:
+        figures['idle'] = {c: {m: d[f'idle.{c}.{m}'] for m in ('server_cpu_pct', 'xact_per_s',
+                                                              'nodes_cpu_pct')} for c in idle}
+        print('\nIdle cost: no notifications; server CPU from /proc (every backend), % of one core')
+        print(f"  {'K':>3} {'nodes':>6} {'server CPU %':>13} {'transactions/s':>15} {'nodes CPU %':>12}")
+        for c in idle:
+            row = figures['idle'][c]
+            print(f"  {c.split('_')[0][1:]:>3} {c.split('_')[1][1:]:>6} {row['server_cpu_pct']:>13.1f} "
+                  f"{row['xact_per_s']:>15.1f} {row['nodes_cpu_pct']:>12.1f}")
+        for k in ('1', '16'):
+            row = figures['idle'].get(f'k{k}_n51')
+            if row:
+                target(f'idle_k{k}_n51', row['server_cpu_pct'] <= 5 and row['xact_per_s'] <= 100,
+                       f"51 idle nodes at K = {k} cost <= 5 % of a core and <= 100 transactions/s: "
+                       f"{row['server_cpu_pct']:.1f} %, {row['xact_per_s']:.1f}/s")
+
     print('\nTargets')
     print('\n'.join(verdicts))
     with open(out_json, 'w') as f:

@@ -16,8 +16,10 @@ RAW="$ROOT/build/raw_listener"
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	DURATION=3 KILLS=5 IDLE_SECONDS=2 STARTUPS=5 SLOW_BURST=5000 PART_EVENTS=1500 MOVES=3
+	IDLE_NODES="1 11" IDLE_COST_SECONDS=3
 else
 	DURATION=10 KILLS=20 IDLE_SECONDS=5 STARTUPS=10 SLOW_BURST=20000 PART_EVENTS=6000 MOVES=10
+	IDLE_NODES="1 11 51 200" IDLE_COST_SECONDS=10
 fi
 LATENCY_RATE=1000
 TAKEOVER_RATE=500
@@ -41,7 +43,8 @@ rss_kib() { awk "/^$2:/ { print \$2 }" "/proc/$1/status"; }
 log_ts_us() { date -d "$1" +%s%6N; }
 pgb() { pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n "$@" postgres; }
 
-pgtmp_start max_connections=200 >/dev/null
+# 200 idle nodes take a session each.
+pgtmp_start max_connections=260 >/dev/null
 apply_schema >/dev/null
 pgtmp_psql -c "CREATE SEQUENCE IF NOT EXISTS bench_seq"
 echo "SELECT pg_notify('bench', 'x');" >"$WORK/notify.sql"
@@ -231,6 +234,56 @@ quiet_standbys() {
 	echo "  quiet standbys: NOTIFY rate alone $a1 / $a2, with 4 standbys $b" >&2
 }
 
+# ---- what idle nodes cost the server ----
+# "pid ticks" (user + system) of every PostgreSQL process: the postmaster and its children.
+server_ticks() {
+	local pm pid
+	pm=$(head -n 1 "$PGTMP_DIR/data/postmaster.pid")
+	for pid in "$pm" $(pgrep -P "$pm"); do
+		awk -v p="$pid" '{ print p, $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || true
+	done
+}
+# The ticks spent between two server_ticks snapshots: per process, a process that started
+# in between counted from 0 (one that ended in between is not counted).
+ticks_between() { awk 'NR == FNR { t0[$1] = $2; next } { s += $2 - ($1 in t0 ? t0[$1] : 0) } END { print s + 0 }' "$1" "$2"; }
+nodes_ticks() {
+	local pid total=0
+	for pid in "${NODE_PID[@]}"; do total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0))); done
+	echo "$total"
+}
+xacts() { q "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'"; }
+all_registered() {
+	[ "$(q "SELECT count(*) FROM clustered_nodes.members m JOIN pg_stat_activity a
+		ON a.pid = m.backend_pid WHERE m.cluster = '$1'")" = "$2" ]
+}
+all_partitions_led() {
+	[ "$(q "SELECT count(*) FROM clustered_nodes.cluster_state s JOIN pg_stat_activity a
+		ON a.pid = s.leader_pid WHERE s.cluster = '$1'")" = "$2" ]
+}
+# idle_cost K N: N idle nodes of a K-partition cluster, no notifications, for
+# IDLE_COST_SECONDS: the server's CPU (% of one core, every backend from /proc), its
+# transactions per second, and the nodes' own CPU.
+idle_cost() {
+	local k=$1 n=$2 cl=bench_idle_k$1_n$2 i s1 x0 x1 n0 n1 hz secs
+	hz=$(getconf CLK_TCK)
+	for ((i = 1; i <= n; i++)); do
+		start_node "$cl" "idle$i" --listen bench_idle --partitions "$k" >/dev/null 2>&1
+	done
+	wait_for "$n nodes registered" 60000 all_registered "$cl" "$n"
+	wait_for "$k partitions led" 60000 all_partitions_led "$cl" "$k"
+	sleep 2	# the joins' hand-overs settle: not a measurement of them
+	server_ticks >"$WORK/ticks0"; n0=$(nodes_ticks); x0=$(xacts)
+	secs=$IDLE_COST_SECONDS
+	sleep "$secs"	# the measurement window, not a wait for anything
+	server_ticks >"$WORK/ticks1"; n1=$(nodes_ticks); x1=$(xacts)
+	s1=$(ticks_between "$WORK/ticks0" "$WORK/ticks1")
+	record "idle.k${k}_n${n}.server_cpu_pct" "$(calc "$s1 * 100 / ($hz * $secs)")"
+	record "idle.k${k}_n${n}.xact_per_s" "$(calc "($x1 - $x0 - 2) / $secs")"
+	record "idle.k${k}_n${n}.nodes_cpu_pct" "$(calc "($n1 - $n0) * 100 / ($hz * $secs)")"
+	kill_nodes
+	echo "  idle cost K=$k, $n nodes: server $(calc "$s1 * 100 / ($hz * $secs)") % of a core, $(calc "($x1 - $x0 - 2) / $secs") transactions/s, nodes $(calc "($n1 - $n0) * 100 / ($hz * $secs)") %" >&2
+}
+
 # ---- latency at a fixed rate ----
 latency() {
 	local cl=bench_latency sent
@@ -359,6 +412,7 @@ takeover wait_sigkill sigkill wait
 takeover poll_sigterm sigterm poll
 takeover poll_terminate terminate poll
 footprint
+for k in 1 16; do for n in $IDLE_NODES; do idle_cost "$k" "$n"; done; done
 
 suffix=
 [ "$QUICK" = 1 ] && suffix=-quick
