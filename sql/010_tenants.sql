@@ -242,13 +242,6 @@ BEGIN
     END IF;
 END $$;
 
--- The same question as a boolean, for row-level security (false for a bad name).
-CREATE OR REPLACE FUNCTION clustered_nodes.may_act(p_cluster text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT clustered_nodes.name_problem(p_cluster) IS NULL
-       AND coalesce((SELECT pg_has_role(session_user, r.role, 'MEMBER')
-                     FROM clustered_nodes.cluster_roles r WHERE r.cluster = p_cluster), true)
-$$;
 
 -- May this cluster use the channel?  A bound channel: only clusters bound to its role.
 CREATE OR REPLACE FUNCTION clustered_nodes.may_use_channel(p_cluster text, p_channel text)
@@ -582,8 +575,8 @@ END $$;
 -- ---- reads: a login sees only the clusters it may act for ----
 -- The clusters bound to a role the login is not a member of.  The policies below compare
 -- each row with this list, computed once per query (an InitPlan: the function is wrapped
--- in a scalar subquery): a definer function called per row, may_act(), cost every
--- partition poll of every node a call per row read, most of a server core at 51 nodes.
+-- in a scalar subquery): a definer function called per row cost every partition poll of
+-- every node a call per row read, most of a server core at 51 nodes.
 CREATE OR REPLACE FUNCTION clustered_nodes.clusters_denied() RETURNS text[]
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(array_agg(r.cluster), '{}') FROM clustered_nodes.cluster_roles r
@@ -602,6 +595,10 @@ CREATE POLICY tenant_reads ON clustered_nodes.members FOR SELECT
     USING (NOT (cluster = ANY (coalesce((SELECT clustered_nodes.clusters_denied()), '{}'))));
 CREATE POLICY tenant_reads ON clustered_nodes.clusters FOR SELECT
     USING (NOT (cluster = ANY (coalesce((SELECT clustered_nodes.clusters_denied()), '{}'))));
+
+-- An earlier draft of this file asked may_act() per row in the policies above (dropped
+-- only now that no policy depends on it).
+DROP FUNCTION IF EXISTS clustered_nodes.may_act(text);
 
 INSERT INTO clustered_nodes.schema_migrations (version, name)
     VALUES (10, '010_tenants')

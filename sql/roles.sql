@@ -81,7 +81,6 @@ GRANT EXECUTE ON FUNCTION
     clustered_nodes.lock_holder(text, integer),
     clustered_nodes.evict(text, integer, integer, bigint),
     -- tenants (sql/010): row-level security asks clusters_denied() once per query
-    clustered_nodes.may_act(text),
     clustered_nodes.clusters_denied(),
     clustered_nodes.name_problem(text)
     TO clustered_nodes_node;

@@ -259,8 +259,8 @@ handler_failed(struct leader *l, size_t failing, const char *error)
 static bool
 step_failed(struct leader *l, const struct batch_outcome *o)
 {
-	if (!o->failed || o->failed_tag == TAG_HOUSEKEEPING)
-		return false;	/* housekeeping follows the COMMIT */
+	if (!o->failed)
+		return false;	/* (housekeeping has a batch of its own: on_housekept) */
 	if (o->failed_tag == TAG_ADVANCE && strcmp(o->sqlstate, SQLSTATE_LAYOUT_CHANGED) == 0) {
 		log_error("%s", o->error);
 		l->hooks->refused(l->owner, "the cluster's partitions changed while it ran");
