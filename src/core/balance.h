@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "partition.h"
+#include "event_route.h"
 
 #define BALANCE_FREE (-1)	/* nobody holds the partition's lock */
 #define BALANCE_BUSY (-2)	/* held by a session that is not a live member */

@@ -10,7 +10,7 @@
 
 #include "duration.h"
 #include "listen_addr.h"
-#include "partition.h"
+#include "event_route.h"
 #include "settings.h"
 
 #define HOUR_MS (3600UL * 1000)

@@ -8,7 +8,7 @@
 
 #include "log.h"
 #include "names.h"
-#include "partition.h"
+#include "event_route.h"
 
 #define MAX_CHANNELS 64
 #define DEFAULT_CLUSTER "default"

@@ -27,7 +27,7 @@ node_finish(struct node *n, int exit_code, const char *reason)
 	/* Nothing may fire after this: the loop still runs this pass's callbacks. */
 	leader_halt(&n->leader);
 	if (n->partitioned)
-		partitions_halt(&n->partitions);
+		leads_halt(&n->leads);
 	membership_forget(&n->membership);
 	session_stop(&n->session);
 	n->exit_code = exit_code;
@@ -71,7 +71,7 @@ on_lost(void *owner, const char *reason)
 	leader_forget(&n->leader);
 	standby_forget(&n->standby);
 	if (n->partitioned)
-		partitions_forget(&n->partitions);
+		leads_forget(&n->leads);
 	membership_forget(&n->membership);
 	n->stats.reconnects++;
 	fsm_set(&n->fsm, ST_DISCONNECTED, reason);
@@ -85,7 +85,7 @@ on_notify(void *owner, PGnotify *note)
 	struct node *n = owner;
 
 	if (n->partitioned) {
-		partitions_route(&n->partitions, note);
+		leads_route(&n->leads, note);
 		return;
 	}
 	if (strcmp(note->relname, EVENTS_CHANNEL) == 0) {
@@ -169,7 +169,7 @@ on_registered(void *owner)
 	struct node *n = owner;
 
 	if (n->partitioned)
-		partitions_begin(&n->partitions);
+		leads_begin(&n->leads);
 	else
 		standby_begin(&n->standby);
 }
@@ -189,7 +189,7 @@ on_housekeeping_due(void *owner)
 	if (n->stopping)
 		return;
 	if (n->partitioned) {
-		partitions_poke(&n->partitions);
+		leads_poke(&n->leads);
 		return;
 	}
 	standby_poke(&n->standby);
@@ -251,7 +251,7 @@ on_partitions_left(void *owner)
 	node_finish(owner, 0, "stopped after handing every partition over");
 }
 
-static const struct partitions_hooks partitions_hooks = {
+static const struct leads_hooks leads_hooks = {
 	.left = on_partitions_left,
 	.refused = on_refused,
 };
@@ -303,7 +303,7 @@ on_stop_signal(struct node *n, const char *signame)
 		break;
 	}
 	if (n->partitioned) {
-		partitions_stop(&n->partitions);
+		leads_stop(&n->leads);
 		return;
 	}
 	standby_stop(&n->standby);
@@ -365,7 +365,7 @@ sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_set_format(n->cfg->log_format);
 	standby_reload(&n->standby);
 	if (n->partitioned)
-		partitions_reload(&n->partitions);
+		leads_reload(&n->leads);
 	membership_reload(&n->membership);
 	if (changed == 0)
 		log_info("SIGHUP: configuration reloaded, nothing changed");
@@ -385,7 +385,7 @@ before_wait_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void) loop;
 	(void) revents;
 	if (n->partitioned)
-		partitions_before_wait(&n->partitions);
+		leads_before_wait(&n->leads);
 	else
 		leader_before_wait(&n->leader);
 	node_report_to_systemd(n);
@@ -481,8 +481,8 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 		return false;
 	n->partitioned = cfg->partitions > 1;
 	if (n->partitioned &&
-	    !partitions_init(&n->partitions, loop, &n->session, cfg, &n->fsm, &n->membership,
-			     &n->stats, n->timing_text.lease_ms, &limits, &partitions_hooks, n))
+	    !leads_init(&n->leads, loop, &n->session, cfg, &n->fsm, &n->membership,
+			     &n->stats, n->timing_text.lease_ms, &limits, &leads_hooks, n))
 		return false;
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
@@ -531,7 +531,7 @@ node_start(struct node *n)
 		 n->timing.answer_deadline_ms, n->cfg->lease_timeout_ms ? "on" : "off (no eviction)");
 	membership_start_timers(&n->membership);
 	if (n->partitioned) {
-		partitions_start_timers(&n->partitions, n->want_view);
+		leads_start_timers(&n->leads, n->want_view);
 	} else {
 		standby_start_timers(&n->standby);
 		leader_start_timers(&n->leader, n->want_view);
@@ -552,5 +552,5 @@ node_free(struct node *n)
 	leader_free(&n->leader);
 	sdnotify_close(&n->systemd);
 	if (n->partitioned)
-		partitions_free(&n->partitions);
+		leads_free(&n->leads);
 }

@@ -12,7 +12,7 @@
 #include "fsm.h"
 #include "leader.h"
 #include "membership.h"
-#include "partitions.h"
+#include "leads.h"
 #include "sdnotify.h"
 #include "session.h"
 #include "settings.h"
@@ -34,7 +34,7 @@ struct node {
 	struct leader leader;
 	/* --partitions K > 1: these instead of the standby and the single leader */
 	bool partitioned;
-	struct partitions partitions;
+	struct leads leads;
 	struct node_stats stats;
 	struct cluster_view view;	/* refreshed with heartbeats when HTTP is on */
 	struct fault_timing timing;
@@ -85,7 +85,7 @@ const struct config *node_config(const struct node *n);
 const struct cluster_view *node_view(const struct node *n);
 const struct node_stats *node_stats(const struct node *n);
 /* A session holding the lock without leading, as the standby (or, partitioned, the
- * partitioner) named it (pid 0: none). */
+ * acquirer) named it (pid 0: none). */
 const struct lock_squatter *node_lock_squatter(const struct node *n);
 /* Partitioned: how many partitions this node should take while a session that does not
  * lead them holds their lock; the lowest in *first (0 and -1 for a single leader). */

@@ -84,13 +84,13 @@ node_stats(const struct node *n)
 size_t
 node_backlog_bytes(const struct node *n)
 {
-	return n->partitioned ? partitions_backlog_bytes(&n->partitions) : n->leader.queue.bytes;
+	return n->partitioned ? leads_backlog_bytes(&n->leads) : n->leader.queue.bytes;
 }
 
 int
 node_partition_count(const struct node *n)
 {
-	return n->partitioned ? n->partitions.count : 1;
+	return n->partitioned ? n->leads.count : 1;
 }
 
 void
@@ -107,8 +107,8 @@ node_partition_status(const struct node *n, int p, struct partition_status *out)
 		out->here = node_state_holds_lock(n->fsm.state);
 		return;
 	}
-	slot = &n->partitions.slots[p];
-	v = &n->partitions.partitioner.view[p];
+	slot = &n->leads.slots[p];
+	v = &n->leads.acquirer.view[p];
 	if (node_state_holds_lock(slot->fsm.state)) {
 		out->leader = n->cfg->node;
 		out->term = slot->leader.term;
@@ -125,7 +125,7 @@ int
 node_partitions_led(const struct node *n)
 {
 	if (n->partitioned)
-		return partitions_led(&n->partitions);
+		return leads_led(&n->leads);
 	return node_state_holds_lock(n->fsm.state) ? 1 : 0;
 }
 
@@ -138,7 +138,7 @@ partition_totals(const struct node *n, long long *counter, long long *term)
 
 	*counter = 0;
 	*term = 0;
-	for (int p = 0; p < n->partitions.count; p++) {
+	for (int p = 0; p < n->leads.count; p++) {
 		node_partition_status(n, p, &st);
 		*counter += st.counter;
 		if (st.term > *term)
@@ -149,20 +149,20 @@ partition_totals(const struct node *n, long long *counter, long long *term)
 const struct lock_squatter *
 node_lock_squatter(const struct node *n)
 {
-	return n->partitioned ? &n->partitions.partitioner.squatter : &n->standby.squatter;
+	return n->partitioned ? &n->leads.acquirer.squatter : &n->standby.squatter;
 }
 
 int
 node_lock_squatter_partition(const struct node *n)
 {
-	return n->partitioned ? n->partitions.partitioner.squatter_partition : 0;
+	return n->partitioned ? n->leads.acquirer.squatter_partition : 0;
 }
 
 int
 node_squatted_partitions(const struct node *n, int *first)
 {
 	*first = -1;
-	return n->partitioned ? partitioner_squatted(&n->partitions.partitioner, first) : 0;
+	return n->partitioned ? acquirer_squatted(&n->leads.acquirer, first) : 0;
 }
 
 /* ---- systemd ---- */
@@ -185,7 +185,7 @@ describe_for_systemd(struct node *n, char *role, size_t role_size, char *counter
 		snprintf(role, role_size, "%s", node_state_name(st));
 	} else if (n->partitioned) {
 		snprintf(role, role_size, "leading %d of %d partitions of cluster %s",
-			 partitions_led(&n->partitions), n->partitions.count, n->cfg->cluster);
+			 leads_led(&n->leads), n->leads.count, n->cfg->cluster);
 		snprintf(counter, counter_size, ", counters sum %lld", node_known_counter(n));
 	} else if (node_state_holds_lock(st)) {
 		snprintf(role, role_size, "leader of cluster %s, term %lld", n->cfg->cluster,

@@ -17,7 +17,7 @@
 
 #include "lockkey.h"
 #include "log.h"
-#include "partitions.h"
+#include "leads.h"
 #include "queries.h"
 
 /* A partition's step is never budgeted below this: a commit per step must stay cheap
@@ -28,7 +28,7 @@
 
 /* The first partition after the last turn's that waits for one, or -1. */
 static int
-next_waiting(const struct partitions *ps)
+next_waiting(const struct leads *ps)
 {
 	for (int i = 1; i <= ps->count; i++) {
 		int p = (ps->turn_last + i) % ps->count;
@@ -42,7 +42,7 @@ next_waiting(const struct partitions *ps)
 static bool
 may_step(void *owner, struct leader *l)
 {
-	struct partitions *ps = owner;
+	struct leads *ps = owner;
 	int first;
 
 	if (ps->turn_holder >= 0)
@@ -57,7 +57,7 @@ may_step(void *owner, struct leader *l)
 static void
 step_over(void *owner, struct leader *l)
 {
-	struct partitions *ps = owner;
+	struct leads *ps = owner;
 
 	if (ps->turn_holder == l->partition) {
 		ps->turn_holder = -1;
@@ -68,7 +68,7 @@ step_over(void *owner, struct leader *l)
 /* ---- leaving ---- */
 
 static bool
-any_led(const struct partitions *ps)
+any_led(const struct leads *ps)
 {
 	for (int p = 0; p < ps->count; p++)
 		if (ps->slots[p].fsm.state != ST_STANDBY)
@@ -79,7 +79,7 @@ any_led(const struct partitions *ps)
 static void
 on_left(void *ctx, const struct batch_outcome *o)
 {
-	struct partitions *ps = ctx;
+	struct leads *ps = ctx;
 
 	if (o->failed)
 		log_warn("could not remove our members row: %s", o->error);
@@ -89,7 +89,7 @@ on_left(void *ctx, const struct batch_outcome *o)
 /* Every partition handed over: remove our members row and wake the others, which now
  * count one node less and take what we gave. */
 static void
-leave_if_done(struct partitions *ps)
+leave_if_done(struct leads *ps)
 {
 	const char *params[] = {ps->cfg->cluster};
 
@@ -103,25 +103,25 @@ leave_if_done(struct partitions *ps)
 	fsm_set(ps->node_fsm, ST_LEAVING, "every partition handed over: deregistering");
 }
 
-/* ---- the leaders' and the partitioner's news ---- */
+/* ---- the leaders' and the acquirer's news ---- */
 
 static void
 on_released(void *owner, struct leader *l, const char *reason)
 {
-	struct partitions *ps = owner;
+	struct leads *ps = owner;
 
 	leader_halt(l);
 	fsm_restart(l->fsm, reason);
 	if (ps->stopping)
 		leave_if_done(ps);
 	else
-		partitioner_poll_soon(&ps->partitioner);
+		acquirer_poll_soon(&ps->acquirer);
 }
 
 static void
 on_refused(void *owner, const char *reason)
 {
-	struct partitions *ps = owner;
+	struct leads *ps = owner;
 
 	ps->hooks->refused(ps->owner, reason);
 }
@@ -136,7 +136,7 @@ static const struct leader_hooks leader_hooks = {
 static void
 on_won(void *owner, int p)
 {
-	struct partitions *ps = owner;
+	struct leads *ps = owner;
 	struct partition_slot *slot = &ps->slots[p];
 
 	fsm_set(&slot->fsm, ST_ACQUIRING, "its lock was free");
@@ -148,7 +148,7 @@ on_won(void *owner, int p)
 static void
 on_hand_over(void *owner, int p)
 {
-	struct partitions *ps = owner;
+	struct leads *ps = owner;
 	struct leader *l = &ps->slots[p].leader;
 
 	if (l->stopping)
@@ -160,12 +160,12 @@ on_hand_over(void *owner, int p)
 static enum node_state
 state_of(void *owner, int p)
 {
-	struct partitions *ps = owner;
+	struct leads *ps = owner;
 
 	return ps->slots[p].fsm.state;
 }
 
-static const struct partitioner_hooks partitioner_hooks = {
+static const struct acquirer_hooks acquirer_hooks = {
 	.won = on_won,
 	.hand_over = on_hand_over,
 	.state_of = state_of,
@@ -175,7 +175,7 @@ static const struct partitioner_hooks partitioner_hooks = {
 
 /* "cluster<US>partition": a durable event of that partition was committed. */
 static void
-route_wake_up(struct partitions *ps, const char *payload)
+route_wake_up(struct leads *ps, const char *payload)
 {
 	const char *sep = strrchr(payload, '\x1f');
 	size_t len = strlen(ps->cfg->cluster);
@@ -195,7 +195,7 @@ route_wake_up(struct partitions *ps, const char *payload)
 
 /* "partition:term" from our own take-over transaction. */
 static void
-route_fence(struct partitions *ps, const PGnotify *note)
+route_fence(struct leads *ps, const PGnotify *note)
 {
 	long p;
 	long long term;
@@ -207,7 +207,7 @@ route_fence(struct partitions *ps, const PGnotify *note)
 }
 
 void
-partitions_route(struct partitions *ps, PGnotify *note)
+leads_route(struct leads *ps, PGnotify *note)
 {
 	int p;
 
@@ -217,7 +217,7 @@ partitions_route(struct partitions *ps, PGnotify *note)
 		route_fence(ps, note);
 	} else if (strcmp(note->relname, HANDOFF_CHANNEL) == 0) {
 		if (strcmp(note->extra, ps->cfg->cluster) == 0)
-			partitioner_poll_soon(&ps->partitioner);
+			acquirer_poll_soon(&ps->acquirer);
 	} else {
 		p = partition_of_payload(&ps->cfg->partition_key, note->extra, strlen(note->extra),
 					 ps->count);
@@ -233,16 +233,16 @@ partitions_route(struct partitions *ps, PGnotify *note)
 /* ---- the node's calls ---- */
 
 void
-partitions_begin(struct partitions *ps)
+leads_begin(struct leads *ps)
 {
 	ps->turn_holder = -1;
 	ps->leaving = false;
 	fsm_set(ps->node_fsm, ST_STANDBY, "registered; taking our share of the partitions");
-	partitioner_begin(&ps->partitioner);
+	acquirer_begin(&ps->acquirer);
 }
 
 void
-partitions_before_wait(struct partitions *ps)
+leads_before_wait(struct leads *ps)
 {
 	/* Starting after the last turn's partition, so that each gets its turn. */
 	for (int i = 1; i <= ps->count; i++)
@@ -250,18 +250,18 @@ partitions_before_wait(struct partitions *ps)
 }
 
 void
-partitions_poke(struct partitions *ps)
+leads_poke(struct leads *ps)
 {
 	if (ps->stopping)
 		return;
-	partitioner_poke(&ps->partitioner);
+	acquirer_poke(&ps->acquirer);
 }
 
 void
-partitions_stop(struct partitions *ps)
+leads_stop(struct leads *ps)
 {
 	ps->stopping = true;
-	partitioner_halt(&ps->partitioner);
+	acquirer_halt(&ps->acquirer);
 	for (int p = 0; p < ps->count; p++)
 		if (node_state_holds_lock(ps->slots[p].fsm.state))
 			leader_stop(&ps->slots[p].leader);
@@ -269,9 +269,9 @@ partitions_stop(struct partitions *ps)
 }
 
 void
-partitions_forget(struct partitions *ps)
+leads_forget(struct leads *ps)
 {
-	partitioner_halt(&ps->partitioner);
+	acquirer_halt(&ps->acquirer);
 	for (int p = 0; p < ps->count; p++) {
 		struct partition_slot *slot = &ps->slots[p];
 
@@ -283,9 +283,9 @@ partitions_forget(struct partitions *ps)
 }
 
 void
-partitions_halt(struct partitions *ps)
+leads_halt(struct leads *ps)
 {
-	partitioner_halt(&ps->partitioner);
+	acquirer_halt(&ps->acquirer);
 	for (int p = 0; p < ps->count; p++) {
 		leader_halt(&ps->slots[p].leader);
 		leader_stop_timers(&ps->slots[p].leader);
@@ -293,13 +293,13 @@ partitions_halt(struct partitions *ps)
 }
 
 void
-partitions_reload(struct partitions *ps)
+leads_reload(struct leads *ps)
 {
-	partitioner_reload(&ps->partitioner);
+	acquirer_reload(&ps->acquirer);
 }
 
 int
-partitions_led(const struct partitions *ps)
+leads_led(const struct leads *ps)
 {
 	int n = 0;
 
@@ -310,7 +310,7 @@ partitions_led(const struct partitions *ps)
 }
 
 size_t
-partitions_backlog_bytes(const struct partitions *ps)
+leads_backlog_bytes(const struct leads *ps)
 {
 	size_t bytes = 0;
 
@@ -320,10 +320,10 @@ partitions_backlog_bytes(const struct partitions *ps)
 }
 
 bool
-partitions_init(struct partitions *ps, struct ev_loop *loop, struct session *session,
+leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		const struct config *cfg, struct fsm *node_fsm, struct membership *membership,
 		struct node_stats *stats, const char *lease_ms_text,
-		const struct leader_limits *limits, const struct partitions_hooks *hooks,
+		const struct leader_limits *limits, const struct leads_hooks *hooks,
 		void *owner)
 {
 	struct leader_limits partition_limits = *limits;
@@ -364,26 +364,26 @@ partitions_init(struct partitions *ps, struct ev_loop *loop, struct session *ses
 		leader_set_partition(&slot->leader, p, slot->lock_key_text,
 				     cfg->backlog_limit / (unsigned long) ps->count);
 	}
-	return partitioner_init(&ps->partitioner, loop, session, cfg, membership,
-				(const char (*)[24]) ps->lock_keys, &partitioner_hooks, ps);
+	return acquirer_init(&ps->acquirer, loop, session, cfg, membership,
+				(const char (*)[24]) ps->lock_keys, &acquirer_hooks, ps);
 }
 
 void
-partitions_start_timers(struct partitions *ps, bool want_view)
+leads_start_timers(struct leads *ps, bool want_view)
 {
 	for (int p = 0; p < ps->count; p++)
 		leader_start_timers(&ps->slots[p].leader, want_view);
 }
 
 void
-partitions_free(struct partitions *ps)
+leads_free(struct leads *ps)
 {
 	if (ps->slots != NULL)
 		for (int p = 0; p < ps->count; p++)
 			leader_free(&ps->slots[p].leader);
 	free(ps->slots);
 	free(ps->lock_keys);
-	partitioner_free(&ps->partitioner);
+	acquirer_free(&ps->acquirer);
 	ps->slots = NULL;
 	ps->lock_keys = NULL;
 }

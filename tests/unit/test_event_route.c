@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "json_field.h"
-#include "partition.h"
+#include "event_route.h"
 #include "suites.h"
 
 struct sql_case {

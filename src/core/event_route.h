@@ -1,8 +1,8 @@
 /* Which partition an event belongs to: its key (the payload, the text before a separator,
  * or a top-level JSON field) hashed with FNV-1a-32 modulo the partition count, exactly as
  * clustered_nodes.key_of() and clustered_nodes.partition_of() do in SQL (sql/008). */
-#ifndef CN_PARTITION_H
-#define CN_PARTITION_H
+#ifndef CN_EVENT_ROUTE_H
+#define CN_EVENT_ROUTE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,8 +3,8 @@
  * which members are alive, lets balance_plan() decide, tries the locks of the partitions
  * to take, asks for the hand-over of surplus ones, and ends the sessions of hung leaders
  * and of lock holders that do not lead. */
-#ifndef CN_PARTITIONER_H
-#define CN_PARTITIONER_H
+#ifndef CN_ACQUIRER_H
+#define CN_ACQUIRER_H
 
 #include <stdbool.h>
 
@@ -18,7 +18,7 @@
 #include "settings.h"
 #include "squatter.h"
 
-struct partitioner_hooks {
+struct acquirer_hooks {
 	/* This session now holds partition p's lock: take the lead. */
 	void (*won)(void *owner, int partition);
 	/* Another node waits for partition p: hand it over. */
@@ -40,12 +40,12 @@ struct partition_view {
 	double refused_since;	/* monotonic: its lock refused while nobody leads it; 0 */
 };
 
-struct partitioner {
+struct acquirer {
 	struct ev_loop *loop;
 	struct session *session;
 	const struct config *cfg;
 	struct membership *membership;
-	const struct partitioner_hooks *hooks;
+	const struct acquirer_hooks *hooks;
 	void *owner;
 	const char (*lock_keys)[24];	/* each partition's lock key, as text */
 	ev_timer poll_timer;
@@ -69,26 +69,26 @@ struct partitioner {
 	int squatter_partition;
 };
 
-bool partitioner_init(struct partitioner *pt, struct ev_loop *loop, struct session *session,
+bool acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session,
 		      const struct config *cfg, struct membership *membership,
-		      const char (*lock_keys)[24], const struct partitioner_hooks *hooks,
+		      const char (*lock_keys)[24], const struct acquirer_hooks *hooks,
 		      void *owner);
-void partitioner_free(struct partitioner *pt);
+void acquirer_free(struct acquirer *pt);
 /* How many partitions this node was told to take while another session holds their lock
  * without leading them (longer than a moment: SQUATTED_AFTER_S or two poll intervals);
  * the lowest in *first.  A squatter, or a node stopped between winning and leading. */
-int partitioner_squatted(const struct partitioner *pt, int *first);
-void partitioner_stop_timers(struct partitioner *pt);
+int acquirer_squatted(const struct acquirer *pt, int *first);
+void acquirer_stop_timers(struct acquirer *pt);
 /* poll_interval changed (SIGHUP). */
-void partitioner_reload(struct partitioner *pt);
+void acquirer_reload(struct acquirer *pt);
 
 /* Registered: listen for hand-overs and poll at once. */
-void partitioner_begin(struct partitioner *pt);
+void acquirer_begin(struct acquirer *pt);
 /* A hand-over was announced, or ours is done: poll at the next chance. */
-void partitioner_poll_soon(struct partitioner *pt);
-/* Housekeeping is due: an idle partitioner polls now, carrying it. */
-void partitioner_poke(struct partitioner *pt);
+void acquirer_poll_soon(struct acquirer *pt);
+/* Housekeeping is due: an idle acquirer polls now, carrying it. */
+void acquirer_poke(struct acquirer *pt);
 /* Stop requested, or the session is gone: no more polls or takes (until begin). */
-void partitioner_halt(struct partitioner *pt);
+void acquirer_halt(struct acquirer *pt);
 
 #endif

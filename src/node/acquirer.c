@@ -11,23 +11,23 @@
 
 #include "escape.h"
 #include "log.h"
-#include "partitioner.h"
+#include "acquirer.h"
 #include "queries.h"
 #include "util.h"
 
 /* A partition left free this long is taken by whoever sees it, balance or not. */
 #define STALE_FREE_S 1.0
 
-enum partitioner_tag { TAG_LISTEN, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY, TAG_EVICT };
+enum acquirer_tag { TAG_LISTEN, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY, TAG_EVICT };
 
-static void poll_map(struct partitioner *pt);
+static void poll_map(struct acquirer *pt);
 
 /* ---- reading the map ---- */
 
 static void
 read_map(void *ctx, const PGresult *res)
 {
-	struct partitioner *pt = ctx;
+	struct acquirer *pt = ctx;
 	double now = ev_now(pt->loop);
 
 	for (int r = 0; r < PQntuples(res) && PQnfields(res) >= 8; r++) {
@@ -54,7 +54,7 @@ read_map(void *ctx, const PGresult *res)
 static void
 read_members(void *ctx, const PGresult *res)
 {
-	struct partitioner *pt = ctx;
+	struct acquirer *pt = ctx;
 	int n = PQntuples(res);
 
 	if (n > BALANCE_MAX_NODES)
@@ -65,7 +65,7 @@ read_members(void *ctx, const PGresult *res)
 }
 
 static int
-member_index(const struct partitioner *pt, const char *name)
+member_index(const struct acquirer *pt, const char *name)
 {
 	for (int i = 0; i < pt->nmembers; i++)
 		if (strcmp(pt->members[i], name) == 0)
@@ -78,7 +78,7 @@ member_index(const struct partitioner *pt, const char *name)
 static void
 read_evicted(void *ctx, const PGresult *res)
 {
-	struct partitioner *pt = ctx;
+	struct acquirer *pt = ctx;
 	char user[ESCAPE_MAX_LEN(64)], app[ESCAPE_MAX_LEN(64)], member[ESCAPE_MAX_LEN(64)];
 
 	if (PQntuples(res) < 1)
@@ -101,11 +101,11 @@ read_evicted(void *ctx, const PGresult *res)
 static void
 on_evicted(void *ctx, const struct batch_outcome *o)
 {
-	struct partitioner *pt = ctx;
+	struct acquirer *pt = ctx;
 
 	if (!o->failed) {
 		pt->evict_error[0] = '\0';
-		partitioner_poll_soon(pt);
+		acquirer_poll_soon(pt);
 		return;
 	}
 	/* Logged once, retried no sooner than the next poll interval: it must not spin. */
@@ -119,7 +119,7 @@ on_evicted(void *ctx, const struct batch_outcome *o)
 static void
 read_squatter(void *ctx, const PGresult *res)
 {
-	struct partitioner *pt = ctx;
+	struct acquirer *pt = ctx;
 	struct lock_squatter *q = &pt->squatter;
 	const int cols[] = {1, 2, 3, 4};
 	char *dst[] = {q->user, q->application, q->client, q->member};
@@ -135,7 +135,7 @@ read_squatter(void *ctx, const PGresult *res)
 #define SQUATTED_AFTER_S 1.0
 
 int
-partitioner_squatted(const struct partitioner *pt, int *first)
+acquirer_squatted(const struct acquirer *pt, int *first)
 {
 	double now = ev_now(pt->loop), after = 2.0 * (double) pt->cfg->poll_interval_ms / 1000.0;
 	int n = 0;
@@ -157,7 +157,7 @@ partitioner_squatted(const struct partitioner *pt, int *first)
 
 /* At most one eviction per poll interval; false if none was due. */
 static bool
-evict_one(struct partitioner *pt, const int *mine)
+evict_one(struct acquirer *pt, const int *mine)
 {
 	double now = ev_now(pt->loop);
 	unsigned long lease = pt->cfg->lease_timeout_ms;
@@ -212,7 +212,7 @@ read_try(void *ctx, const PGresult *res)
 static void
 on_tried(void *ctx, const struct batch_outcome *o)
 {
-	struct partitioner *pt = ctx;
+	struct acquirer *pt = ctx;
 
 	pt->in_flight = false;
 	if (o->failed) {
@@ -232,7 +232,7 @@ on_tried(void *ctx, const struct batch_outcome *o)
 }
 
 static void
-try_locks(struct partitioner *pt, const struct balance_plan *plan)
+try_locks(struct acquirer *pt, const struct balance_plan *plan)
 {
 	double now = ev_now(pt->loop);
 
@@ -254,7 +254,7 @@ try_locks(struct partitioner *pt, const struct balance_plan *plan)
 /* ---- planning ---- */
 
 static void
-plan_moves(struct partitioner *pt)
+plan_moves(struct acquirer *pt)
 {
 	struct balance_facts f = {.partitions = pt->cfg->partitions, .nodes = pt->nmembers};
 	struct balance_plan plan;
@@ -284,7 +284,7 @@ plan_moves(struct partitioner *pt)
 	}
 	balance_plan(&f, &plan);
 	pt->target = plan.target;
-	if (pt->squatter.pid != 0 && partitioner_squatted(pt, &(int) {0}) == 0)
+	if (pt->squatter.pid != 0 && acquirer_squatted(pt, &(int) {0}) == 0)
 		memset(&pt->squatter, 0, sizeof(pt->squatter));	/* gone: shown no more */
 	for (int i = 0; i < plan.nrelease; i++) {
 		enum node_state st = pt->hooks->state_of(pt->owner, plan.release[i]);
@@ -301,7 +301,7 @@ plan_moves(struct partitioner *pt)
 static void
 on_polled(void *ctx, const struct batch_outcome *o)
 {
-	struct partitioner *pt = ctx;
+	struct acquirer *pt = ctx;
 
 	pt->in_flight = false;
 	if (o->failed && o->failed_tag != TAG_HOUSEKEEPING) {
@@ -320,7 +320,7 @@ on_polled(void *ctx, const struct batch_outcome *o)
 }
 
 static void
-poll_map(struct partitioner *pt)
+poll_map(struct acquirer *pt)
 {
 	char partitions[12];
 	const char *map_params[] = {pt->cfg->cluster, partitions};
@@ -347,7 +347,7 @@ poll_map(struct partitioner *pt)
 static void
 poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct partitioner *pt = container_of(w, struct partitioner, poll_timer);
+	struct acquirer *pt = container_of(w, struct acquirer, poll_timer);
 
 	(void) loop;
 	(void) revents;
@@ -358,7 +358,7 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* ---- the node's calls ---- */
 
 void
-partitioner_begin(struct partitioner *pt)
+acquirer_begin(struct acquirer *pt)
 {
 	pt->running = true;
 	pt->in_flight = false;
@@ -376,7 +376,7 @@ partitioner_begin(struct partitioner *pt)
 }
 
 void
-partitioner_poll_soon(struct partitioner *pt)
+acquirer_poll_soon(struct acquirer *pt)
 {
 	if (!pt->running)
 		return;
@@ -387,14 +387,14 @@ partitioner_poll_soon(struct partitioner *pt)
 }
 
 void
-partitioner_poke(struct partitioner *pt)
+acquirer_poke(struct acquirer *pt)
 {
 	if (pt->running && !pt->in_flight)
 		poll_map(pt);
 }
 
 void
-partitioner_halt(struct partitioner *pt)
+acquirer_halt(struct acquirer *pt)
 {
 	pt->running = false;
 	pt->in_flight = false;
@@ -403,7 +403,7 @@ partitioner_halt(struct partitioner *pt)
 }
 
 void
-partitioner_reload(struct partitioner *pt)
+acquirer_reload(struct acquirer *pt)
 {
 	if (!pt->running)
 		return;
@@ -414,15 +414,15 @@ partitioner_reload(struct partitioner *pt)
 }
 
 void
-partitioner_stop_timers(struct partitioner *pt)
+acquirer_stop_timers(struct acquirer *pt)
 {
 	ev_timer_stop(pt->loop, &pt->poll_timer);
 }
 
 bool
-partitioner_init(struct partitioner *pt, struct ev_loop *loop, struct session *session,
+acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session,
 		 const struct config *cfg, struct membership *membership,
-		 const char (*lock_keys)[24], const struct partitioner_hooks *hooks, void *owner)
+		 const char (*lock_keys)[24], const struct acquirer_hooks *hooks, void *owner)
 {
 	memset(pt, 0, sizeof(*pt));
 	pt->loop = loop;
@@ -438,7 +438,7 @@ partitioner_init(struct partitioner *pt, struct ev_loop *loop, struct session *s
 }
 
 void
-partitioner_free(struct partitioner *pt)
+acquirer_free(struct acquirer *pt)
 {
 	free(pt->members);
 	pt->members = NULL;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "json_field.h"
-#include "partition.h"
+#include "event_route.h"
 
 #define FNV32_OFFSET_BASIS 2166136261u
 #define FNV32_PRIME 16777619u
