@@ -284,6 +284,43 @@ idle_cost() {
 	echo "  idle cost K=$k, $n nodes: server $(calc "$s1 * 100 / ($hz * $secs)") % of a core, $(calc "($x1 - $x0 - 2) / $secs") transactions/s, nodes $(calc "($n1 - $n0) * 100 / ($hz * $secs)") %" >&2
 }
 
+# ---- partition takeover: one of N nodes SIGKILLed, KILLS times ----
+# Every partition led by a live node other than $3 (the victim).
+led_without() {
+	[ "$(q "SELECT count(*) FROM clustered_nodes.cluster_state s JOIN pg_stat_activity a
+		ON a.pid = s.leader_pid WHERE s.cluster = '$1' AND s.leader <> '$3'")" = "$2" ]
+}
+# Each node leads K/N partitions (rounded either way).
+balanced() {
+	local shape lo=$(($2 / $3)) hi=$((($2 + $3 - 1) / $3))
+	shape=$(q "SELECT string_agg(c::text, ' ') FROM (SELECT count(*) c FROM clustered_nodes.cluster_state s
+		JOIN pg_stat_activity a ON a.pid = s.leader_pid WHERE s.cluster = '$1' GROUP BY s.leader) x")
+	[ "$(wc -w <<<"$shape")" = "$3" ] || return 1
+	for c in $shape; do [ "$c" -ge "$lo" ] && [ "$c" -le "$hi" ] || return 1; done
+	all_partitions_led "$1" "$2"
+}
+# partition_takeover K N: from the kill to the last of the victim's partitions led again,
+# read from the takers' own log lines, not from psql's polling of the map.
+partition_takeover() {
+	local k=$1 n=$2 cl=bench_ptk_k$1_n$2 i victim t_kill last
+	for ((i = 1; i <= n; i++)); do
+		start_node "$cl" "pt$i" --listen bench_pt --partitions "$k" >/dev/null 2>&1
+	done
+	wait_for "$k partitions spread over $n nodes" 60000 balanced "$cl" "$k" "$n"
+	for ((i = 1; i <= KILLS; i++)); do
+		victim=pt$(( (i % n) + 1 ))
+		t_kill=$(now_us)
+		{ kill -9 "${NODE_PID[$victim]}"; wait "${NODE_PID[$victim]}"; } 2>/dev/null || true
+		wait_for "$victim's partitions led again" 10000 led_without "$cl" "$k" "$victim"
+		last=$($ANALYZE last-leading-after "$t_kill" "$WORK/$cl".*.log)
+		record "part_takeover.k${k}_n${n}.ms" "$(calc "($last - $t_kill) / 1000")"
+		start_node "$cl" "$victim" --listen bench_pt --partitions "$k" >/dev/null 2>&1
+		wait_for "$k partitions spread over $n nodes again" 60000 balanced "$cl" "$k" "$n"
+	done
+	kill_nodes
+	echo "  partition takeover K=$k, $n nodes: $KILLS kills" >&2
+}
+
 # ---- latency at a fixed rate ----
 latency() {
 	local cl=bench_latency sent
@@ -411,6 +448,8 @@ takeover poll_sigkill sigkill poll
 takeover wait_sigkill sigkill wait
 takeover poll_sigterm sigterm poll
 takeover poll_terminate terminate poll
+partition_takeover 8 4
+partition_takeover 64 10
 footprint
 for k in 1 16; do for n in $IDLE_NODES; do idle_cost "$k" "$n"; done; done
 

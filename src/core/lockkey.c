@@ -17,38 +17,44 @@ fnv1a64(uint64_t hash, const char *bytes, size_t len)
 	return hash;
 }
 
-static int64_t
-key_for(const char *prefix, const char *cluster)
-{
-	uint64_t hash = fnv1a64(FNV64_OFFSET_BASIS, prefix, strlen(prefix));
+static int64_t partition_key_for(const char *prefix, const char *cluster, int partition);
 
-	hash = fnv1a64(hash, cluster, strlen(cluster));
-	/* Two's-complement reinterpretation, as PostgreSQL stores bigint. */
-	return (int64_t) hash;
-}
-
+/* Two's-complement reinterpretation of the hash, as PostgreSQL stores bigint. */
 int64_t
 lock_key_for_cluster(const char *cluster)
 {
-	return key_for("clustered_nodes:", cluster);
+	return partition_key_for("clustered_nodes:", cluster, 0);
 }
 
 int64_t
 handoff_key_for_cluster(const char *cluster)
 {
-	return key_for("clustered_nodes_handoff:", cluster);
+	return partition_key_for("clustered_nodes_handoff:", cluster, 0);
+}
+
+/* prefix + cluster + US + partition in decimal; partition 0 is prefix + cluster. */
+static int64_t
+partition_key_for(const char *prefix, const char *cluster, int partition)
+{
+	char suffix[16];
+	uint64_t hash;
+
+	hash = fnv1a64(FNV64_OFFSET_BASIS, prefix, strlen(prefix));
+	hash = fnv1a64(hash, cluster, strlen(cluster));
+	if (partition == 0)
+		return (int64_t) hash;
+	snprintf(suffix, sizeof(suffix), "\x1f%d", partition);
+	return (int64_t) fnv1a64(hash, suffix, strlen(suffix));
 }
 
 int64_t
 lock_key_for_partition(const char *cluster, int partition)
 {
-	char suffix[16];
-	uint64_t hash;
+	return partition_key_for("clustered_nodes:", cluster, partition);
+}
 
-	if (partition == 0)
-		return lock_key_for_cluster(cluster);
-	snprintf(suffix, sizeof(suffix), "\x1f%d", partition);
-	hash = fnv1a64(FNV64_OFFSET_BASIS, "clustered_nodes:", strlen("clustered_nodes:"));
-	hash = fnv1a64(hash, cluster, strlen(cluster));
-	return (int64_t) fnv1a64(hash, suffix, strlen(suffix));
+int64_t
+handoff_key_for_partition(const char *cluster, int partition)
+{
+	return partition_key_for("clustered_nodes_handoff:", cluster, partition);
 }

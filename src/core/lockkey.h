@@ -30,4 +30,11 @@ int64_t handoff_key_for_cluster(const char *cluster);
  */
 int64_t lock_key_for_partition(const char *cluster, int partition);
 
+/*
+ * A partition's handoff key, held by its leader alongside the lock: partition 0 has the
+ * cluster's handoff key; partition p > 0 hashes "clustered_nodes_handoff:" + cluster + US +
+ * p.  Other nodes wait on it in shared mode to hear of the leader's end at once.
+ */
+int64_t handoff_key_for_partition(const char *cluster, int partition);
+
 #endif

@@ -57,3 +57,11 @@ fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
 	snprintf(out->client_user_timeout, sizeof(out->client_user_timeout), "%lu",
 		 t->client_user_timeout_ms);
 }
+
+unsigned long
+look_interval_ms(unsigned long lease_timeout_ms, unsigned long heartbeat_interval_ms)
+{
+	unsigned long ms = lease_timeout_ms ? lease_timeout_ms / 4 : heartbeat_interval_ms;
+
+	return ms > heartbeat_interval_ms ? heartbeat_interval_ms : ms;
+}

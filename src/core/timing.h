@@ -54,6 +54,16 @@ struct fault_timing_text {
 void fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
 			 struct fault_timing_text *out);
 
+/*
+ * How long a node that leads nothing (or not the partition in question) goes without
+ * looking at its cluster while nothing wakes it: a quarter of lease_timeout (a hung leader
+ * is then evicted within 1.25 lease_timeout), at most heartbeat_interval (heartbeat_interval
+ * with eviction off).  Takeovers do not wait for it: a leader's end is waited for, and
+ * moves are announced.  It also bounds each lock wait, because a waiting statement holds
+ * back the database's vacuum horizon.
+ */
+unsigned long look_interval_ms(unsigned long lease_timeout_ms, unsigned long heartbeat_interval_ms);
+
 /* The longest one SQL handler call may run before it counts as a failed attempt:
  * handler_timeout, but at most half the answer deadline. */
 unsigned long fault_timing_event_limit(const struct fault_timing *t, unsigned long handler_timeout_ms);

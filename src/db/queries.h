@@ -44,14 +44,26 @@
 #define SQL_DEREGISTER "SELECT clustered_nodes.deregister($1, $2)"
 
 /*
- * Standby poll: try the lock, and read what eviction needs: the term, whether the lease
+ * Whoever wins a lock takes the handoff key $k in the same statement: there is then no
+ * moment when another node sees the lock held and the key free, and has nothing to wait
+ * on.  It waits (HANDOFF_TAKE_WAIT_MS at most) for the waiters that hold the key in
+ * shared mode for an instant as the previous leader lets it go.  The wait sets
+ * lock_timeout for the rest of the transaction: the statement must be its batch's last
+ * but for other lock tries.  (A FROM subquery with a volatile function is evaluated once.)
+ */
+#define HANDOFF_TAKE_WAIT_MS_TEXT "200"
+#define SQL_TAKE_WITH_HANDOFF(k) \
+	"clustered_nodes.wait_lock(" k "::bigint, " HANDOFF_TAKE_WAIT_MS_TEXT ", false)"
+
+/*
+ * Standby poll: try the lock (with the handoff key when won), and read what eviction needs: the term, whether the lease
  * has lapsed, the recorded leader's backend pid, and, only when it matters (the lock
  * not won, and no leader with a live lease recorded), the lock holder's pid.  The holder
  * subquery has no outer reference, so PostgreSQL runs it (reading pg_locks, which takes
  * every lock-manager partition lock) only when that CASE branch is taken.  Last, whether
  * a leader holds the handoff key, so that the standby may wait on it until it is let go.
  * $1 lock key, $2 cluster, $3 handoff key.
- * Columns: got, term, lapsed, leader_pid, holder, handoff_held.
+ * Columns: got, term, lapsed, leader_pid, holder, handoff_held, handoff taken.
  */
 #define SQL_TRY_LOCK \
 	"SELECT t.got, coalesce(s.term, 0), coalesce(s.lease_until < now(), false), " \
@@ -61,7 +73,9 @@
 	"    AND l.pid <> pg_backend_pid() LIMIT 1), 0) END, " \
 	"  CASE WHEN t.got THEN false WHEN pg_try_advisory_lock_shared($3::bigint) " \
 	"    THEN NOT pg_advisory_unlock_shared($3::bigint) ELSE true END " \
-	"FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t " \
+	"  , t.taken " \
+	"FROM (SELECT t0.got, CASE WHEN t0.got THEN " SQL_TAKE_WITH_HANDOFF("$3") " ELSE false END " \
+	"  AS taken FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t0) t " \
 	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2 AND s.partition = 0"
 
 /*
@@ -70,10 +84,12 @@
  * (sql/007).  $1 handoff key.
  */
 #define SQL_WAIT_HANDOFF "SELECT clustered_nodes.wait_lock($1::bigint, $2::integer, true)"
-#define HANDOFF_WAIT_MS 1000
 
 /* Leader: take the handoff key (after winning the lock, and until it has it).  $1 key. */
 #define SQL_TAKE_HANDOFF "SELECT pg_try_advisory_lock($1::bigint)"
+/* ... in the take-over's transaction, when the lock was won without it (a wait-mode
+ * wait; or the key was held longer than an instant).  $1 key. */
+#define SQL_WAIT_TAKE_HANDOFF "SELECT " SQL_TAKE_WITH_HANDOFF("$1")
 
 /*
  * Eviction: end the lock holder's backend, if the database agrees (clustered_nodes.evict):
@@ -175,21 +191,19 @@
 	"SELECT clustered_nodes.dead_letter($1, $2::integer, $3::bigint, $4, $5, $6::bigint, " \
 	"$7::bigint, $8, $9::integer, $10)"
 
-/* A partition handed over: clear our mark ($1 cluster, $2 partition, $3 term). */
+/* A partition handed over: clear our mark ($1 cluster, $2 partition, $3 term); SQL_RELEASE
+ * then frees its lock and handoff key and wakes the cluster's other nodes. */
 #define SQL_CLEAR_PARTITION "SELECT clustered_nodes.release_lead($1, $2::integer, $3::bigint)"
-/* ... release its lock ($2), and wake the cluster's other nodes ($1 cluster), which LISTEN
- * on the handoff channel in a partitioned cluster. */
-#define SQL_RELEASE_PARTITION \
-	"SELECT pg_advisory_unlock($2::bigint), pg_notify('" HANDOFF_CHANNEL "', $1)"
 
 /* Graceful stop: forget the data channels. */
 #define SQL_UNLISTEN_ALL "UNLISTEN *"
 
 /*
  * Graceful stop: clear our leader mark (if still ours; $1 cluster, $2 term), release the
- * lock and the handoff key, which wakes the standbys ($1 cluster, $2 lock key, $3 handoff
- * key, $4 whether we hold it).  The NOTIFY wakes standbys of versions before 0.2, which
- * LISTEN for it, during a rolling upgrade; this version's standbys listen to nothing.
+ * lock and the handoff key, which wakes the standbys and a partitioned cluster's watches
+ * ($1 cluster, $2 lock key, $3 handoff key, $4 whether we hold it).  The NOTIFY wakes a
+ * partitioned cluster's nodes, which LISTEN on the handoff channel (and single-leader
+ * standbys of versions before 0.2, during a rolling upgrade).
  */
 #define SQL_CLEAR_LEADER "SELECT clustered_nodes.release_lead($1, 0, $2::bigint)"
 #define SQL_RELEASE \
@@ -229,15 +243,22 @@
 	"  ON s.cluster = $1 AND s.partition = 0"
 
 /*
- * Partitioned clusters, every poll interval: each partition's recorded leader, whether
- * that leader's session is alive, its term, counter, whether its lease has lapsed and
- * since when it leads (epoch seconds).  $1 cluster, $2 partitions.  Columns: partition,
- * leader, leader pid, term, counter, lapsed, elected at, leader live.
+ * Partitioned clusters, after each wake-up and as a slow safety net: each partition's
+ * recorded leader, whether it is alive, its term, counter, whether its lease has lapsed and
+ * since when it leads (epoch seconds).  Alive means its session is there and some session
+ * holds the partition's handoff key (a probe in shared mode): a leader takes the key in
+ * its take-over's transaction and a session's locks go before its pg_stat_activity row
+ * does, so a leader that has just died is never read as alive by a node its death woke.
+ * $1 cluster, $2 partitions, $3 the handoff keys (bigint[], partition p at p + 1).
+ * Columns: partition, leader, leader pid, term, counter, lapsed, elected at, leader live.
  */
 #define SQL_PARTITION_MAP \
 	"SELECT g.p, coalesce(s.leader, ''), coalesce(s.leader_pid, 0), coalesce(s.term, 0), " \
 	"  coalesce(s.counter, 0), coalesce(s.lease_until < now(), false), " \
-	"  coalesce(extract(epoch FROM s.elected_at), 0), a.pid IS NOT NULL " \
+	"  coalesce(extract(epoch FROM s.elected_at), 0), " \
+	"  CASE WHEN a.pid IS NULL THEN false WHEN s.leader_pid = pg_backend_pid() THEN true " \
+	"    WHEN pg_try_advisory_lock_shared(($3::bigint[])[g.p + 1]) " \
+	"    THEN NOT pg_advisory_unlock_shared(($3::bigint[])[g.p + 1]) ELSE true END " \
 	"FROM generate_series(0, $2::integer - 1) g(p) " \
 	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $1 AND s.partition = g.p " \
 	"LEFT JOIN pg_stat_activity a ON a.pid = s.leader_pid " \
@@ -253,8 +274,11 @@
 /* A partitioned cluster's nodes hear hand-overs here (payload: the cluster). */
 #define SQL_LISTEN_HANDOFF "LISTEN " HANDOFF_CHANNEL
 
-/* Try partition lock $1. */
-#define SQL_TRY_PARTITION "SELECT pg_try_advisory_lock($1::bigint)"
+/* Try partition lock $1 and, if won, take its handoff key $2 in the same statement (see
+ * SQL_TAKE_WITH_HANDOFF).  Columns: won, handoff key held. */
+#define SQL_TRY_PARTITION \
+	"SELECT t.got, CASE WHEN t.got THEN " SQL_TAKE_WITH_HANDOFF("$2") " ELSE false END " \
+	"FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t"
 
 /* A hung partition leader (its lease lapsed): end its session, if the database agrees.
  * $1 cluster, $2 partition, $3 pid, $4 term. */

@@ -1,9 +1,18 @@
-/* A partitioned node's moves: poll the partition map and the live members, plan with
- * balance_plan(), try locks, ask for hand-overs, evict hung leaders and squatters.
+/* A partitioned node's moves: read the partition map and the live members, plan with
+ * balance_plan(), try locks, ask for hand-overs, evict hung leaders and squatters, and
+ * point the watch at the next node that leads.
  *
  * The locks decide: two nodes that plan to take the same partition both try its lock and
  * one wins.  The plan only keeps them from trying in vain, and from moving partitions
  * that need not move.
+ *
+ * Nothing is polled at the pace of a takeover.  A leader's end is heard by waiting: each
+ * node's watch waits on a handoff key of the next member (in name order) that leads, so
+ * every leader is watched by the node before it; the node woken reads the map at once and
+ * announces it on the handoff channel, where every node listens, as joins, leaves and
+ * hand-overs are announced.  The map is read otherwise only as a safety net, every
+ * safety interval: what no announcement covers (a hung leader's lease running out, a
+ * squatter, a lost notification) is found then.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +22,16 @@
 #include "log.h"
 #include "acquirer.h"
 #include "queries.h"
+#include "timing.h"
 #include "util.h"
 
 /* A partition left free this long is taken by whoever sees it, balance or not. */
 #define STALE_FREE_S 1.0
+#define WATCH_CONNECT_TIMEOUT_S 10.0
 
-enum acquirer_tag { TAG_LISTEN, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY, TAG_EVICT };
+enum acquirer_tag {
+	TAG_LISTEN, TAG_ANNOUNCE, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY, TAG_EVICT
+};
 
 static void poll_map(struct acquirer *pt);
 
@@ -201,12 +214,14 @@ evict_one(struct acquirer *pt, const int *mine)
 
 /* ---- taking ---- */
 
+/* Columns: the lock won, and with it the handoff key. */
 static void
 read_try(void *ctx, const PGresult *res)
 {
-	bool *won = ctx;
+	struct acquirer_try *t = ctx;
 
-	*won = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	t->won = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	t->handoff = t->won && PQnfields(res) > 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 }
 
 static void
@@ -221,11 +236,16 @@ on_tried(void *ctx, const struct batch_outcome *o)
 	}
 	session_healthy(pt->session);
 	for (int p = 0; p < pt->cfg->partitions; p++) {
-		if (!pt->won[p])
+		if (!pt->tries[p].won)
 			continue;
-		pt->won[p] = false;
+		pt->tries[p].won = false;
 		pt->view[p].refused_since = 0;
-		pt->hooks->won(pt->owner, p);	/* a stopping node hands it over at once */
+		/* a stopping node hands it over at once */
+		pt->hooks->won(pt->owner, p, pt->tries[p].handoff);
+		/* Announced once the take-over has committed (the look goes out behind it), so
+		 * that every node's watch aims at the leaders as they now are. */
+		pt->announce = true;
+		pt->poll_soon = true;
 	}
 	if (pt->poll_soon && pt->running)
 		poll_map(pt);
@@ -238,13 +258,13 @@ try_locks(struct acquirer *pt, const struct balance_plan *plan)
 
 	for (int i = 0; i < plan->ntake; i++) {
 		int p = plan->take[i];
-		const char *params[] = {pt->lock_keys[p]};
+		const char *params[] = {pt->lock_keys[p], pt->handoff_keys[p]};
 
-		pt->won[p] = false;
+		pt->tries[p].won = false;
 		if (pt->view[p].refused_since == 0)
 			pt->view[p].refused_since = now;	/* cleared when won */
-		if (!session_add(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 1, params, read_try,
-				 &pt->won[p]))
+		if (!session_add(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 2, params, read_try,
+				 &pt->tries[p]))
 			return;
 	}
 	if (session_send(pt->session, on_tried, pt, true))
@@ -298,6 +318,47 @@ plan_moves(struct acquirer *pt)
 		try_locks(pt, &plan);
 }
 
+/* ---- the watch ---- */
+
+/* The next live member after us, in name order, that leads a partition: the watch waits
+ * on the handoff key of its lowest partition.  Nobody else leads: nothing to watch. */
+static void
+aim_watch(struct acquirer *pt)
+{
+	int me = member_index(pt, pt->cfg->node);
+
+	for (int i = 1; me >= 0 && i < pt->nmembers; i++) {
+		const char *next = pt->members[(me + i) % pt->nmembers];
+
+		for (int p = 0; p < pt->cfg->partitions; p++) {
+			const struct partition_view *v = &pt->view[p];
+
+			if (v->leader_live && pt->hooks->state_of(pt->owner, p) == ST_STANDBY &&
+			    strcmp(v->leader, next) == 0) {
+				watch_set_target(&pt->watch, p, pt->handoff_keys[p]);
+				return;
+			}
+		}
+	}
+	watch_set_target(&pt->watch, -1, NULL);
+}
+
+static void
+on_watch_woken(void *owner, int partition)
+{
+	struct acquirer *pt = owner;
+
+	if (!pt->running)
+		return;
+	log_debug("partition %d: its leader let its handoff key go: looking now", partition);
+	pt->announce = true;	/* whoever else sees it free takes its share at once */
+	acquirer_poll_soon(pt);
+}
+
+static const struct watch_hooks watch_hooks = {
+	.woken = on_watch_woken,
+};
+
 static void
 on_polled(void *ctx, const struct batch_outcome *o)
 {
@@ -315,15 +376,17 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	session_healthy(pt->session);
 	pt->nmembers = pt->nmembers_read;
 	pt->view_valid = true;
-	if (pt->running)
-		plan_moves(pt);
+	if (!pt->running)
+		return;
+	aim_watch(pt);
+	plan_moves(pt);
 }
 
 static void
 poll_map(struct acquirer *pt)
 {
 	char partitions[12];
-	const char *map_params[] = {pt->cfg->cluster, partitions};
+	const char *map_params[] = {pt->cfg->cluster, partitions, pt->handoff_array};
 	const char *member_params[] = {pt->cfg->cluster};
 
 	if (pt->in_flight || !session_is_up(pt->session))
@@ -335,7 +398,12 @@ poll_map(struct acquirer *pt)
 	    !session_add(pt->session, TAG_LISTEN, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL))
 		return;
 	pt->listening = true;
-	if (!session_add(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 2, map_params, read_map, pt) ||
+	if (pt->announce &&
+	    !session_add(pt->session, TAG_ANNOUNCE, 0, SQL_NOTIFY_HANDOFF, 1, member_params, NULL,
+			 NULL))
+		return;
+	pt->announce = false;
+	if (!session_add(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params, read_map, pt) ||
 	    !session_add(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
 			 read_members, pt) ||
 	    !membership_add_housekeeping(pt->membership) ||
@@ -357,20 +425,28 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- the node's calls ---- */
 
+/* How often the map is read with nothing announced (timing.h): what moves partitions at
+ * the pace of a takeover is announced or waited for, not found by this read. */
+static double
+safety_interval_s(const struct config *cfg)
+{
+	return (double) look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms) / 1000.0;
+}
+
 void
 acquirer_begin(struct acquirer *pt)
 {
 	pt->running = true;
 	pt->in_flight = false;
 	pt->listening = false;
+	pt->announce = true;	/* a join: the others hand over our share */
 	pt->evict_error[0] = '\0';
 	for (int p = 0; p < MAX_PARTITIONS; p++) {
 		pt->view[p].free_since = 0;
 		pt->view[p].refused_since = 0;
-		pt->won[p] = false;
+		pt->tries[p].won = false;
 	}
-	ev_timer_set(&pt->poll_timer, pt->cfg->poll_interval_ms / 1000.0,
-		     pt->cfg->poll_interval_ms / 1000.0);
+	ev_timer_set(&pt->poll_timer, safety_interval_s(pt->cfg), safety_interval_s(pt->cfg));
 	ev_timer_start(pt->loop, &pt->poll_timer);
 	poll_map(pt);
 }
@@ -399,7 +475,9 @@ acquirer_halt(struct acquirer *pt)
 	pt->running = false;
 	pt->in_flight = false;
 	pt->poll_soon = false;
+	pt->announce = false;
 	ev_timer_stop(pt->loop, &pt->poll_timer);
+	watch_halt(&pt->watch);
 }
 
 void
@@ -408,8 +486,7 @@ acquirer_reload(struct acquirer *pt)
 	if (!pt->running)
 		return;
 	ev_timer_stop(pt->loop, &pt->poll_timer);
-	ev_timer_set(&pt->poll_timer, pt->cfg->poll_interval_ms / 1000.0,
-		     pt->cfg->poll_interval_ms / 1000.0);
+	ev_timer_set(&pt->poll_timer, safety_interval_s(pt->cfg), safety_interval_s(pt->cfg));
 	ev_timer_start(pt->loop, &pt->poll_timer);
 }
 
@@ -419,10 +496,27 @@ acquirer_stop_timers(struct acquirer *pt)
 	ev_timer_stop(pt->loop, &pt->poll_timer);
 }
 
+/* "{k0,k1,...}": the handoff keys as one bigint[] parameter of the map's read. */
+static char *
+key_array(const char (*keys)[24], int count)
+{
+	char *text = malloc((size_t) count * 25 + 3), *at = text;
+
+	if (text == NULL)
+		return NULL;
+	*at++ = '{';
+	for (int p = 0; p < count; p++)
+		at += sprintf(at, "%s%s", p ? "," : "", keys[p]);
+	strcpy(at, "}");
+	return text;
+}
+
 bool
 acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session,
-		 const struct config *cfg, struct membership *membership,
-		 const char (*lock_keys)[24], const struct acquirer_hooks *hooks, void *owner)
+	      const struct config *cfg, struct membership *membership,
+	      const char (*lock_keys)[24], const char (*handoff_keys)[24],
+	      const char *const *keywords, const char *const *values,
+	      const struct acquirer_hooks *hooks, void *owner)
 {
 	memset(pt, 0, sizeof(*pt));
 	pt->loop = loop;
@@ -430,16 +524,24 @@ acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session
 	pt->cfg = cfg;
 	pt->membership = membership;
 	pt->lock_keys = lock_keys;
+	pt->handoff_keys = handoff_keys;
 	pt->hooks = hooks;
 	pt->owner = owner;
 	ev_init(&pt->poll_timer, poll_timer_cb);
+	/* A wait holds the database's vacuum horizon: a look interval at most. */
+	watch_init(&pt->watch, loop, keywords, values, WATCH_CONNECT_TIMEOUT_S,
+		   look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms), &watch_hooks, pt);
 	pt->members = calloc(BALANCE_MAX_NODES, sizeof(*pt->members));
-	return pt->members != NULL;
+	pt->handoff_array = key_array(handoff_keys, cfg->partitions);
+	return pt->members != NULL && pt->handoff_array != NULL;
 }
 
 void
 acquirer_free(struct acquirer *pt)
 {
+	watch_free(&pt->watch);
 	free(pt->members);
+	free(pt->handoff_array);
 	pt->members = NULL;
+	pt->handoff_array = NULL;
 }

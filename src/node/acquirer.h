@@ -1,8 +1,9 @@
-/* A partitioned node's view of its cluster and its moves: every poll interval (and at
- * once when another node hands a partition over) it reads who leads each partition and
- * which members are alive, lets balance_plan() decide, tries the locks of the partitions
- * to take, asks for the hand-over of surplus ones, and ends the sessions of hung leaders
- * and of lock holders that do not lead. */
+/* A partitioned node's view of its cluster and its moves: whenever something changed (a
+ * hand-over, a join or a leave announced on the handoff channel, or the watch waking on a
+ * leader's end) and, as a slow safety net, every safety interval, it reads who leads each
+ * partition and which members are alive, lets balance_plan() decide, tries the locks of
+ * the partitions to take, asks for the hand-over of surplus ones, ends the sessions of hung
+ * leaders and of lock holders that do not lead, and points the watch at the next leader. */
 #ifndef CN_ACQUIRER_H
 #define CN_ACQUIRER_H
 
@@ -17,10 +18,12 @@
 #include "session.h"
 #include "settings.h"
 #include "squatter.h"
+#include "watch.h"
 
 struct acquirer_hooks {
-	/* This session now holds partition p's lock: take the lead. */
-	void (*won)(void *owner, int partition);
+	/* This session now holds partition p's lock (and, if holds_handoff, its handoff key):
+	 * take the lead. */
+	void (*won)(void *owner, int partition, bool holds_handoff);
 	/* Another node waits for partition p: hand it over. */
 	void (*hand_over)(void *owner, int partition);
 	/* What this node's machine for partition p is doing (ST_STANDBY: not led here). */
@@ -48,7 +51,11 @@ struct acquirer {
 	const struct acquirer_hooks *hooks;
 	void *owner;
 	const char (*lock_keys)[24];	/* each partition's lock key, as text */
-	ev_timer poll_timer;
+	const char (*handoff_keys)[24];	/* ... and its handoff key */
+	char *handoff_array;	/* the handoff keys as one bigint[] parameter */
+	struct watch watch;	/* waits on the handoff key of the next node that leads */
+	bool announce;		/* tell the others to look (a join, or the watch woke) */
+	ev_timer poll_timer;	/* the safety net */
 	bool running;		/* registered, and not stopping */
 	bool in_flight;		/* a poll or a round of lock tries */
 	bool poll_soon;		/* a hand-over was heard while busy */
@@ -59,7 +66,10 @@ struct acquirer {
 	char (*members)[NAME_MAX_BYTES + 1];
 	int nmembers;
 	int nmembers_read;	/* filled by the poll in flight */
-	bool won[MAX_PARTITIONS];	/* filled by the lock tries in flight */
+	struct acquirer_try {
+		bool won;	/* the lock */
+		bool handoff;	/* ... and the handoff key with it */
+	} tries[MAX_PARTITIONS];	/* filled by the lock tries in flight */
 	int target;		/* what the last plan gave this node */
 	double evicted_at;	/* the last eviction attempt: at most one per poll interval */
 	char evict_error[512];	/* the last failure, logged once */
@@ -69,17 +79,20 @@ struct acquirer {
 	int squatter_partition;
 };
 
+/* keywords/values: how the watch connects (as the node's session does, under another
+ * application_name). */
 bool acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session,
-		      const struct config *cfg, struct membership *membership,
-		      const char (*lock_keys)[24], const struct acquirer_hooks *hooks,
-		      void *owner);
+		   const struct config *cfg, struct membership *membership,
+		   const char (*lock_keys)[24], const char (*handoff_keys)[24],
+		   const char *const *keywords, const char *const *values,
+		   const struct acquirer_hooks *hooks, void *owner);
 void acquirer_free(struct acquirer *pt);
 /* How many partitions this node was told to take while another session holds their lock
  * without leading them (longer than a moment: SQUATTED_AFTER_S or two poll intervals);
  * the lowest in *first.  A squatter, or a node stopped between winning and leading. */
 int acquirer_squatted(const struct acquirer *pt, int *first);
 void acquirer_stop_timers(struct acquirer *pt);
-/* poll_interval changed (SIGHUP). */
+/* poll_interval, heartbeat_interval or lease_timeout changed (SIGHUP). */
 void acquirer_reload(struct acquirer *pt);
 
 /* Registered: listen for hand-overs and poll at once. */

@@ -88,14 +88,14 @@ add_listen(struct leader *l, const char *channel)
 }
 
 void
-leader_take_lead(struct leader *l)
+leader_take_lead(struct leader *l, bool holds_handoff)
 {
 	const char *params[] = {l->cfg->cluster, l->partition_text, l->cfg->node, l->lease_ms_text,
 		l->channels_array};
 	const char *handoff[] = {l->handoff_key_text};
 
 	l->promoted = false;
-	l->holds_handoff = false;
+	l->holds_handoff = holds_handoff;
 	l->fence_term = 0;
 	if (l->partitioned) {	/* handed over, or lost with the session, earlier: a new term */
 		l->stopping = false;
@@ -103,16 +103,19 @@ leader_take_lead(struct leader *l)
 	}
 	/* One implicit transaction (the batch's sync commits it, or rolls it back on an error,
 	 * leaving no aborted transaction behind for other partitions' batches). */
-	if (!session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l) ||
-	    (!l->partitioned && !session_add(l->session, TAG_HANDOFF, 0, SQL_TAKE_HANDOFF, 1, handoff,
-					     step_read_handoff, l)))
+	if (!session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l))
 		return;
 	/* Every data channel, then the durable events' wake-up channel (the session's other
 	 * partitions may listen already: LISTEN again is harmless), and the fence. */
 	for (int i = 0; i < l->cfg->nchannels; i++)
 		if (!add_listen(l, l->cfg->channels[i]))
 			return;
+	/* Last, the handoff key if the lock came without it, before the commit makes us the
+	 * recorded leader: whoever reads us as leader then finds the key held, and can wait on
+	 * it.  Last, because the wait sets lock_timeout for the rest of the transaction. */
 	if ((l->partitioned && !add_listen(l, FENCE_CHANNEL)) || !add_listen(l, EVENTS_CHANNEL) ||
+	    (!holds_handoff && !session_add(l->session, TAG_HANDOFF, 0, SQL_WAIT_TAKE_HANDOFF, 1,
+					    handoff, step_read_handoff, l)) ||
 	    !session_send(l->session, on_promoted, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROMOTING, "won the leader lock");
@@ -291,7 +294,8 @@ static void
 release_partition(struct leader *l)
 {
 	const char *clear_params[] = {l->cfg->cluster, l->partition_text, l->term_text};
-	const char *release_params[] = {l->cfg->cluster, l->lock_key_text};
+	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
+		l->holds_handoff ? "true" : "false"};
 
 	if (l->queue.count > 0)
 		log_warn("partition %d: %zu received notification(s) left unprocessed: handing over "
@@ -299,8 +303,7 @@ release_partition(struct leader *l)
 			 l->partition, l->queue.count, l->step_budget_ms);
 	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_PARTITION, 3, clear_params, NULL,
 			 NULL) ||
-	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE_PARTITION, 2, release_params, NULL,
-			 NULL) ||
+	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 4, release_params, NULL, NULL) ||
 	    !session_send(l->session, on_released, l, true))
 		return;
 	fsm_set(l->fsm, ST_RELEASING, "handing over");
@@ -594,13 +597,13 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 
 void
 leader_set_partition(struct leader *l, int partition, const char *lock_key_text,
-		     unsigned long backlog_limit)
+		     const char *handoff_key_text, unsigned long backlog_limit)
 {
 	l->backlog_limit = backlog_limit;
 	l->partition = partition;
 	l->partitioned = true;
 	l->lock_key_text = lock_key_text;
-	l->handoff_key_text = NULL;
+	l->handoff_key_text = handoff_key_text;
 	snprintf(l->partition_text, sizeof(l->partition_text), "%d", partition);
 }
 

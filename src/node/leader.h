@@ -71,7 +71,7 @@ struct leader {
 	const struct leader_hooks *hooks;
 	void *owner;
 	const char *lock_key_text;
-	const char *handoff_key_text;	/* the single leader's; NULL for a partition's */
+	const char *handoff_key_text;	/* held while leading; its release wakes waiters */
 	const char *lease_ms_text;
 	int partition;		/* 0 in the single-leader mode */
 	bool partitioned;	/* one of the K > 1 partitions this node's session may lead */
@@ -144,15 +144,17 @@ bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session
 		 const char *lease_ms_text, const struct leader_limits *limits,
 		 const struct leader_hooks *hooks, void *owner);
 /* Makes this leader the one of partition `partition` of a partitioned cluster, whose lock
- * key is lock_key_text (it must outlive the leader), with its share of the backlog. */
+ * and handoff keys are given as text (they must outlive the leader), with its share of the
+ * backlog. */
 void leader_set_partition(struct leader *l, int partition, const char *lock_key_text,
-			  unsigned long backlog_limit);
+			  const char *handoff_key_text, unsigned long backlog_limit);
 void leader_start_timers(struct leader *l, bool want_view);
 void leader_stop_timers(struct leader *l);
 void leader_free(struct leader *l);
 
-/* This session won the lock: raise the term and LISTEN, in one transaction. */
-void leader_take_lead(struct leader *l);
+/* This session won the lock (and the handoff key with it, if holds_handoff): raise the
+ * term, LISTEN and take the key if it came without, in one transaction. */
+void leader_take_lead(struct leader *l, bool holds_handoff);
 /* A notification on a data channel; the leader owns it from now on. */
 void leader_enqueue(struct leader *l, PGnotify *note);
 /* clustered_nodes.notify() committed an event: fetch at the next chance. */

@@ -134,13 +134,13 @@ static const struct leader_hooks leader_hooks = {
 };
 
 static void
-on_won(void *owner, int p)
+on_won(void *owner, int p, bool holds_handoff)
 {
 	struct leads *ps = owner;
 	struct partition_slot *slot = &ps->slots[p];
 
 	fsm_set(&slot->fsm, ST_ACQUIRING, "its lock was free");
-	leader_take_lead(&slot->leader);
+	leader_take_lead(&slot->leader, holds_handoff);
 	if (ps->stopping)	/* a try that was out when the stop came: give it back */
 		leader_stop(&slot->leader);
 }
@@ -323,8 +323,8 @@ bool
 leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		const struct config *cfg, struct fsm *node_fsm, struct membership *membership,
 		struct node_stats *stats, const char *lease_ms_text,
-		const struct leader_limits *limits, const struct leads_hooks *hooks,
-		void *owner)
+		const struct leader_limits *limits, const char *const *watch_keywords,
+		const char *const *watch_values, const struct leads_hooks *hooks, void *owner)
 {
 	struct leader_limits partition_limits = *limits;
 
@@ -347,7 +347,8 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 	ps->turn_last = ps->count - 1;	/* the first turn goes to partition 0 */
 	ps->slots = calloc((size_t) ps->count, sizeof(*ps->slots));
 	ps->lock_keys = calloc((size_t) ps->count, sizeof(*ps->lock_keys));
-	if (ps->slots == NULL || ps->lock_keys == NULL)
+	ps->handoff_keys = calloc((size_t) ps->count, sizeof(*ps->handoff_keys));
+	if (ps->slots == NULL || ps->lock_keys == NULL || ps->handoff_keys == NULL)
 		return false;
 	for (int p = 0; p < ps->count; p++) {
 		struct partition_slot *slot = &ps->slots[p];
@@ -356,16 +357,21 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		slot->fsm.partition = p;
 		snprintf(slot->lock_key_text, sizeof(slot->lock_key_text), "%" PRId64,
 			 lock_key_for_partition(cfg->cluster, p));
+		snprintf(slot->handoff_key_text, sizeof(slot->handoff_key_text), "%" PRId64,
+			 handoff_key_for_partition(cfg->cluster, p));
 		memcpy(ps->lock_keys[p], slot->lock_key_text, sizeof(ps->lock_keys[p]));
+		memcpy(ps->handoff_keys[p], slot->handoff_key_text, sizeof(ps->handoff_keys[p]));
 		if (!leader_init(&slot->leader, loop, session, cfg, &slot->fsm, membership, stats,
 				 slot->lock_key_text, NULL, lease_ms_text, &partition_limits,
 				 &leader_hooks, ps))
 			return false;
-		leader_set_partition(&slot->leader, p, slot->lock_key_text,
+		leader_set_partition(&slot->leader, p, slot->lock_key_text, slot->handoff_key_text,
 				     cfg->backlog_limit / (unsigned long) ps->count);
 	}
 	return acquirer_init(&ps->acquirer, loop, session, cfg, membership,
-				(const char (*)[24]) ps->lock_keys, &acquirer_hooks, ps);
+			     (const char (*)[24]) ps->lock_keys,
+			     (const char (*)[24]) ps->handoff_keys, watch_keywords, watch_values,
+			     &acquirer_hooks, ps);
 }
 
 void
@@ -383,7 +389,9 @@ leads_free(struct leads *ps)
 			leader_free(&ps->slots[p].leader);
 	free(ps->slots);
 	free(ps->lock_keys);
+	free(ps->handoff_keys);
 	acquirer_free(&ps->acquirer);
 	ps->slots = NULL;
 	ps->lock_keys = NULL;
+	ps->handoff_keys = NULL;
 }

@@ -28,6 +28,7 @@ struct partition_slot {
 	struct fsm fsm;		/* STANDBY: not led here */
 	struct leader leader;
 	char lock_key_text[24];
+	char handoff_key_text[24];
 };
 
 struct leads {
@@ -41,6 +42,7 @@ struct leads {
 	int count;		/* K */
 	struct partition_slot *slots;
 	char (*lock_keys)[24];	/* slots[p].lock_key_text, as the acquirer reads them */
+	char (*handoff_keys)[24];	/* ... and slots[p].handoff_key_text */
 	struct acquirer acquirer;
 	int turn_holder;	/* the partition whose step has the session, or -1 */
 	int turn_last;		/* the last to have had it: the next turn starts after it */
@@ -51,8 +53,8 @@ struct leads {
 bool leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		     const struct config *cfg, struct fsm *node_fsm, struct membership *membership,
 		     struct node_stats *stats, const char *lease_ms_text,
-		     const struct leader_limits *limits, const struct leads_hooks *hooks,
-		     void *owner);
+		     const struct leader_limits *limits, const char *const *watch_keywords,
+		     const char *const *watch_values, const struct leads_hooks *hooks, void *owner);
 void leads_start_timers(struct leads *ps, bool want_view);
 void leads_free(struct leads *ps);
 void leads_reload(struct leads *ps);

@@ -203,11 +203,11 @@ static const struct membership_hooks membership_hooks = {
 };
 
 static void
-on_won(void *owner)
+on_won(void *owner, bool holds_handoff)
 {
 	struct node *n = owner;
 
-	leader_take_lead(&n->leader);
+	leader_take_lead(&n->leader, holds_handoff);
 }
 
 static void
@@ -442,6 +442,12 @@ identify(struct node *n)
 #undef CONNECT_PARAM
 	n->connect_keywords[k] = NULL;
 	n->connect_values[k] = NULL;
+	/* The watch: another application_name, so that no one takes it for the node's own
+	 * session (which is the one in members.backend_pid). */
+	snprintf(n->watch_application_name, sizeof(n->watch_application_name),
+		 "clustered_nodes-watch:%s", cfg->node);
+	memcpy(n->watch_values, n->connect_values, sizeof(n->watch_values));
+	n->watch_values[1] = n->watch_application_name;
 }
 
 bool
@@ -482,7 +488,8 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	n->partitioned = cfg->partitions > 1;
 	if (n->partitioned &&
 	    !leads_init(&n->leads, loop, &n->session, cfg, &n->fsm, &n->membership,
-			     &n->stats, n->timing_text.lease_ms, &limits, &leads_hooks, n))
+			     &n->stats, n->timing_text.lease_ms, &limits, n->connect_keywords,
+			     n->watch_values, &leads_hooks, n))
 		return false;
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
@@ -513,8 +520,8 @@ node_start(struct node *n)
 			 n->status_url[0] ? " status=" : "", n->status_url);
 		if (n->cfg->acquire == ACQUIRE_WAIT)
 			log_warn("acquire=wait applies to the single-leader mode: a partitioned node "
-				 "reads the partition map every poll interval and tries the locks it "
-				 "plans to take");
+				 "waits on the next leader's handoff key and tries the locks it plans to "
+				 "take");
 	} else {
 		log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums "
 			 "lock_key=%s%s%s", n->cfg->cluster, n->cfg->nchannels,

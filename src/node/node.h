@@ -50,6 +50,9 @@ struct node {
 	bool want_view;
 	const char *connect_keywords[9];
 	const char *connect_values[9];
+	/* the watch session's (partitioned): the same, under its own application_name */
+	char watch_application_name[NAME_MAX_BYTES + 32];
+	const char *watch_values[9];
 
 	struct sdnotify systemd;	/* READY, STATUS, STOPPING, WATCHDOG under systemd */
 	ev_timer watchdog_timer;	/* WATCHDOG=1 from the loop, at half WatchdogSec */

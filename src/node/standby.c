@@ -1,7 +1,7 @@
 /* The standby side of a node: competing for the leader lock, evicting a hung leader, leaving.
  *
  * Poll mode tries pg_try_advisory_lock; between polls, while a leader holds the handoff
- * key, it waits on that key in shared mode (at most HANDOFF_WAIT_MS), so that a leader's
+ * key, it waits on that key in shared mode (at most a look interval, timing.h), so that a leader's
  * handover or death wakes every standby at once without any LISTEN (a listening session
  * costs every NOTIFY of the database); otherwise it polls every poll interval.  Wait
  * mode queues in pg_advisory_lock and polls once whenever its wait times out, to refresh
@@ -14,15 +14,10 @@
 #include "log.h"
 #include "queries.h"
 #include "standby.h"
+#include "timing.h"
 #include "util.h"
 
 enum standby_tag { TAG_LOCK, TAG_HOUSEKEEPING, TAG_EVICT, TAG_LEAVE };
-
-/* How soon a standby looks again when the lock is held and the handoff key is not, and
- * how many times in a row (a squatter, or a leader of a version without the key, never
- * takes it: then the poll interval). */
-#define HANDOFF_RECHECK_MS 50
-#define HANDOFF_RECHECKS 10
 
 static void try_lock(struct standby *sb);
 
@@ -37,12 +32,13 @@ read_poll(void *ctx, const PGresult *res)
 	p->has_row = true;
 	p->got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	p->waited = PQnfields(res) == 1;
-	if (PQnfields(res) >= 6) {
+	if (PQnfields(res) >= 7) {
 		p->term = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		p->lapsed = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 		p->leader_pid = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 		p->holder = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 		p->handoff_held = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+		p->handoff_taken = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
 	}
 }
 
@@ -263,14 +259,12 @@ on_handoff_waited(void *ctx, const struct batch_outcome *o)
 }
 
 /* A leader holds the handoff key: wait on it (shared, so every standby wakes together and
- * none holds another up) until it is let go, or HANDOFF_WAIT_MS. */
+ * none holds another up) until it is let go, or a look interval. */
 static void
 wait_for_handoff(struct standby *sb)
 {
-	char wait_ms[16];
-	const char *params[] = {sb->handoff_key_text, wait_ms};
+	const char *params[] = {sb->handoff_key_text, sb->handoff_wait_ms};
 
-	snprintf(wait_ms, sizeof(wait_ms), "%d", HANDOFF_WAIT_MS);
 	if (!session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_HANDOFF, 2, params, NULL, NULL) ||
 	    !session_send(sb->session, on_handoff_waited, sb, false))
 		return;
@@ -294,7 +288,7 @@ on_polled(void *ctx, const struct batch_outcome *o)
 		return;
 	}
 	if (sb->poll.has_row && sb->poll.got) {
-		sb->hooks->won(sb->owner);
+		sb->hooks->won(sb->owner, sb->poll.handoff_taken);
 		return;
 	}
 	/* A clean "no": the database is healthy, so the next failure starts afresh. */
@@ -311,13 +305,11 @@ on_polled(void *ctx, const struct batch_outcome *o)
 		return;
 	if (wait_mode || membership_housekeeping_due(sb->membership))
 		try_lock(sb);
-	else if (sb->poll.handoff_held) {
-		sb->rechecks = 0;
+	else if (sb->poll.handoff_held)
 		wait_for_handoff(sb);
-	} else if (sb->poll.has_row && sb->cfg->poll_interval_ms > HANDOFF_RECHECK_MS &&
-		   sb->rechecks++ < HANDOFF_RECHECKS)
-		ev_timer_start(sb->loop, &sb->recheck_timer);
-	/* else: the poll timer tries again */
+	/* else: the lock's holder does not hold the key (a winner takes both in one statement,
+	 * so it is not a leader of this version: a squatter, a wait-mode winner about to lead,
+	 * a node of an older version): the poll timer tries again */
 }
 
 static void
@@ -328,23 +320,14 @@ try_lock(struct standby *sb)
 	bool wait = sb->cfg->acquire == ACQUIRE_WAIT && !sb->lease_check;
 
 	memset(&sb->poll, 0, sizeof(sb->poll));
-	if (!(wait ? session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_LOCK, 2, wait_params, read_poll, sb) :
+	/* Housekeeping first: the try, when it wins, waits for the handoff key, which sets
+	 * lock_timeout for the rest of the transaction. */
+	if (!membership_add_housekeeping(sb->membership) ||
+	    !(wait ? session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_LOCK, 2, wait_params, read_poll, sb) :
 	      session_add(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll, sb)) ||
-	    !membership_add_housekeeping(sb->membership) ||
 	    !session_send(sb->session, on_polled, sb, !wait))
 		return;
 	fsm_set(sb->fsm, ST_ACQUIRING, wait ? "waiting for the leader lock" : "polling the leader lock");
-}
-
-static void
-recheck_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct standby *sb = container_of(w, struct standby, recheck_timer);
-
-	(void) loop;
-	(void) revents;
-	if (sb->fsm->state == ST_STANDBY && sb->cfg->acquire == ACQUIRE_POLL && !sb->stopping)
-		try_lock(sb);
 }
 
 void
@@ -377,8 +360,6 @@ standby_forget(struct standby *sb)
 {
 	sb->lease_check = false;
 	sb->holder_seen = 0;
-	sb->rechecks = 0;
-	ev_timer_stop(sb->loop, &sb->recheck_timer);
 }
 
 static void
@@ -409,7 +390,8 @@ standby_init(struct standby *sb, struct ev_loop *loop, struct session *session,
 	sb->wait_ms_text = wait_ms_text;
 	sb->hooks = hooks;
 	sb->owner = owner;
-	ev_timer_init(&sb->recheck_timer, recheck_timer_cb, HANDOFF_RECHECK_MS / 1000.0, 0.);
+	snprintf(sb->handoff_wait_ms, sizeof(sb->handoff_wait_ms), "%lu",
+		 look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms));
 	ev_timer_init(&sb->poll_timer, poll_timer_cb, cfg->poll_interval_ms / 1000.0,
 		      cfg->poll_interval_ms / 1000.0);
 }
@@ -424,7 +406,6 @@ void
 standby_stop_timers(struct standby *sb)
 {
 	ev_timer_stop(sb->loop, &sb->poll_timer);
-	ev_timer_stop(sb->loop, &sb->recheck_timer);
 }
 
 void

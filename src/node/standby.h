@@ -14,8 +14,9 @@
 #include "squatter.h"
 
 struct standby_hooks {
-	/* This session now holds the lock: take the lead. */
-	void (*won)(void *owner);
+	/* This session now holds the lock (and the handoff key, if holds_handoff): take the
+	 * lead. */
+	void (*won)(void *owner, bool holds_handoff);
 	/* A stopping standby left the cluster: end. */
 	void (*left)(void *owner);
 };
@@ -31,6 +32,7 @@ struct lock_poll {
 	long long holder;	/* the lock holder's backend pid, 0 if none or not read */
 	bool handoff_held;	/* a leader holds the handoff key: wait on it */
 	bool waited;		/* a wait-mode lock wait answered: got, or timed out */
+	bool handoff_taken;	/* got, and the handoff key with it */
 };
 
 struct standby {
@@ -44,11 +46,8 @@ struct standby {
 	const char *lock_key_text;
 	const char *handoff_key_text;
 	const char *wait_ms_text;	/* wait mode: how long one lock wait lasts */
+	char handoff_wait_ms[16];	/* poll mode: how long one wait on the handoff key lasts */
 	ev_timer poll_timer;	/* poll mode: try the lock */
-	/* The lock is held but the handoff key is not (yet): a leader is taking the lead,
-	 * and will hold the key within milliseconds.  Poll again soon, to wait on it. */
-	ev_timer recheck_timer;
-	unsigned rechecks;	/* in a row; bounded, for a holder that never takes the key */
 	bool lease_check;	/* wait mode: poll once (the lock wait timed out, or an eviction ran) */
 	bool stopping;
 	struct lock_poll poll;	/* filled by the poll in flight */

@@ -154,7 +154,7 @@ render_status(const struct node *n, FILE *out, struct page *page)
 		fputs("}", out);
 	} else
 		fputs("null", out);
-	fprintf(out, ",\"partitions\":%d,\"leads_led\":%d,\"partitions_held_without_leading\":%d,"
+	fprintf(out, ",\"partitions\":%d,\"partitions_led\":%d,\"partitions_held_without_leading\":%d,"
 		"\"partition_map\":[", node_partition_count(n), node_partitions_led(n),
 		node_squatted_partitions(n, &(int) {0}));
 	for (int p = 0; p < node_partition_count(n); p++) {
@@ -233,7 +233,7 @@ partition_metrics(const struct node *n, FILE *out)
 
 	metric(out, "partitions", "gauge", "The cluster's partition count K.",
 	       node_partition_count(n));
-	metric(out, "leads_led", "gauge", "Partitions this node leads.", node_partitions_led(n));
+	metric(out, "partitions_led", "gauge", "Partitions this node leads.", node_partitions_led(n));
 	for (int k = 0; k < 3; k++) {
 		fprintf(out, "# HELP clustered_nodes_%s %s\n# TYPE clustered_nodes_%s gauge\n",
 			names[k], helps[k], names[k]);

@@ -84,7 +84,7 @@ start_node() {
 	local cluster=$1 name=$2
 	shift 2
 	"$ROOT/clustered_nodes" --node "$name" --cluster "$cluster" \
-		--dbname "${NODE_CONNINFO:-$PGTMP_CONNINFO}" "$@" >>"$(node_log "$cluster" "$name")" 2>&1 &
+		--dbname "${NODE_CONNINFO:-$PGTMP_CONNINFO}" ${NODE_EXTRA_ARGS:-} "$@" >>"$(node_log "$cluster" "$name")" 2>&1 &
 	NODE_PID[$name]=$!
 }
 

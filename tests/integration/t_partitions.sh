@@ -356,8 +356,9 @@ test_partition_squatter_that_cannot_be_ended_stays_visible() {
 	wait_for "partitions 0, 1, 3 led" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER' AND leader IS NOT NULL\")\" = 3 ]"
 	wait_for "/readyz naming the squatter" 8000 bash -c "curl -s --max-time 2 http://127.0.0.1:$port/readyz | grep -q 'partition 2: backend pid [0-9]*, user postgres, application su_squatter'"
 	assert_eq "$(http_code "http://127.0.0.1:$port/readyz")" 503 "/readyz with a partition squatted"
-	http_body "http://127.0.0.1:$port/metrics" | grep -qx 'clustered_nodes_lock_held_without_leading 1' ||
-		fail "metric: $(http_body "http://127.0.0.1:$port/metrics" | grep without_leading)"
+	out=$(http_body "http://127.0.0.1:$port/metrics")
+	grep -qx 'clustered_nodes_lock_held_without_leading 1' <<<"$out" ||
+		fail "metric: $(grep -x 'clustered_nodes_lock_held_without_leading.*' <<<"$out") (${#out} bytes); readyz: $(http_body "http://127.0.0.1:$port/readyz")"
 	http_body "http://127.0.0.1:$port/status" | grep -q '"partitions_held_without_leading":1' ||
 		fail "/status: $(http_body "http://127.0.0.1:$port/status")"
 	rc=0
@@ -370,7 +371,9 @@ test_partition_squatter_that_cannot_be_ended_stays_visible() {
 	wait "$squatter" 2>/dev/null || true
 	wait_for "partition 2 led" 8000 counts_are "$CLUSTER" 4 "node1=4"
 	wait_for "/readyz ready again" 5000 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$port/readyz)\" = 200 ]"
-	http_body "http://127.0.0.1:$port/metrics" | grep -qx 'clustered_nodes_lock_held_without_leading 0' || fail "metric after"
+	out=$(http_body "http://127.0.0.1:$port/metrics")
+	grep -qx 'clustered_nodes_lock_held_without_leading 0' <<<"$out" ||
+		fail "metric after: $(grep -x 'clustered_nodes_lock_held_without_leading.*' <<<"$out") (${#out} bytes)"
 	"$ROOT/clustered_nodes" status --cluster "$CLUSTER" --dbname "$NODE_CONNINFO" >/dev/null 2>&1 || fail "status after: $?"
 }
 

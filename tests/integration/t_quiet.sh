@@ -26,9 +26,10 @@ test_standbys_listen_on_nothing_and_wake_on_the_handoff_key() {
 	# The standby waits on the handoff key (a shared lock request that is not granted).
 	wait_for "the standby waiting on the handoff key" 5000 bash -c \
 		"[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND NOT l.granted AND l.mode = 'ShareLock' AND a.application_name = 'clustered_nodes:$standby'\")\" = 1 ]"
-	# Several 1-second waits run out meanwhile; none leaves a line in the server's log.
+	# Several waits run out meanwhile (each lasts a look interval: lease_timeout / 4 = 2.5 s
+	# by default); none leaves a line in the server's log.
 	waits=$(grep -c 'the handoff key was let go, or the wait ended' "$(node_log "$CLUSTER" "$standby")" || true)
-	wait_for "three waits over" 6000 bash -c "[ \$(grep -c 'the handoff key was let go, or the wait ended' '$(node_log "$CLUSTER" "$standby")') -ge $((waits + 3)) ]"
+	wait_for "three waits over" 10000 bash -c "[ \$(grep -c 'the handoff key was let go, or the wait ended' '$(node_log "$CLUSTER" "$standby")') -ge $((waits + 3)) ]"
 	assert_eq "$(grep -c 'lock timeout' "$PGTMP_DIR/postgres.log" || true)" "$before_log" "lock timeouts in the server's log"
 	# SIGTERM: the standby takes over in far less than its 10 s poll interval.
 	term=$(term_of "$CLUSTER")

@@ -42,6 +42,21 @@ START_TEST(test_partition_keys)
 }
 END_TEST
 
+/* Each partition's handoff key is its own, and none is any partition's lock key. */
+START_TEST(test_partition_handoff_keys)
+{
+	ck_assert_int_eq(handoff_key_for_partition("default", 0), handoff_key_for_cluster("default"));
+	for (int p = 0; p < 64; p++)
+		for (int q = 0; q < 64; q++) {
+			ck_assert_int_ne(handoff_key_for_partition("default", p),
+					 lock_key_for_partition("default", q));
+			if (p != q)
+				ck_assert_int_ne(handoff_key_for_partition("default", p),
+						 handoff_key_for_partition("default", q));
+		}
+}
+END_TEST
+
 START_TEST(test_stable)
 {
 	ck_assert_int_eq(lock_key_for_cluster("payments"), lock_key_for_cluster("payments"));
@@ -58,6 +73,7 @@ lockkey_suite(void)
 	tcase_add_test(tc, test_distinct_clusters_distinct_keys);
 	tcase_add_test(tc, test_stable);
 	tcase_add_test(tc, test_partition_keys);
+	tcase_add_test(tc, test_partition_handoff_keys);
 	tcase_add_test(tc, test_handoff_keys_differ_from_lock_keys);
 	suite_add_tcase(s, tc);
 	return s;

@@ -48,6 +48,24 @@ START_TEST(test_demotion_precedes_release_for_every_setting)
 }
 END_TEST
 
+/* A quarter of the lease, capped by the heartbeat. */
+START_TEST(test_look_interval)
+{
+	static const struct {
+		unsigned long lease, heartbeat, want;
+	} rows[] = {
+		{10000, 5000, 2500},	/* defaults: a hung leader is ended within 12.5 s */
+		{60000, 5000, 5000},	/* a long lease: the heartbeat bounds it */
+		{2000, 5000, 500},
+		{0, 5000, 5000},	/* eviction off */
+		{10000, 200, 200},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ck_assert_uint_eq(look_interval_ms(rows[i].lease, rows[i].heartbeat), rows[i].want);
+}
+END_TEST
+
 Suite *
 timing_suite(void)
 {
@@ -55,6 +73,7 @@ timing_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_look_interval);
 	tcase_add_test(tc, test_demotion_precedes_release_for_every_setting);
 	suite_add_tcase(s, tc);
 	return s;

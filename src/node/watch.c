@@ -1,0 +1,156 @@
+/* A partitioned node's watch session: one shared-mode wait at a time on the handoff key
+ * of a partition another node leads (sql/007's wait_lock), so that the node hears of that
+ * leader's end without polling.
+ *
+ * Each wait lasts at most wait_ms: a waiting statement holds a snapshot, and with it the
+ * database's vacuum horizon, for as long as it waits.  A wait that ends because the key
+ * was let go is reported and not repeated until the node names a target again, after it
+ * has read the partition map: a key nobody holds would otherwise wake the wait at once,
+ * over and over.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "queries.h"
+#include "util.h"
+#include "watch.h"
+
+enum watch_tag { TAG_WAIT };
+
+static void wait_next(struct watch *w);
+
+static void
+read_woke(void *ctx, const PGresult *res)
+{
+	struct watch *w = ctx;
+
+	w->woke = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+}
+
+static void
+on_waited(void *ctx, const struct batch_outcome *o)
+{
+	struct watch *w = ctx;
+	int partition = w->waiting_on;
+
+	w->waiting = false;
+	if (o->failed) {
+		session_reset(&w->session, "the watch's wait failed: %s", o->error);
+		return;
+	}
+	session_healthy(&w->session);
+	if (w->woke) {
+		if (w->target == partition)
+			w->target = -1;	/* named again after the node's next look */
+		w->hooks->woken(w->owner, partition);
+		return;
+	}
+	wait_next(w);	/* the wait ran out: the same target, or a newer one */
+}
+
+static void
+wait_next(struct watch *w)
+{
+	const char *params[] = {w->target_key, w->wait_ms_text};
+
+	if (w->waiting || w->target < 0 || !session_is_up(&w->session))
+		return;
+	w->woke = false;
+	w->waiting_on = w->target;
+	if (!session_add(&w->session, TAG_WAIT, w->target, SQL_WAIT_HANDOFF, 2, params, read_woke,
+			 w) ||
+	    !session_send(&w->session, on_waited, w, false))
+		return;
+	w->waiting = true;
+}
+
+static void
+on_connecting(void *owner)
+{
+	(void) owner;
+}
+
+static void
+on_connected(void *owner)
+{
+	struct watch *w = owner;
+
+	log_debug("watch session connected");
+	wait_next(w);
+}
+
+static void
+on_lost(void *owner, const char *reason)
+{
+	struct watch *w = owner;
+
+	w->waiting = false;
+	log_debug("watch session lost: %s", reason);
+}
+
+static void
+on_notify(void *owner, PGnotify *note)
+{
+	(void) owner;
+	PQfreemem(note);	/* the watch listens to nothing */
+}
+
+static void
+on_overdue(void *owner, unsigned long waited_ms, long silence_ms)
+{
+	(void) owner;
+	(void) waited_ms;
+	(void) silence_ms;	/* waits are unbounded: nothing is ever overdue */
+}
+
+static const struct session_hooks watch_session_hooks = {
+	.connecting = on_connecting,
+	.connected = on_connected,
+	.lost = on_lost,
+	.notify = on_notify,
+	.overdue = on_overdue,
+};
+
+void
+watch_set_target(struct watch *w, int partition, const char *key)
+{
+	w->target = partition;
+	if (partition >= 0)
+		snprintf(w->target_key, sizeof(w->target_key), "%s", key);
+	if (partition >= 0 && !w->started) {
+		w->started = true;
+		session_connect(&w->session);
+		return;
+	}
+	wait_next(w);
+}
+
+void
+watch_halt(struct watch *w)
+{
+	w->target = -1;
+}
+
+void
+watch_init(struct watch *w, struct ev_loop *loop, const char *const *keywords,
+	   const char *const *values, double connect_timeout_s, unsigned long wait_ms,
+	   const struct watch_hooks *hooks, void *owner)
+{
+	memset(w, 0, sizeof(*w));
+	w->loop = loop;
+	w->hooks = hooks;
+	w->owner = owner;
+	w->target = -1;
+	snprintf(w->wait_ms_text, sizeof(w->wait_ms_text), "%lu", wait_ms);
+	session_init(&w->session, loop, &watch_session_hooks, w);
+	session_configure(&w->session, keywords, values, connect_timeout_s, 0);
+}
+
+void
+watch_free(struct watch *w)
+{
+	if (w->started)
+		session_stop(&w->session);
+	session_free(&w->session);
+}

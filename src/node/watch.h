@@ -1,0 +1,46 @@
+/* A partitioned node's watch: a second session whose only work is to wait, in shared
+ * mode, on the handoff key of one partition another node leads.  Every partition leader
+ * holds its partition's handoff key; its death or hand-over lets the key go, and the wait
+ * ends within a millisecond.  So a death is seen by waiting, not by polling, while the
+ * node's main session stays free for its steps and hears joins, leaves and hand-overs on
+ * the handoff channel (a session blocked in a lock wait receives no notification). */
+#ifndef CN_WATCH_H
+#define CN_WATCH_H
+
+#include <stdbool.h>
+
+#include <ev.h>
+
+#include "session.h"
+
+struct watch_hooks {
+	/* The watched partition's handoff key was let go: its leader handed it over or its
+	 * session ended.  The watch waits again only once given a target. */
+	void (*woken)(void *owner, int partition);
+};
+
+struct watch {
+	struct session session;
+	struct ev_loop *loop;
+	const struct watch_hooks *hooks;
+	void *owner;
+	bool started;		/* the session was asked to connect */
+	bool waiting;		/* a wait is in flight */
+	int target;		/* the partition to wait on next, or -1 */
+	char target_key[24];
+	int waiting_on;		/* the partition of the wait in flight */
+	bool woke;		/* filled by the wait in flight: the key was let go */
+	char wait_ms_text[16];
+};
+
+void watch_init(struct watch *w, struct ev_loop *loop, const char *const *keywords,
+		const char *const *values, double connect_timeout_s, unsigned long wait_ms,
+		const struct watch_hooks *hooks, void *owner);
+/* Wait on partition p's handoff key (its text in key), from now on; -1: on nothing.  The
+ * first target opens the session.  A wait in flight on another key runs out first. */
+void watch_set_target(struct watch *w, int partition, const char *key);
+/* The node ends, or its main session is gone: no more waits (until a target is set). */
+void watch_halt(struct watch *w);
+void watch_free(struct watch *w);
+
+#endif
