@@ -127,6 +127,12 @@ $(BUILD)/ha_producer: tests/ha/producer.c | $(BUILD)
 	@echo "  CC    $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PQ_LIBS)
 
+# The node's routing of payloads read from stdin, for tests/integration/t_json_routing.sh.
+$(BUILD)/route_payloads: tests/integration/route_payloads.c $(BUILD)/event_route.o \
+		$(BUILD)/json_field.o $(BUILD)/escape.o | $(BUILD)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
+
 $(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
 	@echo "  CC    $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
@@ -135,7 +141,7 @@ unit: $(BUILD)/check_unit $(PROG)
 	$(BUILD)/check_unit
 	@bash scripts/check-layers-selftest.sh $(BUILD)
 
-integration: $(PROG)
+integration: $(PROG) $(BUILD)/route_payloads
 	@bash tests/integration/run.sh
 
 install: $(PROG)

@@ -8,9 +8,6 @@
 
 #define FNV32_OFFSET_BASIS 2166136261u
 #define FNV32_PRIME 16777619u
-/* A JSON key field's value as ->> gives it: a payload is shorter than 8000 bytes, and a
- * number's canonical text can be longer than its source ("1e100"). */
-#define JSON_KEY_MAX 16384
 
 bool
 partition_rule_parse(const char *text, struct partition_rule *rule, const char **why)
@@ -67,16 +64,30 @@ partition_rule_format(const struct partition_rule *rule, char *buf, size_t size)
 	}
 }
 
-uint32_t
-partition_hash(const char *key, size_t len)
+static uint32_t
+fnv_update(uint32_t hash, const char *bytes, size_t len)
 {
-	uint32_t hash = FNV32_OFFSET_BASIS;
-
 	for (size_t i = 0; i < len; i++) {
-		hash ^= (unsigned char) key[i];
+		hash ^= (unsigned char) bytes[i];
 		hash *= FNV32_PRIME;
 	}
 	return hash;
+}
+
+/* A json_sink that hashes: a JSON key is hashed as it is read, never stored, since a
+ * number's text can be far longer than the payload ("1e131071" prints 131,072 digits). */
+static void
+hash_sink(void *arg, const char *bytes, size_t len)
+{
+	uint32_t *hash = arg;
+
+	*hash = fnv_update(*hash, bytes, len);
+}
+
+uint32_t
+partition_hash(const char *key, size_t len)
+{
+	return fnv_update(FNV32_OFFSET_BASIS, key, len);
 }
 
 int
@@ -101,7 +112,7 @@ int
 partition_of_payload(const struct partition_rule *rule, const char *payload, size_t len,
 		     int partitions)
 {
-	static char field[JSON_KEY_MAX];
+	uint32_t hash = FNV32_OFFSET_BASIS;
 	const char *sep;
 
 	if (partitions <= 1)
@@ -115,8 +126,8 @@ partition_of_payload(const struct partition_rule *rule, const char *payload, siz
 			len = (size_t) (sep - payload);
 		break;
 	case KEY_JSON:
-		if (json_field(payload, len, rule->arg, field, sizeof(field)))
-			return partition_of_key(field, strlen(field), partitions);
+		if (json_field(payload, len, rule->arg, hash_sink, &hash))
+			return (int) (hash % (uint32_t) partitions);
 		break;
 	case KEY_PAYLOAD:
 	default:
