@@ -255,8 +255,8 @@ def cmd_report(results, out_json):
                  key=lambda c: (int(c.split('_')[0][1:]), int(c.split('_')[1][1:])))
     if ptk:
         figures['part_takeover'] = {}
-        print('\nPartition takeover: SIGKILL of one node, to the last of its partitions led again '
-              '(the takers' log lines)')
+        print("\nPartition takeover: SIGKILL of one node, to the last of its partitions led again "
+              "(the takers' log lines)")
         for c in ptk:
             ms = d[f'part_takeover.{c}.ms']
             ms = ms if isinstance(ms, list) else [ms]

@@ -62,13 +62,15 @@
  * subquery has no outer reference, so PostgreSQL runs it (reading pg_locks, which takes
  * every lock-manager partition lock) only when that CASE branch is taken.  Last, whether
  * a leader holds the handoff key, so that the standby may wait on it until it is let go.
+ * The time is clock_timestamp(): the poll may follow a wait in its transaction.
  * $1 lock key, $2 cluster, $3 handoff key.
  * Columns: got, term, lapsed, leader_pid, holder, handoff_held, handoff taken.
  */
 #define SQL_TRY_LOCK \
-	"SELECT t.got, coalesce(s.term, 0), coalesce(s.lease_until < now(), false), " \
+	"SELECT t.got, coalesce(s.term, 0), coalesce(s.lease_until < clock_timestamp(), false), " \
 	"  coalesce(s.leader_pid, 0), " \
-	"  CASE WHEN t.got OR (s.leader_pid IS NOT NULL AND s.lease_until >= now()) THEN 0 " \
+	"  CASE WHEN t.got OR (s.leader_pid IS NOT NULL AND s.lease_until >= clock_timestamp()) " \
+	"  THEN 0 " \
 	"  ELSE coalesce((SELECT l.pid FROM pg_locks l WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") \
 	"    AND l.pid <> pg_backend_pid() LIMIT 1), 0) END, " \
 	"  CASE WHEN t.got THEN false WHEN pg_try_advisory_lock_shared($3::bigint) " \
@@ -224,7 +226,7 @@
 	"    FROM clustered_nodes.cluster_state s WHERE s.cluster = m.cluster " \
 	"    AND s.leader_pid = m.backend_pid) ELSE m.role END, " \
 	"  m.host, m.pid, m.version, coalesce(m.term::text, ''), " \
-	"  round(extract(epoch FROM now() - m.heartbeat_at)::numeric, 1), " \
+	"  round(extract(epoch FROM clock_timestamp() - m.heartbeat_at)::numeric, 1), " \
 	"  coalesce(m.backend_pid, 0), " \
 	"  CASE WHEN a.pid IS NULL THEN 'gone' ELSE 'live' END, " \
 	"  coalesce(m.status_url, '') " \

@@ -122,6 +122,8 @@ on_connected(struct pgconn *c)
 	struct session *s = c->owner;
 
 	s->up = true;
+	for (int i = 0; i < s->ncached; i++)
+		s->cached[i].prepared = false;	/* a new connection has none */
 	s->hooks->connected(s->owner);
 }
 
@@ -442,6 +444,34 @@ session_add_prepared(struct session *s, int tag, int item, const char *name, int
 {
 	return add(s, STMT_PREPARED, tag, item, name, NULL, nparams, params, NULL, reader,
 		   reader_ctx);
+}
+
+bool
+session_add_cached(struct session *s, int tag, int item, const char *sql, int nparams,
+		   const char *const *params, stmt_reader reader, void *reader_ctx)
+{
+	int i;
+
+	for (i = 0; i < s->ncached && s->cached[i].sql != sql; i++)
+		;
+	if (i == SESSION_MAX_CACHED)	/* full: parsed and planned each time, as before */
+		return session_add(s, tag, item, sql, nparams, params, reader, reader_ctx);
+	if (i == s->ncached) {
+		s->cached[i].sql = sql;
+		snprintf(s->cached[i].name, sizeof(s->cached[i].name), "clustered_nodes_%d", i);
+		s->ncached++;
+	}
+	/* Prepared statements outlive transactions: a PREPARE that ran stays, whatever the
+	 * rest of its batch does.  (One skipped because an earlier statement of its batch
+	 * failed makes the next use fail; the session is then reset and prepares again.) */
+	if (!s->cached[i].prepared) {
+		if (!add(s, STMT_PREPARE, tag, 0, s->cached[i].name, sql, nparams, NULL, NULL, NULL,
+			 NULL))
+			return false;
+		s->cached[i].prepared = true;
+	}
+	return add(s, STMT_PREPARED, tag, item, s->cached[i].name, NULL, nparams, params, NULL,
+		   reader, reader_ctx);
 }
 
 bool

@@ -67,6 +67,9 @@ struct batch {
  * cluster, each of up to 64 partitions may have a renewal and a fetch or step out. */
 #define SESSION_MAX_BATCHES 160
 
+/* Statements prepared once per connection (session_add_cached). */
+#define SESSION_MAX_CACHED 24
+
 struct session {
 	struct pgconn pg;
 	struct ev_loop *loop;
@@ -88,6 +91,12 @@ struct session {
 	bool slow_reported;	/* an answer is overdue from a server that is still there */
 	bool healthy;		/* the database answered sensibly since we connected */
 	double outage_since;	/* when a healthy session was lost (fast retries for a while) */
+	struct {
+		const char *sql;	/* the caller's constant: known by its address */
+		char name[32];
+		bool prepared;	/* on this connection */
+	} cached[SESSION_MAX_CACHED];
+	int ncached;
 };
 
 void session_init(struct session *s, struct ev_loop *loop, const struct session_hooks *hooks,
@@ -117,6 +126,11 @@ bool session_add(struct session *s, int tag, int item, const char *sql, int npar
 		 const char *const *params, stmt_reader reader, void *reader_ctx);
 bool session_add_prepared(struct session *s, int tag, int item, const char *name, int nparams,
 			  const char *const *params, stmt_reader reader, void *reader_ctx);
+/* As session_add(), for a statement sent often: sql must be a constant (it is known by its
+ * address).  Parsed and planned once per connection, not at every use: the first use on a
+ * connection prepares it in the same batch. */
+bool session_add_cached(struct session *s, int tag, int item, const char *sql, int nparams,
+			const char *const *params, stmt_reader reader, void *reader_ctx);
 bool session_add_prepare(struct session *s, int tag, const char *name, const char *sql,
 			 int nparams, const Oid *types);
 /* bounded: the answer is due within the deadline (false for a lock wait).  A batch with no

@@ -6,9 +6,10 @@
  * one wins.  The plan only keeps them from trying in vain, and from moving partitions
  * that need not move.
  *
- * Nothing is polled at the pace of a takeover.  A leader's end is heard by waiting: each
- * node's watch waits on a handoff key of the next member (in name order) that leads, so
- * every leader is watched by the node before it; the node woken reads the map at once and
+ * Nothing is polled at the pace of a takeover.  A leader's end is heard by waiting: a
+ * node's watch waits on a handoff key of the next member (in name order) that leads, if
+ * that is one of the next two, so every leader is watched by the two nodes before it; the
+ * node woken reads the map at once and
  * announces it on the handoff channel, where every node listens, as joins, leaves and
  * hand-overs are announced.  The map is read otherwise only as a safety net, every
  * safety interval: what no announcement covers (a hung leader's lease running out, a
@@ -34,6 +35,7 @@ enum acquirer_tag {
 };
 
 static void poll_map(struct acquirer *pt);
+static void arm_safety_read(struct acquirer *pt);
 
 /* ---- reading the map ---- */
 
@@ -263,7 +265,7 @@ try_locks(struct acquirer *pt, const struct balance_plan *plan)
 		pt->tries[p].won = false;
 		if (pt->view[p].refused_since == 0)
 			pt->view[p].refused_since = now;	/* cleared when won */
-		if (!session_add(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 2, params, read_try,
+		if (!session_add_cached(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 2, params, read_try,
 				 &pt->tries[p]))
 			return;
 	}
@@ -320,14 +322,20 @@ plan_moves(struct acquirer *pt)
 
 /* ---- the watch ---- */
 
-/* The next live member after us, in name order, that leads a partition: the watch waits
- * on the handoff key of its lowest partition.  Nobody else leads: nothing to watch. */
+/* Each leader is watched by the WATCHERS members before it, in name order: a few, so
+ * that it stays watched when one of them dies with it, and not every idle node (each wait
+ * costs the server a deadlock check once it lasts deadlock_timeout). */
+#define WATCHERS 2
+
+/* The next live member after us, in name order, that leads a partition, if it is at most
+ * WATCHERS places away: the watch waits on the handoff key of its lowest partition.
+ * Otherwise nothing to watch. */
 static void
 aim_watch(struct acquirer *pt)
 {
 	int me = member_index(pt, pt->cfg->node);
 
-	for (int i = 1; me >= 0 && i < pt->nmembers; i++) {
+	for (int i = 1; me >= 0 && i < pt->nmembers && i <= WATCHERS; i++) {
 		const char *next = pt->members[(me + i) % pt->nmembers];
 
 		for (int p = 0; p < pt->cfg->partitions; p++) {
@@ -378,6 +386,7 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	pt->view_valid = true;
 	if (!pt->running)
 		return;
+	arm_safety_read(pt);	/* counted from this look, whatever caused it */
 	aim_watch(pt);
 	plan_moves(pt);
 }
@@ -403,8 +412,8 @@ poll_map(struct acquirer *pt)
 			 NULL))
 		return;
 	pt->announce = false;
-	if (!session_add(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params, read_map, pt) ||
-	    !session_add(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
+	if (!session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params, read_map, pt) ||
+	    !session_add_cached(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
 			 read_members, pt) ||
 	    !membership_add_housekeeping(pt->membership) ||
 	    !session_send(pt->session, on_polled, pt, true))
@@ -419,18 +428,39 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void) loop;
 	(void) revents;
-	if (pt->running)
-		poll_map(pt);
+	acquirer_poll_soon(pt);	/* after the lock tries in flight, if any */
 }
 
 /* ---- the node's calls ---- */
 
-/* How often the map is read with nothing announced (timing.h): what moves partitions at
- * the pace of a takeover is announced or waited for, not found by this read. */
+/* Nodes that read the map in each look interval, between them: enough that a hung
+ * leader's lapsed lease or a squatter is seen within about a look interval, few enough
+ * that a cluster of hundreds of idle nodes costs the server little. */
+#define SAFETY_READERS 8
+
+/*
+ * How long until this node reads the map with nothing announced: a look interval
+ * (timing.h) times the members per SAFETY_READERS, with a random tenth of it added so
+ * that nodes started together do not read together.  What moves partitions at the pace of
+ * a takeover is announced or waited for, not found by this read.
+ */
 static double
-safety_interval_s(const struct config *cfg)
+safety_interval_s(const struct acquirer *pt)
 {
-	return (double) look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms) / 1000.0;
+	double look = (double) look_interval_ms(pt->cfg->lease_timeout_ms,
+						pt->cfg->heartbeat_interval_ms) / 1000.0;
+	int share = (pt->nmembers + SAFETY_READERS - 1) / SAFETY_READERS;
+
+	return look * (share > 1 ? share : 1) * (1.0 + 0.1 * (double) (arc4random() % 1001) / 1000.0);
+}
+
+/* The safety net's next read, counted from now. */
+static void
+arm_safety_read(struct acquirer *pt)
+{
+	ev_timer_stop(pt->loop, &pt->poll_timer);
+	ev_timer_set(&pt->poll_timer, safety_interval_s(pt), 0.);
+	ev_timer_start(pt->loop, &pt->poll_timer);
 }
 
 void
@@ -446,8 +476,6 @@ acquirer_begin(struct acquirer *pt)
 		pt->view[p].refused_since = 0;
 		pt->tries[p].won = false;
 	}
-	ev_timer_set(&pt->poll_timer, safety_interval_s(pt->cfg), safety_interval_s(pt->cfg));
-	ev_timer_start(pt->loop, &pt->poll_timer);
 	poll_map(pt);
 }
 
@@ -462,11 +490,32 @@ acquirer_poll_soon(struct acquirer *pt)
 		poll_map(pt);
 }
 
+static void
+on_housekept(void *ctx, const struct batch_outcome *o)
+{
+	struct acquirer *pt = ctx;
+
+	pt->in_flight = false;
+	if (o->failed) {
+		session_reset(pt->session, "a heartbeat or view refresh failed: %s", o->error);
+		return;
+	}
+	session_healthy(pt->session);
+	if (pt->poll_soon && pt->running)
+		poll_map(pt);
+}
+
+/* A heartbeat is due: sent alone, not with a read of the map (which every node would
+ * then make every heartbeat interval). */
 void
 acquirer_poke(struct acquirer *pt)
 {
-	if (pt->running && !pt->in_flight)
-		poll_map(pt);
+	if (!pt->running || pt->in_flight || !session_is_up(pt->session))
+		return;
+	if (!membership_add_housekeeping(pt->membership) ||
+	    !session_send(pt->session, on_housekept, pt, true))
+		return;
+	pt->in_flight = true;
 }
 
 void
@@ -485,9 +534,7 @@ acquirer_reload(struct acquirer *pt)
 {
 	if (!pt->running)
 		return;
-	ev_timer_stop(pt->loop, &pt->poll_timer);
-	ev_timer_set(&pt->poll_timer, safety_interval_s(pt->cfg), safety_interval_s(pt->cfg));
-	ev_timer_start(pt->loop, &pt->poll_timer);
+	arm_safety_read(pt);
 }
 
 void

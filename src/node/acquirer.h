@@ -99,7 +99,7 @@ void acquirer_reload(struct acquirer *pt);
 void acquirer_begin(struct acquirer *pt);
 /* A hand-over was announced, or ours is done: poll at the next chance. */
 void acquirer_poll_soon(struct acquirer *pt);
-/* Housekeeping is due: an idle acquirer polls now, carrying it. */
+/* Housekeeping is due: an idle acquirer sends it now. */
 void acquirer_poke(struct acquirer *pt);
 /* Stop requested, or the session is gone: no more polls or takes (until begin). */
 void acquirer_halt(struct acquirer *pt);

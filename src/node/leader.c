@@ -16,10 +16,9 @@
 #include "log.h"
 #include "pgarray.h"
 #include "queries.h"
+#include "timing.h"
 #include "util.h"
 
-/* A leader looks for durable events this often even when nothing woke it. */
-#define EVENTS_CATCH_UP_S 1.0
 
 /* What each statement of a leader batch is, so a failure names its statement. */
 enum leader_tag { TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_FETCH,
@@ -155,7 +154,7 @@ fetch_events(struct leader *l)
 	snprintf(limit, sizeof(limit), "%d", EVENTS_BATCH);
 	l->events_due = false;
 	l->events_wake_at_fetch = l->events_wake;
-	if (!session_add(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 4, params, read_events, l) ||
+	if (!session_add_cached(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 4, params, read_events, l) ||
 	    !session_send(l->session, on_fetched, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");
@@ -561,6 +560,8 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	    const char *lease_ms_text, const struct leader_limits *limits,
 	    const struct leader_hooks *hooks, void *owner)
 {
+	double catch_up_s;
+
 	memset(l, 0, sizeof(*l));
 	l->loop = loop;
 	l->session = session;
@@ -579,7 +580,11 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 		      limits->renew_interval_ms / 1000.0);
 	l->step_budget_ms = (double) limits->step_budget_ms;
 	snprintf(l->event_limit_text, sizeof(l->event_limit_text), "%lu", limits->event_limit_ms);
-	ev_timer_init(&l->events_timer, events_timer_cb, EVENTS_CATCH_UP_S, EVENTS_CATCH_UP_S);
+	/* Durable events wake the leader (their NOTIFY); it also looks without a wake-up every
+	 * look interval, for events a producer inserted without clustered_nodes.notify(). */
+	catch_up_s = (double) look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms) /
+	    1000.0;
+	ev_timer_init(&l->events_timer, events_timer_cb, catch_up_s, catch_up_s);
 	ev_init(&l->retry_timer, retry_timer_cb);
 	exec_runner_init(&l->exec, loop, &exec_hooks, l);
 	snprintf(l->partition_text, sizeof(l->partition_text), "0");

@@ -241,6 +241,9 @@ consider_eviction(struct standby *sb)
 	return sb->fsm->state == ST_ACQUIRING;
 }
 
+static void on_polled(void *ctx, const struct batch_outcome *o);
+
+/* The wait is over, and the poll behind it read what is now: act on it as on any poll. */
 static void
 on_handoff_waited(void *ctx, const struct batch_outcome *o)
 {
@@ -250,22 +253,31 @@ on_handoff_waited(void *ctx, const struct batch_outcome *o)
 		session_reset(sb->session, "waiting for the leader's handover failed: %s", o->error);
 		return;
 	}
-	/* Woken by a handover or a leader's end, or a second went by: poll now. */
-	fsm_set(sb->fsm, ST_STANDBY, "the handoff key was let go, or the wait ended");
-	if (sb->stopping)
-		leave(sb);
-	else
-		try_lock(sb);
+	/* Woken by a handover or a leader's end, or the wait ran out. */
+	if (!(sb->poll.has_row && sb->poll.got))
+		fsm_set(sb->fsm, ST_STANDBY, "the handoff key was let go, or the wait ended");
+	on_polled(sb, o);
 }
 
-/* A leader holds the handoff key: wait on it (shared, so every standby wakes together and
- * none holds another up) until it is let go, or a look interval. */
+/*
+ * A leader holds the handoff key: wait on it (shared, so every standby wakes together and
+ * none holds another up) until it is let go, or a look interval; then, in the same
+ * transaction and round trip, poll and send the housekeeping due.  Each statement reads
+ * its own snapshot, so the poll sees the rows as they are after the wait; what it compares
+ * with the time uses clock_timestamp(), not the transaction's start.  The housekeeping
+ * comes after the wait, so no heartbeat's row lock or transaction id is held through it.
+ */
 static void
 wait_for_handoff(struct standby *sb)
 {
 	const char *params[] = {sb->handoff_key_text, sb->handoff_wait_ms};
+	const char *poll_params[] = {sb->lock_key_text, sb->cfg->cluster, sb->handoff_key_text};
 
-	if (!session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_HANDOFF, 2, params, NULL, NULL) ||
+	memset(&sb->poll, 0, sizeof(sb->poll));
+	if (!session_add_cached(sb->session, TAG_LOCK, 0, SQL_WAIT_HANDOFF, 2, params, NULL, NULL) ||
+	    !membership_add_housekeeping(sb->membership) ||
+	    !session_add_cached(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll,
+				sb) ||
 	    !session_send(sb->session, on_handoff_waited, sb, false))
 		return;
 	fsm_set(sb->fsm, ST_ACQUIRING, "waiting for the leader to hand over");
@@ -303,10 +315,12 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	}
 	if (consider_eviction(sb))
 		return;
-	if (wait_mode || membership_housekeeping_due(sb->membership))
+	if (wait_mode)
 		try_lock(sb);
 	else if (sb->poll.handoff_held)
-		wait_for_handoff(sb);
+		wait_for_handoff(sb);	/* with any housekeeping due, after the wait */
+	else if (membership_housekeeping_due(sb->membership))
+		try_lock(sb);
 	/* else: the lock's holder does not hold the key (a winner takes both in one statement,
 	 * so it is not a leader of this version: a squatter, a wait-mode winner about to lead,
 	 * a node of an older version): the poll timer tries again */
@@ -324,7 +338,7 @@ try_lock(struct standby *sb)
 	 * lock_timeout for the rest of the transaction. */
 	if (!membership_add_housekeeping(sb->membership) ||
 	    !(wait ? session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_LOCK, 2, wait_params, read_poll, sb) :
-	      session_add(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll, sb)) ||
+	      session_add_cached(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll, sb)) ||
 	    !session_send(sb->session, on_polled, sb, !wait))
 		return;
 	fsm_set(sb->fsm, ST_ACQUIRING, wait ? "waiting for the leader lock" : "polling the leader lock");

@@ -58,7 +58,7 @@ wait_next(struct watch *w)
 		return;
 	w->woke = false;
 	w->waiting_on = w->target;
-	if (!session_add(&w->session, TAG_WAIT, w->target, SQL_WAIT_HANDOFF, 2, params, read_woke,
+	if (!session_add_cached(&w->session, TAG_WAIT, w->target, SQL_WAIT_HANDOFF, 2, params, read_woke,
 			 w) ||
 	    !session_send(&w->session, on_waited, w, false))
 		return;
