@@ -43,8 +43,8 @@ rss_kib() { awk "/^$2:/ { print \$2 }" "/proc/$1/status"; }
 log_ts_us() { date -d "$1" +%s%6N; }
 pgb() { pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n "$@" postgres; }
 
-# 200 idle nodes take a session each.
-pgtmp_start max_connections=260 >/dev/null
+# 200 idle nodes take a session each, and a partitioned node a second (its watch).
+pgtmp_start max_connections=460 >/dev/null
 apply_schema >/dev/null
 pgtmp_psql -c "CREATE SEQUENCE IF NOT EXISTS bench_seq"
 echo "SELECT pg_notify('bench', 'x');" >"$WORK/notify.sql"

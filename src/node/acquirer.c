@@ -8,8 +8,8 @@
  *
  * Nothing is polled at the pace of a takeover.  A leader's end is heard by waiting: a
  * node's watch waits on a handoff key of the next member (in name order) that leads, if
- * that is one of the next two, so every leader is watched by the two nodes before it; the
- * node woken reads the map at once and
+ * that is one of the next two, so every leader is watched by the node before it (and the
+ * one before that, where leaders are sparse); the node woken reads the map at once and
  * announces it on the handoff channel, where every node listens, as joins, leaves and
  * hand-overs are announced.  The map is read otherwise only as a safety net, every
  * safety interval: what no announcement covers (a hung leader's lease running out, a
@@ -226,10 +226,21 @@ read_try(void *ctx, const PGresult *res)
 	t->handoff = t->won && PQnfields(res) > 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 }
 
+/* Whether this node leads (or is taking or giving) any partition. */
+static bool
+leads_any(const struct acquirer *pt)
+{
+	for (int p = 0; p < pt->cfg->partitions; p++)
+		if (pt->hooks->state_of(pt->owner, p) != ST_STANDBY)
+			return true;
+	return false;
+}
+
 static void
 on_tried(void *ctx, const struct batch_outcome *o)
 {
 	struct acquirer *pt = ctx;
+	bool led_before;
 
 	pt->in_flight = false;
 	if (o->failed) {
@@ -237,6 +248,7 @@ on_tried(void *ctx, const struct batch_outcome *o)
 		return;
 	}
 	session_healthy(pt->session);
+	led_before = leads_any(pt);
 	for (int p = 0; p < pt->cfg->partitions; p++) {
 		if (!pt->tries[p].won)
 			continue;
@@ -244,10 +256,14 @@ on_tried(void *ctx, const struct batch_outcome *o)
 		pt->view[p].refused_since = 0;
 		/* a stopping node hands it over at once */
 		pt->hooks->won(pt->owner, p, pt->tries[p].handoff);
-		/* Announced once the take-over has committed (the look goes out behind it), so
-		 * that every node's watch aims at the leaders as they now are. */
-		pt->announce = true;
-		pt->poll_soon = true;
+		/* A node that led nothing is a new leader for the others' watches to aim at:
+		 * announced once its take-over has committed (the look goes out behind it).
+		 * One that led already is watched already: no look for every node to make while
+		 * the rest of a dead node's partitions are being taken. */
+		if (!led_before) {
+			pt->announce = true;
+			pt->poll_soon = true;
+		}
 	}
 	if (pt->poll_soon && pt->running)
 		poll_map(pt);
@@ -322,9 +338,11 @@ plan_moves(struct acquirer *pt)
 
 /* ---- the watch ---- */
 
-/* Each leader is watched by the WATCHERS members before it, in name order: a few, so
- * that it stays watched when one of them dies with it, and not every idle node (each wait
- * costs the server a deadlock check once it lasts deadlock_timeout). */
+/* How far ahead, in name order, a node looks for a leader to watch.  Where leaders are
+ * sparse (more nodes than partitions) a leader is watched by up to this many nodes before
+ * it, so that it stays watched when one of them dies with it; where every node leads, by
+ * the one before it.  Not every idle node: each wait that lasts deadlock_timeout costs the
+ * server a deadlock check. */
 #define WATCHERS 2
 
 /* The next live member after us, in name order, that leads a partition, if it is at most
@@ -392,6 +410,15 @@ on_polled(void *ctx, const struct batch_outcome *o)
 }
 
 static void
+on_announced(void *ctx, const struct batch_outcome *o)
+{
+	struct acquirer *pt = ctx;
+
+	if (o->failed)
+		session_reset(pt->session, "announcing a change to the cluster failed: %s", o->error);
+}
+
+static void
 poll_map(struct acquirer *pt)
 {
 	char partitions[12];
@@ -407,14 +434,17 @@ poll_map(struct acquirer *pt)
 	    !session_add(pt->session, TAG_LISTEN, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL))
 		return;
 	pt->listening = true;
+	/* The announcement commits on its own, first: the others look while we do. */
 	if (pt->announce &&
-	    !session_add(pt->session, TAG_ANNOUNCE, 0, SQL_NOTIFY_HANDOFF, 1, member_params, NULL,
-			 NULL))
+	    (!session_add(pt->session, TAG_ANNOUNCE, 0, SQL_ANNOUNCE, 1, member_params, NULL,
+			  NULL) ||
+	     !session_send(pt->session, on_announced, pt, true)))
 		return;
 	pt->announce = false;
-	if (!session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params, read_map, pt) ||
+	if (!session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params,
+				read_map, pt) ||
 	    !session_add_cached(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
-			 read_members, pt) ||
+				read_members, pt) ||
 	    !membership_add_housekeeping(pt->membership) ||
 	    !session_send(pt->session, on_polled, pt, true))
 		return;
