@@ -31,8 +31,15 @@ leader_plan_committed(struct failure_state *st, size_t size)
 	st->head_attempts = 0;
 }
 
-enum leader_action
-leader_plan_next(const struct leader_facts *f)
+bool
+leader_plan_needs_turn(enum leader_action action, const struct leader_facts *f)
+{
+	return action == LEADER_EXEC || action == LEADER_DEAD_LETTER ||
+	    (action == LEADER_STEP && f->work > 0);
+}
+
+static enum leader_action
+next_ignoring_turns(const struct leader_facts *f)
 {
 	const struct failure_state *fs = &f->failure;
 
@@ -104,4 +111,15 @@ leader_plan_retry_delay_ms(unsigned long head_attempts, unsigned long max_attemp
 		return 0;
 	return backoff_bound_ms(HANDLER_RETRY_BASE_MS, HANDLER_RETRY_CAP_MS,
 				(unsigned) (head_attempts - 1));
+}
+
+enum leader_action
+leader_plan_next(const struct leader_facts *f)
+{
+	enum leader_action action = next_ignoring_turns(f);
+
+	/* Another partition's step has the session: our lease must not wait for it. */
+	if (f->turn_busy && leader_plan_needs_turn(action, f))
+		return f->lease_due ? LEADER_RENEW : LEADER_WAIT_TURN;
+	return action;
 }

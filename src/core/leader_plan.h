@@ -37,6 +37,7 @@ struct leader_facts {
 	struct failure_state failure;
 	unsigned long max_attempts;
 	bool exec_handler;
+	bool turn_busy;		/* partitioned: another partition's step has the session's turn */
 };
 
 enum leader_action {
@@ -49,9 +50,13 @@ enum leader_action {
 	LEADER_STEP,		/* a step over the next events (or an empty one for housekeeping) */
 	LEADER_FETCH,		/* read durable events from the table */
 	LEADER_RELEASE,		/* stopping: hand over */
+	LEADER_WAIT_TURN,	/* another partition's step has the session: ours waits */
 };
 
 enum leader_action leader_plan_next(const struct leader_facts *f);
+/* Whether the action runs handlers (a step with events, programs, a dead letter): it must
+ * have the session's turn. */
+bool leader_plan_needs_turn(enum leader_action action, const struct leader_facts *f);
 
 /* Bounds of one step. */
 #define MAX_STEP_NOTIFICATIONS 4096

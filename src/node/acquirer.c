@@ -361,12 +361,12 @@ aim_watch(struct acquirer *pt)
 
 			if (v->leader_live && pt->hooks->state_of(pt->owner, p) == ST_STANDBY &&
 			    strcmp(v->leader, next) == 0) {
-				watch_set_target(&pt->watch, p, pt->handoff_keys[p]);
+				leader_watch_set_target(&pt->watch, p, pt->handoff_keys[p]);
 				return;
 			}
 		}
 	}
-	watch_set_target(&pt->watch, -1, NULL);
+	leader_watch_set_target(&pt->watch, -1, NULL);
 }
 
 static void
@@ -381,7 +381,7 @@ on_watch_woken(void *owner, int partition)
 	acquirer_poll_soon(pt);
 }
 
-static const struct watch_hooks watch_hooks = {
+static const struct leader_watch_hooks watch_hooks = {
 	.woken = on_watch_woken,
 };
 
@@ -556,7 +556,7 @@ acquirer_halt(struct acquirer *pt)
 	pt->poll_soon = false;
 	pt->announce = false;
 	ev_timer_stop(pt->loop, &pt->poll_timer);
-	watch_halt(&pt->watch);
+	leader_watch_halt(&pt->watch);
 }
 
 void
@@ -606,7 +606,7 @@ acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session
 	pt->owner = owner;
 	ev_init(&pt->poll_timer, poll_timer_cb);
 	/* A wait holds the database's vacuum horizon: a look interval at most. */
-	watch_init(&pt->watch, loop, keywords, values, WATCH_CONNECT_TIMEOUT_S,
+	leader_watch_init(&pt->watch, loop, keywords, values, WATCH_CONNECT_TIMEOUT_S,
 		   look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms), &watch_hooks, pt);
 	pt->members = calloc(BALANCE_MAX_NODES, sizeof(*pt->members));
 	pt->handoff_array = key_array(handoff_keys, cfg->partitions);
@@ -616,7 +616,7 @@ acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session
 void
 acquirer_free(struct acquirer *pt)
 {
-	watch_free(&pt->watch);
+	leader_watch_free(&pt->watch);
 	free(pt->members);
 	free(pt->handoff_array);
 	pt->members = NULL;

@@ -18,7 +18,7 @@
 #include "session.h"
 #include "settings.h"
 #include "squatter.h"
-#include "watch.h"
+#include "leader_watch.h"
 
 struct acquirer_hooks {
 	/* This session now holds partition p's lock (and, if holds_handoff, its handoff key):
@@ -53,7 +53,7 @@ struct acquirer {
 	const char (*lock_keys)[24];	/* each partition's lock key, as text */
 	const char (*handoff_keys)[24];	/* ... and its handoff key */
 	char *handoff_array;	/* the handoff keys as one bigint[] parameter */
-	struct watch watch;	/* waits on the handoff key of the next node that leads */
+	struct leader_watch watch;	/* waits on the handoff key of the next node that leads */
 	bool announce;		/* tell the others to look (a join, or the watch woke) */
 	ev_timer poll_timer;	/* the safety net */
 	bool running;		/* registered, and not stopping */

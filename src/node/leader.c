@@ -352,29 +352,27 @@ unlisten(struct leader *l)
 
 /* ---- what next ---- */
 
-/* The leader has nothing in flight: decide what comes next. */
-/* Partitioned: steps take turns on the shared session.  True if this leader may go. */
+/* Partitioned: steps take turns on the shared session.  Takes it; true if this leader may
+ * go (always, without turns). */
 static bool
 take_turn(struct leader *l)
 {
-	if (l->has_turn || l->hooks->may_step == NULL)
+	if (l->flight == FLIGHT_HOLDS_TURN || l->flight == FLIGHT_RENEWING)
 		return true;
-	if (!l->hooks->may_step(l->owner, l)) {
-		l->wants_turn = true;
+	if (l->hooks->may_step != NULL && !l->hooks->may_step(l->owner, l))
 		return false;
-	}
-	l->wants_turn = false;
-	l->has_turn = true;
+	l->flight = FLIGHT_HOLDS_TURN;
 	return true;
 }
 
 static void
 give_turn_back(struct leader *l)
 {
-	if (!l->has_turn)
+	if (l->flight != FLIGHT_HOLDS_TURN && l->flight != FLIGHT_RENEWING)
 		return;
-	l->has_turn = false;
-	l->hooks->step_over(l->owner, l);
+	l->flight = FLIGHT_NONE;
+	if (l->hooks->step_over != NULL)
+		l->hooks->step_over(l->owner, l);
 }
 
 static void
@@ -382,8 +380,8 @@ leader_next(struct leader *l)
 {
 	struct leader_facts f;
 	enum leader_action action;
-	bool needs_turn;
 
+	/* The leader has nothing in flight: decide what comes next. */
 	give_turn_back(l);	/* nothing is in flight: what had the turn is over */
 	if (l->stopping)	/* no more retries: durable events stay for the next leader */
 		ev_timer_stop(l->loop, &l->retry_timer);
@@ -401,21 +399,18 @@ leader_next(struct leader *l)
 		.failure = l->failure,
 		.max_attempts = l->cfg->max_attempts,
 		.exec_handler = l->cfg->handler_exec[0] != '\0',
+		.turn_busy = l->hooks->turn_busy != NULL && l->hooks->turn_busy(l->owner, l),
 	};
 	action = leader_plan_next(&f);
-	needs_turn = action == LEADER_EXEC || action == LEADER_DEAD_LETTER ||
-	    (action == LEADER_STEP && f.work > 0);
-	if (!needs_turn)
-		l->wants_turn = false;	/* e.g. backing off: others go first meanwhile */
-	else if (!take_turn(l)) {
-		/* Another partition's step has the session: our lease must not wait for it. */
-		if (!f.lease_due) {
-			fsm_set(l->fsm, ST_LEADER, "waiting for the session's turn");
-			return;
-		}
-		action = LEADER_RENEW;
-	}
+	if (!leader_plan_needs_turn(action, &f))
+		l->flight = FLIGHT_NONE;	/* e.g. backing off: others go first meanwhile */
+	else if (!take_turn(l))
+		action = LEADER_WAIT_TURN;	/* not expected: turn_busy said it was free */
 	switch (action) {
+	case LEADER_WAIT_TURN:
+		l->flight = FLIGHT_WANTS_TURN;
+		fsm_set(l->fsm, ST_LEADER, "waiting for the session's turn");
+		break;
 	case LEADER_WAIT_RETRY:
 		fsm_set(l->fsm, ST_LEADER, "waiting to retry a handler");
 		break;
@@ -473,7 +468,7 @@ lease_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void) loop;
 	(void) revents;
 	l->lease_due = true;
-	if (l->fsm->state == ST_HANDLING && !l->renewal_in_flight)
+	if (l->fsm->state == ST_HANDLING && l->flight != FLIGHT_RENEWING)
 		step_send_renewal(l);	/* programs run; the session is free */
 	else if (!l->stopping && l->fsm->state == ST_LEADER)
 		leader_next(l);
@@ -494,7 +489,8 @@ events_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 leader_before_wait(struct leader *l)
 {
-	if (l->fsm->state == ST_LEADER && (l->queue.count > 0 || l->events_due || l->wants_turn))
+	if (l->fsm->state == ST_LEADER &&
+	    (l->queue.count > 0 || l->events_due || l->flight == FLIGHT_WANTS_TURN))
 		leader_next(l);
 }
 
@@ -524,10 +520,8 @@ leader_halt(struct leader *l)
 	notifyq_drop(&l->queue, l->queue.count);
 	event_buffer_clear(&l->events);
 	l->step.size = 0;
-	l->renewal_in_flight = false;
 	l->holds_handoff = false;
-	l->has_turn = false;	/* the owner of the turn forgets it with the session */
-	l->wants_turn = false;
+	l->flight = FLIGHT_NONE;	/* the owner of the turn forgets it with the session */
 	/* Positions in the dropped buffers mean nothing any more. */
 	memset(&l->failure, 0, sizeof(l->failure));
 }

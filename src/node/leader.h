@@ -22,13 +22,25 @@
 
 struct leader;
 
+/* What the leader has out, beyond what its fsm state says: one value, where three flags
+ * (has the turn, wants it, a renewal out while programs run) could contradict each other. */
+enum leader_flight {
+	FLIGHT_NONE,		/* holds no turn and waits for none */
+	FLIGHT_WANTS_TURN,	/* partitioned: waiting for the session's turn */
+	FLIGHT_HOLDS_TURN,	/* our step, dead letter or programs have the session */
+	FLIGHT_RENEWING,	/* our programs run, and a lease renewal is out meanwhile */
+};
+
 struct leader_hooks {
 	/* A stopping leader handed over (or gave up trying).  The single leader: end with exit
 	 * status 0.  A partition's leader: the partition is free for another node. */
 	void (*released)(void *owner, struct leader *l, const char *reason);
-	/* Partitioned: may this leader start a step (or its programs) now?  The partitions a
-	 * node leads share its session and take turns, one step at a time, so that no lease
-	 * waits behind more than one step.  NULL: always. */
+	/* Partitioned: is the session's turn another's (another partition's step or programs
+	 * have it, or one waits for it before us)?  The partitions a node leads share its
+	 * session and take turns, one step at a time, so that no lease waits behind more than
+	 * one step.  A fact for leader_plan_next().  NULL: never. */
+	bool (*turn_busy)(void *owner, const struct leader *l);
+	/* Partitioned: take the turn (after turn_busy said it is free).  NULL: always. */
 	bool (*may_step)(void *owner, struct leader *l);
 	/* Partitioned: the step that had the turn is over. */
 	void (*step_over)(void *owner, struct leader *l);
@@ -77,8 +89,7 @@ struct leader {
 	bool partitioned;	/* one of the K > 1 partitions this node's session may lead */
 	char partition_text[12];
 	long long fence_term;	/* partitioned: the term whose take-over fence came back */
-	bool has_turn;		/* partitioned: our step or programs hold the session's turn */
-	bool wants_turn;	/* partitioned: waiting for the turn */
+	enum leader_flight flight;	/* the session's turn, as we have it or want it */
 	char *channels_array;	/* the channels as a text[] literal, for take_lead and fetches */
 	bool want_view;		/* remember recent notifications for the status page */
 
@@ -127,7 +138,6 @@ struct leader {
 
 	struct step step;
 	struct exec_runner exec;
-	bool renewal_in_flight;	/* a lease renewal sent while programs run */
 	char *escaped_payload;	/* scratch for log escaping */
 };
 

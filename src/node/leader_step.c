@@ -417,7 +417,8 @@ on_renewed(void *ctx, const struct batch_outcome *o)
 {
 	struct leader *l = ctx;
 
-	l->renewal_in_flight = false;
+	if (l->flight == FLIGHT_RENEWING)
+		l->flight = FLIGHT_HOLDS_TURN;	/* the programs still run */
 	if (o->failed) {
 		exec_runner_abort(&l->exec);
 		session_reset(l->session, "lease renewal while handlers run failed: %s", o->error);
@@ -430,6 +431,7 @@ step_send_renewal(struct leader *l)
 	/* count 0: no event ids, whatever the programs run for */
 	if (!add_advance(l, 0) || !session_send(l->session, on_renewed, l, true))
 		return;
-	l->renewal_in_flight = true;
+	if (l->flight == FLIGHT_HOLDS_TURN)
+		l->flight = FLIGHT_RENEWING;
 	l->lease_due = false;
 }

@@ -33,10 +33,23 @@ next_waiting(const struct leads *ps)
 	for (int i = 1; i <= ps->count; i++) {
 		int p = (ps->turn_last + i) % ps->count;
 
-		if (ps->slots[p].leader.wants_turn)
+		if (ps->slots[p].leader.flight == FLIGHT_WANTS_TURN)
 			return p;
 	}
 	return -1;
+}
+
+/* Another partition's step has the turn, or another waits for it before us. */
+static bool
+turn_busy(void *owner, const struct leader *l)
+{
+	const struct leads *ps = owner;
+	int first;
+
+	if (ps->turn_holder >= 0)
+		return ps->turn_holder != l->partition;
+	first = next_waiting(ps);
+	return first >= 0 && first != l->partition;
 }
 
 static bool
@@ -128,6 +141,7 @@ on_refused(void *owner, const char *reason)
 
 static const struct leader_hooks leader_hooks = {
 	.released = on_released,
+	.turn_busy = turn_busy,
 	.may_step = may_step,
 	.step_over = step_over,
 	.refused = on_refused,

@@ -50,6 +50,26 @@ static const struct {
 	 {IDLE, .stopping = true, .unlistened = true, .work = 5, FAILING(0, true, 1)}, LEADER_RELEASE},
 	{"stopping: no fetch, release", {IDLE, .stopping = true, .unlistened = true,
 					 .events_due = true, .lease_due = true}, LEADER_RELEASE},
+	/* Partitioned: one step of the node's partitions has the session at a time. */
+	{"another partition's step has the turn: wait", {IDLE, .work = 3, .turn_busy = true},
+	 LEADER_WAIT_TURN},
+	{"waiting for the turn, lease due: renew, which needs no turn",
+	 {IDLE, .work = 3, .turn_busy = true, .lease_due = true}, LEADER_RENEW},
+	{"programs wait for the turn too", {IDLE, .work = 3, .exec_handler = true, .turn_busy = true},
+	 LEADER_WAIT_TURN},
+	{"a dead letter waits for the turn", {IDLE, .work = 2, .turn_busy = true, FAILING(0, true, 5)},
+	 LEADER_WAIT_TURN},
+	{"a fetch needs no turn", {IDLE, .events_due = true, .turn_busy = true}, LEADER_FETCH},
+	{"an idle renewal needs no turn", {IDLE, .lease_due = true, .turn_busy = true}, LEADER_STEP},
+	{"backing off needs no turn", {IDLE, .work = 1, .retry_waiting = true, .turn_busy = true,
+				       FAILING(0, true, 1)}, LEADER_WAIT_RETRY},
+	{"stopping: unlisten needs no turn", {IDLE, .stopping = true, .work = 5, .turn_busy = true},
+	 LEADER_UNLISTEN},
+	{"stopping: draining waits for the turn",
+	 {IDLE, .stopping = true, .unlistened = true, .work = 5, .turn_busy = true}, LEADER_WAIT_TURN},
+	{"stopping: the release needs no turn", {IDLE, .stopping = true, .unlistened = true,
+						 .drain_over = true, .work = 5, .turn_busy = true},
+	 LEADER_RELEASE},
 };
 
 START_TEST(test_next)

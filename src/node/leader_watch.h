@@ -4,8 +4,8 @@
  * ends within a millisecond.  So a death is seen by waiting, not by polling, while the
  * node's main session stays free for its steps and hears joins, leaves and hand-overs on
  * the handoff channel (a session blocked in a lock wait receives no notification). */
-#ifndef CN_WATCH_H
-#define CN_WATCH_H
+#ifndef CN_LEADER_WATCH_H
+#define CN_LEADER_WATCH_H
 
 #include <stdbool.h>
 
@@ -13,16 +13,16 @@
 
 #include "session.h"
 
-struct watch_hooks {
+struct leader_watch_hooks {
 	/* The watched partition's handoff key was let go: its leader handed it over or its
 	 * session ended.  The watch waits again only once given a target. */
 	void (*woken)(void *owner, int partition);
 };
 
-struct watch {
+struct leader_watch {
 	struct session session;
 	struct ev_loop *loop;
-	const struct watch_hooks *hooks;
+	const struct leader_watch_hooks *hooks;
 	void *owner;
 	bool started;		/* the session was asked to connect */
 	bool waiting;		/* a wait is in flight */
@@ -33,14 +33,14 @@ struct watch {
 	char wait_ms_text[16];
 };
 
-void watch_init(struct watch *w, struct ev_loop *loop, const char *const *keywords,
+void leader_watch_init(struct leader_watch *w, struct ev_loop *loop, const char *const *keywords,
 		const char *const *values, double connect_timeout_s, unsigned long wait_ms,
-		const struct watch_hooks *hooks, void *owner);
+		const struct leader_watch_hooks *hooks, void *owner);
 /* Wait on partition p's handoff key (its text in key), from now on; -1: on nothing.  The
  * first target opens the session.  A wait in flight on another key runs out first. */
-void watch_set_target(struct watch *w, int partition, const char *key);
+void leader_watch_set_target(struct leader_watch *w, int partition, const char *key);
 /* The node ends, or its main session is gone: no more waits (until a target is set). */
-void watch_halt(struct watch *w);
-void watch_free(struct watch *w);
+void leader_watch_halt(struct leader_watch *w);
+void leader_watch_free(struct leader_watch *w);
 
 #endif

@@ -14,16 +14,16 @@
 #include "log.h"
 #include "queries.h"
 #include "util.h"
-#include "watch.h"
+#include "leader_watch.h"
 
 enum watch_tag { TAG_WAIT };
 
-static void wait_next(struct watch *w);
+static void wait_next(struct leader_watch *w);
 
 static void
 read_woke(void *ctx, const PGresult *res)
 {
-	struct watch *w = ctx;
+	struct leader_watch *w = ctx;
 
 	w->woke = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 }
@@ -31,7 +31,7 @@ read_woke(void *ctx, const PGresult *res)
 static void
 on_waited(void *ctx, const struct batch_outcome *o)
 {
-	struct watch *w = ctx;
+	struct leader_watch *w = ctx;
 	int partition = w->waiting_on;
 
 	w->waiting = false;
@@ -50,7 +50,7 @@ on_waited(void *ctx, const struct batch_outcome *o)
 }
 
 static void
-wait_next(struct watch *w)
+wait_next(struct leader_watch *w)
 {
 	const char *params[] = {w->target_key, w->wait_ms_text};
 
@@ -74,7 +74,7 @@ on_connecting(void *owner)
 static void
 on_connected(void *owner)
 {
-	struct watch *w = owner;
+	struct leader_watch *w = owner;
 
 	log_debug("watch session connected");
 	wait_next(w);
@@ -83,7 +83,7 @@ on_connected(void *owner)
 static void
 on_lost(void *owner, const char *reason)
 {
-	struct watch *w = owner;
+	struct leader_watch *w = owner;
 
 	w->waiting = false;
 	log_debug("watch session lost: %s", reason);
@@ -104,7 +104,7 @@ on_overdue(void *owner, unsigned long waited_ms, long silence_ms)
 	(void) silence_ms;	/* waits are unbounded: nothing is ever overdue */
 }
 
-static const struct session_hooks watch_session_hooks = {
+static const struct session_hooks leader_watch_session_hooks = {
 	.connecting = on_connecting,
 	.connected = on_connected,
 	.lost = on_lost,
@@ -113,7 +113,7 @@ static const struct session_hooks watch_session_hooks = {
 };
 
 void
-watch_set_target(struct watch *w, int partition, const char *key)
+leader_watch_set_target(struct leader_watch *w, int partition, const char *key)
 {
 	w->target = partition;
 	if (partition >= 0)
@@ -127,15 +127,15 @@ watch_set_target(struct watch *w, int partition, const char *key)
 }
 
 void
-watch_halt(struct watch *w)
+leader_watch_halt(struct leader_watch *w)
 {
 	w->target = -1;
 }
 
 void
-watch_init(struct watch *w, struct ev_loop *loop, const char *const *keywords,
+leader_watch_init(struct leader_watch *w, struct ev_loop *loop, const char *const *keywords,
 	   const char *const *values, double connect_timeout_s, unsigned long wait_ms,
-	   const struct watch_hooks *hooks, void *owner)
+	   const struct leader_watch_hooks *hooks, void *owner)
 {
 	memset(w, 0, sizeof(*w));
 	w->loop = loop;
@@ -143,12 +143,12 @@ watch_init(struct watch *w, struct ev_loop *loop, const char *const *keywords,
 	w->owner = owner;
 	w->target = -1;
 	snprintf(w->wait_ms_text, sizeof(w->wait_ms_text), "%lu", wait_ms);
-	session_init(&w->session, loop, &watch_session_hooks, w);
+	session_init(&w->session, loop, &leader_watch_session_hooks, w);
 	session_configure(&w->session, keywords, values, connect_timeout_s, 0);
 }
 
 void
-watch_free(struct watch *w)
+leader_watch_free(struct leader_watch *w)
 {
 	if (w->started)
 		session_stop(&w->session);
