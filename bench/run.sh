@@ -29,7 +29,7 @@ RESULTS=$WORK/results.txt
 cleanup() {
 	kill_nodes
 	pkill -f "^$RAW " 2>/dev/null || true
-	pkill -f "pgbench .*bench_" 2>/dev/null || true
+	pkill -f "pgbench -h 127.0.0.1 -p $PGTMP_PORT " 2>/dev/null || true
 	pgtmp_stop
 	rm -rf "$WORK"
 }
@@ -350,7 +350,10 @@ takeover() {
 	for i in 1 2 3; do start_node "$cl" "${case}_$i" --listen bench_to --acquire "$mode"; done
 	wait_for "leader of $cl" 10000 leader_ready "$cl"
 	wait_for "three sessions" 10000 three_sessions "$case"
-	pgb -f "$WORK/sequence.sql" -R "$TAKEOVER_RATE" -c 1 -T 3600 >/dev/null 2>&1 &
+	# exec: $! is pgbench itself, which the kill below must end (a backgrounded function
+	# is a subshell, whose end leaves pgbench running).
+	(exec pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n -f "$WORK/sequence.sql" \
+		-R "$TAKEOVER_RATE" -c 1 -T 3600 postgres >/dev/null 2>&1) &
 	producer=$!
 	for ((i = 1; i <= KILLS; i++)); do
 		leader=$(leader_ready "$cl")

@@ -307,6 +307,18 @@ session_configure(struct session *s, const char *const *keywords, const char *co
 }
 
 void
+session_reconnect(struct session *s)
+{
+	if (s->stopped)
+		return;
+	pgconn_close(&s->pg);
+	forget_batches(s);
+	s->up = false;
+	s->slow_reported = false;
+	session_connect(s);
+}
+
+void
 session_connect(struct session *s)
 {
 	if (s->stopped)

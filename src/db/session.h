@@ -110,6 +110,11 @@ void session_connect(struct session *s);
 /* Drops the session (releasing its locks and LISTENs), tells the owner why, and reconnects
  * after a backoff.  Callers return at once afterwards: their state may be reset. */
 void session_reset(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the connection and connects again at once, without telling the owner it was lost
+ * (it asked): what was in flight is forgotten.  A lock wait cannot be cancelled from the
+ * client without another connection; it can be abandoned this way (the server's backend
+ * ends when its wait does). */
+void session_reconnect(struct session *s);
 /* Closes for good: no reconnect, no hooks. */
 void session_stop(struct session *s);
 void session_free(struct session *s);

@@ -345,9 +345,23 @@ plan_moves(struct acquirer *pt)
  * server a deadlock check. */
 #define WATCHERS 2
 
-/* The next live member after us, in name order, that leads a partition, if it is at most
- * WATCHERS places away: the watch waits on the handoff key of its lowest partition.
- * Otherwise nothing to watch. */
+/* Whether partition p is led, alive, by `who` (and not ours). */
+static bool
+led_by(const struct acquirer *pt, int p, const char *who)
+{
+	const struct partition_view *v = &pt->view[p];
+
+	return p >= 0 && v->leader_live && pt->hooks->state_of(pt->owner, p) == ST_STANDBY &&
+	    strcmp(v->leader, who) == 0;
+}
+
+/*
+ * The next live member after us, in name order, that leads a partition, if it is at most
+ * WATCHERS places away: the watch waits on the handoff key of one of its partitions, the
+ * one it has led longest (or the one watched already, while it still leads it), so that
+ * the partitions it takes and gives do not move the watch: each move opens a new session
+ * and leaves a moment unwatched.  Otherwise nothing to watch.
+ */
 static void
 aim_watch(struct acquirer *pt)
 {
@@ -355,15 +369,17 @@ aim_watch(struct acquirer *pt)
 
 	for (int i = 1; me >= 0 && i < pt->nmembers && i <= WATCHERS; i++) {
 		const char *next = pt->members[(me + i) % pt->nmembers];
+		int best = -1;
 
-		for (int p = 0; p < pt->cfg->partitions; p++) {
-			const struct partition_view *v = &pt->view[p];
-
-			if (v->leader_live && pt->hooks->state_of(pt->owner, p) == ST_STANDBY &&
-			    strcmp(v->leader, next) == 0) {
-				leader_watch_set_target(&pt->watch, p, pt->handoff_keys[p]);
-				return;
-			}
+		if (led_by(pt, pt->watch.target, next))
+			return;	/* still the right one */
+		for (int p = 0; p < pt->cfg->partitions; p++)
+			if (led_by(pt, p, next) &&
+			    (best < 0 || pt->view[p].elected_at < pt->view[best].elected_at))
+				best = p;
+		if (best >= 0) {
+			leader_watch_set_target(&pt->watch, best, pt->handoff_keys[best]);
+			return;
 		}
 	}
 	leader_watch_set_target(&pt->watch, -1, NULL);

@@ -3,7 +3,9 @@
  * leader's end without polling.
  *
  * Each wait lasts at most wait_ms: a waiting statement holds a snapshot, and with it the
- * database's vacuum horizon, for as long as it waits.  A wait that ends because the key
+ * database's vacuum horizon, for as long as it waits.  A new target while a wait is out
+ * reconnects (a wait cannot be cancelled from the client without another connection);
+ * the abandoned backend ends when its wait does.  A wait that ends because the key
  * was let go is reported and not repeated until the node names a target again, after it
  * has read the partition map: a key nobody holds would otherwise wake the wait at once,
  * over and over.
@@ -121,6 +123,14 @@ leader_watch_set_target(struct leader_watch *w, int partition, const char *key)
 	if (partition >= 0 && !w->started) {
 		w->started = true;
 		session_connect(&w->session);
+		return;
+	}
+	if (partition >= 0 && w->waiting && partition != w->waiting_on) {
+		/* The wait in flight is on a leader we no longer watch, and may last a look
+		 * interval: a fresh session waits on the new one at once. */
+		log_debug("watch: now partition %d (was %d)", partition, w->waiting_on);
+		w->waiting = false;
+		session_reconnect(&w->session);
 		return;
 	}
 	wait_next(w);

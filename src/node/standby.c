@@ -273,7 +273,8 @@ wait_for_handoff(struct standby *sb)
 	const char *params[] = {sb->handoff_key_text, sb->handoff_wait_ms};
 	const char *poll_params[] = {sb->lock_key_text, sb->cfg->cluster, sb->handoff_key_text};
 
-	memset(&sb->poll, 0, sizeof(sb->poll));
+	/* sb->poll keeps what the last poll read (STATUS= shows its term) until the poll
+	 * behind the wait overwrites every field of it. */
 	if (!session_add_cached(sb->session, TAG_LOCK, 0, SQL_WAIT_HANDOFF, 2, params, NULL, NULL) ||
 	    !membership_add_housekeeping(sb->membership) ||
 	    !session_add_cached(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll,

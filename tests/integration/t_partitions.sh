@@ -142,6 +142,29 @@ test_partitions_spread_evenly_and_rebalance_after_death_and_join() {
 	assert_eq "$(grep -c ' held$' "$WORK/status.out")" 6 "partitions status shows held"
 }
 
+# The map is read without news only every look interval, here 15 s (a quarter of
+# lease_timeout 60 s, at most heartbeat_interval 30 s): a dead node's partitions are led
+# again within a second only because the node watching it woke on its handoff key and told
+# the others.  Twice: the second after every watch was aimed again at the leaders left.
+test_dead_partition_leader_is_heard_by_its_watcher_not_found_by_a_poll() {
+	local n
+	for n in node1 node2 node3 node4; do
+		start_node "$CLUSTER" "$n" --partitions 8 --lease-timeout 60s --heartbeat-interval 30s
+	done
+	wait_for "2 partitions each" 5000 counts_are "$CLUSTER" 8 "node1=2 node2=2 node3=2 node4=2"
+	{ kill -9 "${NODE_PID[node3]}"; wait "${NODE_PID[node3]}"; } 2>/dev/null || true
+	unset "NODE_PID[node3]"
+	wait_for "node3's partitions led again" 1000 shape_is "$CLUSTER" 8 "3 3 2"
+	{ kill -9 "${NODE_PID[node1]}"; wait "${NODE_PID[node1]}"; } 2>/dev/null || true
+	unset "NODE_PID[node1]"
+	wait_for "node1's partitions led again" 1000 shape_is "$CLUSTER" 8 "4 4"
+	# The two left watch each other: each has a second session waiting on a handoff key (and
+	# maybe one it abandoned for a new target, until that wait ends).
+	wait_for "both watch sessions waiting" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(DISTINCT application_name)
+		FROM pg_stat_activity WHERE application_name IN ('clustered_nodes-watch:node2', 'clustered_nodes-watch:node4')
+		AND wait_event_type = 'Lock'\")\" = 2 ]"
+}
+
 test_partitioned_node_with_another_k_or_key_refuses_with_78() {
 	local rc
 	start_node "$CLUSTER" node1 --partitions 4
