@@ -87,6 +87,16 @@ reconnect_delay(struct session *s)
 	return backoff_next(&s->backoff, arc4random());
 }
 
+/* The connection closed, with everything in flight on it. */
+static void
+drop_connection(struct session *s)
+{
+	pgconn_close(&s->pg);
+	forget_batches(s);
+	s->up = false;
+	s->slow_reported = false;
+}
+
 void
 session_reset(struct session *s, const char *fmt, ...)
 {
@@ -98,10 +108,7 @@ session_reset(struct session *s, const char *fmt, ...)
 	va_end(ap);
 	if (s->stopped)
 		return;
-	pgconn_close(&s->pg);
-	forget_batches(s);
-	s->up = false;
-	s->slow_reported = false;
+	drop_connection(s);
 	s->hooks->lost(s->owner, reason);
 	if (s->stopped)
 		return;		/* the owner decided to stop */
@@ -311,10 +318,7 @@ session_reconnect(struct session *s)
 {
 	if (s->stopped)
 		return;
-	pgconn_close(&s->pg);
-	forget_batches(s);
-	s->up = false;
-	s->slow_reported = false;
+	drop_connection(s);
 	session_connect(s);
 }
 
