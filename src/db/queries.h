@@ -56,9 +56,10 @@
 	"clustered_nodes.wait_lock(" k "::bigint, " HANDOFF_TAKE_WAIT_MS_TEXT ", false)"
 
 /*
- * Standby poll: try the lock (with the handoff key when won), and read what eviction needs: the term, whether the lease
- * has lapsed, the recorded leader's backend pid, and, only when it matters (the lock
- * not won, and no leader with a live lease recorded), the lock holder's pid.  The holder
+ * Standby poll: try the lock (with the handoff key when won), and read what eviction
+ * needs: the term, whether the lease has lapsed, the recorded leader's backend pid, and,
+ * only when it matters (the lock not won, and no leader with a live lease recorded), the
+ * lock holder's pid.  The holder
  * subquery has no outer reference, so PostgreSQL runs it (reading pg_locks, which takes
  * every lock-manager partition lock) only when that CASE branch is taken.  Last, whether
  * a leader holds the handoff key, so that the standby may wait on it until it is let go.

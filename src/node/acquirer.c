@@ -281,8 +281,8 @@ try_locks(struct acquirer *pt, const struct balance_plan *plan)
 		pt->tries[p].won = false;
 		if (pt->view[p].refused_since == 0)
 			pt->view[p].refused_since = now;	/* cleared when won */
-		if (!session_add_cached(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 2, params, read_try,
-				 &pt->tries[p]))
+		if (!session_add_cached(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 2, params,
+					read_try, &pt->tries[p]))
 			return;
 	}
 	if (session_send(pt->session, on_tried, pt, true))
@@ -349,10 +349,8 @@ plan_moves(struct acquirer *pt)
 static bool
 led_by(const struct acquirer *pt, int p, const char *who)
 {
-	const struct partition_view *v = &pt->view[p];
-
-	return p >= 0 && v->leader_live && pt->hooks->state_of(pt->owner, p) == ST_STANDBY &&
-	    strcmp(v->leader, who) == 0;
+	return p >= 0 && pt->view[p].leader_live &&
+	    pt->hooks->state_of(pt->owner, p) == ST_STANDBY && strcmp(pt->view[p].leader, who) == 0;
 }
 
 /*

@@ -19,7 +19,6 @@
 #include "timing.h"
 #include "util.h"
 
-
 /* What each statement of a leader batch is, so a failure names its statement. */
 enum leader_tag { TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_FETCH,
 	TAG_UNLISTEN, TAG_RELEASE };
@@ -154,7 +153,8 @@ fetch_events(struct leader *l)
 	snprintf(limit, sizeof(limit), "%d", EVENTS_BATCH);
 	l->events_due = false;
 	l->events_wake_at_fetch = l->events_wake;
-	if (!session_add_cached(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 4, params, read_events, l) ||
+	if (!session_add_cached(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 4, params, read_events,
+				l) ||
 	    !session_send(l->session, on_fetched, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");

@@ -179,7 +179,8 @@ add_advance(struct leader *l, size_t count)
 	pg_int_array(ids_text, sizeof(ids_text), ids, (int) nids);
 	snprintf(counter_text, sizeof(counter_text), "%" PRId64, l->counter);
 	snprintf(count_text, sizeof(count_text), "%zu", count);
-	return session_add_cached(l->session, TAG_ADVANCE, 0, SQL_ADVANCE, 7, params, read_counter_before, l);
+	return session_add_cached(l->session, TAG_ADVANCE, 0, SQL_ADVANCE, 7, params,
+				  read_counter_before, l);
 }
 
 /* Each handler call may take event_limit before it fails as one attempt: the statement

@@ -60,8 +60,8 @@ wait_next(struct leader_watch *w)
 		return;
 	w->woke = false;
 	w->waiting_on = w->target;
-	if (!session_add_cached(&w->session, TAG_WAIT, w->target, SQL_WAIT_HANDOFF, 2, params, read_woke,
-			 w) ||
+	if (!session_add_cached(&w->session, TAG_WAIT, w->target, SQL_WAIT_HANDOFF, 2, params,
+				read_woke, w) ||
 	    !session_send(&w->session, on_waited, w, false))
 		return;
 	w->waiting = true;

@@ -164,15 +164,17 @@ membership_add_housekeeping(struct membership *m)
 	if (m->row_lost && !session_add(m->session, TAG_HOUSEKEEPING, 0, SQL_REGISTER, 6, row,
 					read_rewritten, m))
 		return false;
-	if (m->heartbeat_due && !session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_HEARTBEAT, 2,
-					     params, read_heartbeat, m))
+	if (m->heartbeat_due &&
+	    !session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_HEARTBEAT, 2, params,
+				read_heartbeat, m))
 		return false;
 	if (!m->view_due && !(m->heartbeat_due && m->want_view))
 		return true;
 	/* The status endpoint's view of the cluster rides along. */
 	return session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_VIEW_STATE, 1, cluster,
-			   read_view_state, m) &&
-	    session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_MEMBERS, 1, cluster, read_view_members, m);
+				  read_view_state, m) &&
+	    session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_MEMBERS, 1, cluster,
+			       read_view_members, m);
 }
 
 bool

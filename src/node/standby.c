@@ -338,8 +338,10 @@ try_lock(struct standby *sb)
 	/* Housekeeping first: the try, when it wins, waits for the handoff key, which sets
 	 * lock_timeout for the rest of the transaction. */
 	if (!membership_add_housekeeping(sb->membership) ||
-	    !(wait ? session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_LOCK, 2, wait_params, read_poll, sb) :
-	      session_add_cached(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll, sb)) ||
+	    !(wait ? session_add(sb->session, TAG_LOCK, 0, SQL_WAIT_LOCK, 2, wait_params, read_poll,
+				 sb) :
+	      session_add_cached(sb->session, TAG_LOCK, 0, SQL_TRY_LOCK, 3, poll_params, read_poll,
+				 sb)) ||
 	    !session_send(sb->session, on_polled, sb, !wait))
 		return;
 	fsm_set(sb->fsm, ST_ACQUIRING, wait ? "waiting for the leader lock" : "polling the leader lock");
