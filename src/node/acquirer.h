@@ -72,6 +72,7 @@ struct acquirer {
 	} tries[MAX_PARTITIONS];	/* filled by the lock tries in flight */
 	int target;		/* what the last plan gave this node */
 	double evicted_at;	/* the last eviction attempt: at most one per poll interval */
+	void (*evicted)(struct acquirer *pt);	/* an eviction succeeded (acquirer_evict.c) */
 	char evict_error[512];	/* the last failure, logged once */
 	/* The last session named holding a partition's lock without leading it (pid 0: none,
 	 * or no partition squatted since), and which partition. */
