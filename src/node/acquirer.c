@@ -448,6 +448,8 @@ acquirer_halt(struct acquirer *pt)
 void
 acquirer_reload(struct acquirer *pt)
 {
+	leader_watch_set_wait(&pt->watch, look_interval_ms(pt->cfg->lease_timeout_ms,
+							   pt->cfg->heartbeat_interval_ms));
 	if (!pt->running)
 		return;
 	arm_safety_read(pt);

@@ -547,6 +547,28 @@ leader_forget(struct leader *l)
 	leader_halt(l);
 }
 
+/* Durable events wake the leader (their NOTIFY); it also looks without a wake-up every
+ * look interval, for events a producer inserted without clustered_nodes.notify(). */
+static void
+set_catch_up(struct leader *l)
+{
+	double catch_up_s = (double) look_interval_ms(l->cfg->lease_timeout_ms,
+						      l->cfg->heartbeat_interval_ms) / 1000.0;
+
+	ev_timer_set(&l->events_timer, catch_up_s, catch_up_s);
+}
+
+void
+leader_reload(struct leader *l)
+{
+	bool active = ev_is_active(&l->events_timer);
+
+	ev_timer_stop(l->loop, &l->events_timer);
+	set_catch_up(l);
+	if (active)
+		ev_timer_start(l->loop, &l->events_timer);
+}
+
 bool
 leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	    const struct config *cfg, struct fsm *fsm, struct membership *membership,
@@ -554,8 +576,6 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	    const char *lease_ms_text, const struct leader_limits *limits,
 	    const struct leader_hooks *hooks, void *owner)
 {
-	double catch_up_s;
-
 	memset(l, 0, sizeof(*l));
 	l->loop = loop;
 	l->session = session;
@@ -574,11 +594,8 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 		      limits->renew_interval_ms / 1000.0);
 	l->step_budget_ms = (double) limits->step_budget_ms;
 	snprintf(l->event_limit_text, sizeof(l->event_limit_text), "%lu", limits->event_limit_ms);
-	/* Durable events wake the leader (their NOTIFY); it also looks without a wake-up every
-	 * look interval, for events a producer inserted without clustered_nodes.notify(). */
-	catch_up_s = (double) look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms) /
-	    1000.0;
-	ev_timer_init(&l->events_timer, events_timer_cb, catch_up_s, catch_up_s);
+	ev_init(&l->events_timer, events_timer_cb);
+	set_catch_up(l);
 	ev_init(&l->retry_timer, retry_timer_cb);
 	exec_runner_init(&l->exec, loop, &exec_hooks, l);
 	snprintf(l->partition_text, sizeof(l->partition_text), "0");

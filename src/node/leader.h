@@ -159,6 +159,8 @@ bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session
 void leader_set_partition(struct leader *l, int partition, const char *lock_key_text,
 			  const char *handoff_key_text, unsigned long backlog_limit);
 void leader_start_timers(struct leader *l, bool want_view);
+/* heartbeat_interval changed (SIGHUP): the catch-up for durable events follows. */
+void leader_reload(struct leader *l);
 void leader_stop_timers(struct leader *l);
 void leader_free(struct leader *l);
 

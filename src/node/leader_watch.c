@@ -137,6 +137,12 @@ leader_watch_set_target(struct leader_watch *w, int partition, const char *key)
 }
 
 void
+leader_watch_set_wait(struct leader_watch *w, unsigned long wait_ms)
+{
+	snprintf(w->wait_ms_text, sizeof(w->wait_ms_text), "%lu", wait_ms);
+}
+
+void
 leader_watch_halt(struct leader_watch *w)
 {
 	w->target = -1;
@@ -152,7 +158,7 @@ leader_watch_init(struct leader_watch *w, struct ev_loop *loop, const char *cons
 	w->hooks = hooks;
 	w->owner = owner;
 	w->target = -1;
-	snprintf(w->wait_ms_text, sizeof(w->wait_ms_text), "%lu", wait_ms);
+	leader_watch_set_wait(w, wait_ms);
 	session_init(&w->session, loop, &leader_watch_session_hooks, w);
 	session_configure(&w->session, keywords, values, connect_timeout_s, 0);
 }

@@ -39,6 +39,8 @@ void leader_watch_init(struct leader_watch *w, struct ev_loop *loop, const char 
 /* Wait on partition p's handoff key (its text in key), from now on; -1: on nothing.  The
  * first target opens the session.  A wait in flight on another key runs out first. */
 void leader_watch_set_target(struct leader_watch *w, int partition, const char *key);
+/* How long each wait lasts from the next one on (SIGHUP). */
+void leader_watch_set_wait(struct leader_watch *w, unsigned long wait_ms);
 /* The node ends, or its main session is gone: no more waits (until a target is set). */
 void leader_watch_halt(struct leader_watch *w);
 void leader_watch_free(struct leader_watch *w);

@@ -309,6 +309,8 @@ leads_halt(struct leads *ps)
 void
 leads_reload(struct leads *ps)
 {
+	for (int p = 0; p < ps->count; p++)
+		leader_reload(&ps->slots[p].leader);
 	acquirer_reload(&ps->acquirer);
 }
 

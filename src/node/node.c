@@ -364,6 +364,7 @@ sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_set_level(n->cfg->log_level);
 	log_set_format(n->cfg->log_format);
 	standby_reload(&n->standby);
+	leader_reload(&n->leader);
 	if (n->partitioned)
 		leads_reload(&n->leads);
 	membership_reload(&n->membership);

@@ -430,4 +430,6 @@ standby_reload(struct standby *sb)
 {
 	sb->poll_timer.repeat = sb->cfg->poll_interval_ms / 1000.0;
 	ev_timer_again(sb->loop, &sb->poll_timer);
+	snprintf(sb->handoff_wait_ms, sizeof(sb->handoff_wait_ms), "%lu",
+		 look_interval_ms(sb->cfg->lease_timeout_ms, sb->cfg->heartbeat_interval_ms));
 }

@@ -66,7 +66,7 @@ void standby_init(struct standby *sb, struct ev_loop *loop, struct session *sess
 		  const struct standby_hooks *hooks, void *owner);
 void standby_start_timers(struct standby *sb);
 void standby_stop_timers(struct standby *sb);
-/* poll_interval changed (SIGHUP). */
+/* poll_interval or heartbeat_interval changed (SIGHUP). */
 void standby_reload(struct standby *sb);
 
 /* Registered: stand by and try the lock at once. */

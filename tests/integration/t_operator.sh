@@ -183,6 +183,29 @@ test_sighup_reloads_what_it_can_and_names_the_rest() {
 	wait_for "counter 2" 5000 counter_is "$CLUSTER" 2
 }
 
+# A standby's wait on the handoff key lasts a look interval (lease_timeout / 4, at most
+# heartbeat_interval), which a SIGHUP that changes heartbeat_interval shortens from the next
+# wait on: here from 5 s to 400 ms.
+test_sighup_of_heartbeat_interval_shortens_a_standbys_waits() {
+	local log ends
+	log=$(node_log "$CLUSTER" node2)
+	start_node "$CLUSTER" node1 --lease-timeout 60s
+	wait_for "a leader" 5000 leader_ready "$CLUSTER"
+	printf 'dbname = %s\ncluster = %s\nlease_timeout = 60s\nheartbeat_interval = 5s\nlog_level = debug\n' \
+		"$NODE_CONNINFO" "$CLUSTER" >"$(conf)"
+	"$ROOT/clustered_nodes" --config "$(conf)" --node node2 >>"$log" 2>&1 &
+	NODE_PID[node2]=$!
+	wait_for "node2 waiting on the handoff key" 5000 grep -q 'waiting for the leader to hand over' "$log"
+	printf 'dbname = %s\ncluster = %s\nlease_timeout = 60s\nheartbeat_interval = 400ms\nlog_level = debug\n' \
+		"$NODE_CONNINFO" "$CLUSTER" >"$(conf)"
+	kill -HUP "${NODE_PID[node2]}"
+	wait_for "the reload logged" 5000 grep -q 'SIGHUP: heartbeat_interval changed: 5000ms → 400ms' "$log"
+	# The wait in flight runs out (5 s at most); then a wait ends every 400 ms.
+	ends=$(grep -c 'the handoff key was let go, or the wait ended' "$log" || true)
+	wait_for "five waits over" 9000 bash -c "[ \$(grep -c 'the handoff key was let go, or the wait ended' '$log') -ge $((ends + 5)) ]"
+	assert_eq "$(leader_ready "$CLUSTER")" node1 "the leader"
+}
+
 test_nodes_run_under_the_least_privilege_role() {
 	local out
 	start_node "$CLUSTER" node1
