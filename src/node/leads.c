@@ -56,13 +56,9 @@ static bool
 may_step(void *owner, struct leader *l)
 {
 	struct leads *ps = owner;
-	int first;
 
-	if (ps->turn_holder >= 0)
+	if (turn_busy(ps, l))
 		return false;
-	first = next_waiting(ps);
-	if (first >= 0 && first != l->partition)
-		return false;	/* another was waiting before us */
 	ps->turn_holder = l->partition;
 	return true;
 }
