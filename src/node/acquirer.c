@@ -293,6 +293,10 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	arm_safety_read(pt);	/* counted from this look, whatever caused it */
 	aim_watch(pt);
 	plan_moves(pt);
+	/* A hand-over heard while this read was out may not be in it: look again (lock tries
+	 * or an eviction in flight look again when they end). */
+	if (pt->poll_soon && !pt->in_flight && pt->running)
+		poll_map(pt);
 }
 
 static void

@@ -62,7 +62,7 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 	memset(&l->failure, 0, sizeof(l->failure));
 	l->stats->failovers++;
 	fsm_set(l->fsm, ST_LEADER, "term raised and channels listened");
-	if (l->partitioned)
+	if (l->shared)
 		log_info("leading partition %d: cluster=%s term=%" PRId64 " counter=%" PRId64
 			 " channels=%d", l->partition, l->cfg->cluster, l->term, l->counter,
 			 l->cfg->nchannels);
@@ -95,10 +95,8 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	l->promoted = false;
 	l->holds_handoff = holds_handoff;
 	l->fence_term = 0;
-	if (l->partitioned) {	/* handed over, or lost with the session, earlier: a new term */
-		l->stopping = false;
-		l->unlistened = false;
-	}
+	l->stopping = false;	/* handed over, or lost with the session, earlier: a new term */
+	l->unlistened = false;
 	/* One implicit transaction (the batch's sync commits it, or rolls it back on an error,
 	 * leaving no aborted transaction behind for other partitions' batches). */
 	if (!session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l))
@@ -111,7 +109,7 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	/* Last, the handoff key if the lock came without it, before the commit makes us the
 	 * recorded leader: whoever reads us as leader then finds the key held, and can wait on
 	 * it.  Last, because the wait sets lock_timeout for the rest of the transaction. */
-	if ((l->partitioned && !add_listen(l, FENCE_CHANNEL)) || !add_listen(l, EVENTS_CHANNEL) ||
+	if ((l->shared && !add_listen(l, FENCE_CHANNEL)) || !add_listen(l, EVENTS_CHANNEL) ||
 	    (!holds_handoff && !session_add(l->session, TAG_HANDOFF, 0, SQL_WAIT_TAKE_HANDOFF, 1,
 					    handoff, step_read_handoff, l)) ||
 	    !session_send(l->session, on_promoted, l, true))
@@ -251,22 +249,19 @@ start_exec(struct leader *l)
 
 /* ---- graceful stop ---- */
 
-/* A stopping leader's UNLISTEN or release failed: closing the session releases the lock
- * (and the LISTENs) all the same. */
+/* A stopping leader's UNLISTEN or release failed: the lock may still be ours; closing the
+ * session releases it (and the LISTENs) all the same. */
 static bool
 release_failed(struct leader *l, const struct batch_outcome *o)
 {
-	char reason[600];
-
 	if (!o->failed)
 		return false;
-	if (l->partitioned) {	/* the lock may still be ours: let the session go */
+	if (l->shared)
 		session_reset(l->session, "handing over partition %d failed (%s); closing the "
 			      "session, which frees its locks", l->partition, o->error);
-		return true;
-	}
-	snprintf(reason, sizeof(reason), "release failed (%s); closing the session", o->error);
-	l->hooks->released(l->owner, l, reason);
+	else
+		session_reset(l->session, "release failed (%s); closing the session, which frees "
+			      "the lock", o->error);
 	return true;
 }
 
@@ -277,58 +272,35 @@ on_released(void *ctx, const struct batch_outcome *o)
 
 	if (release_failed(l, o))
 		return;
-	if (l->partitioned) {
+	if (l->shared)
 		log_info("handed over partition %d: term %" PRId64 " at counter %" PRId64,
 			 l->partition, l->term, l->counter);
-		l->hooks->released(l->owner, l, "handed over");
-		return;
-	}
-	log_info("released the leader lock of term %" PRId64 " at counter %" PRId64
-		 " and woke the standbys", l->term, l->counter);
-	l->hooks->released(l->owner, l, "stopped after handoff");
+	else
+		log_info("released the leader lock of term %" PRId64 " at counter %" PRId64
+			 " and woke the standbys", l->term, l->counter);
+	l->hooks->released(l->owner, l, "handed over");
 }
 
-/* A partition's hand-over: clear our mark, free its lock, wake the other nodes. */
+/* The hand-over: clear our mark, free the lock and the handoff key (which wakes whoever
+ * waits on it) in one transaction. */
 static void
-release_partition(struct leader *l)
+release(struct leader *l)
 {
 	const char *clear_params[] = {l->cfg->cluster, l->partition_text, l->term_text};
 	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
 		l->holds_handoff ? "true" : "false"};
 
 	if (l->queue.count > 0)
-		log_warn("partition %d: %zu received notification(s) left unprocessed: handing over "
-			 "(at most %.0f ms to finish what was received, or their handler is failing)",
-			 l->partition, l->queue.count, l->step_budget_ms);
+		log_warn("%s%zu received notification(s) left unprocessed: handing over (at most "
+			 "%.0f ms to finish what was received, or their handler is failing)",
+			 l->log_label, l->queue.count, l->step_budget_ms);
 	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_PARTITION, 3, clear_params, NULL,
 			 NULL) ||
 	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 4, release_params, NULL, NULL) ||
 	    !session_send(l->session, on_released, l, true))
 		return;
-	fsm_set(l->fsm, ST_RELEASING, "handing over");
-}
-
-static void
-release(struct leader *l)
-{
-	const char *clear_params[] = {l->cfg->cluster, l->term_text};
-	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
-		l->holds_handoff ? "true" : "false"};
-
-	if (l->partitioned) {
-		release_partition(l);
-		return;
-	}
-	if (l->queue.count > 0)
-		log_warn("%zu received notification(s) left unprocessed: the node is stopping (at "
-			 "most %.0f ms to finish what was received, or their handler is failing)",
-			 l->queue.count, l->step_budget_ms);
-	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_LEADER, 2, clear_params, NULL, NULL) ||
-	    !membership_add_leave(l->membership) ||
-	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 4, release_params, NULL, NULL) ||
-	    !session_send(l->session, on_released, l, true))
-		return;
-	fsm_set(l->fsm, ST_RELEASING, "releasing the leader lock and waking the standbys");
+	fsm_set(l->fsm, ST_RELEASING, l->shared ? "handing over" :
+		"releasing the leader lock and waking the standbys");
 }
 
 static void
@@ -505,7 +477,7 @@ void
 leader_stop(struct leader *l)
 {
 	l->stopping = true;
-	l->unlistened = l->partitioned;	/* the session's other partitions still listen */
+	l->unlistened = l->shared;	/* the session's other partitions still listen */
 	l->stop_at = ev_now(l->loop);
 	if (l->fsm->state == ST_LEADER)
 		leader_next(l);
@@ -612,12 +584,15 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 }
 
 void
-leader_set_partition(struct leader *l, int partition, const char *lock_key_text,
-		     const char *handoff_key_text, unsigned long backlog_limit)
+leader_set_partition(struct leader *l, int partition, int partitions,
+		     const char *lock_key_text, const char *handoff_key_text,
+		     unsigned long backlog_limit)
 {
 	l->backlog_limit = backlog_limit;
 	l->partition = partition;
-	l->partitioned = true;
+	l->shared = partitions > 1;
+	if (l->shared)
+		snprintf(l->log_label, sizeof(l->log_label), "partition %d: ", partition);
 	l->lock_key_text = lock_key_text;
 	l->handoff_key_text = handoff_key_text;
 	snprintf(l->partition_text, sizeof(l->partition_text), "%d", partition);

@@ -85,10 +85,14 @@ struct leader {
 	const char *lock_key_text;
 	const char *handoff_key_text;	/* held while leading; its release wakes waiters */
 	const char *lease_ms_text;
-	int partition;		/* 0 in the single-leader mode */
-	bool partitioned;	/* one of the K > 1 partitions this node's session may lead */
+	int partition;		/* 0 when K = 1 */
+	/* K > 1: the session carries the other partitions' leaders too, so it may listen
+	 * before this partition's take-over (a fence tells what is ours), keeps listening
+	 * when this one is handed over, and log lines name the partition. */
+	bool shared;
 	char partition_text[12];
-	long long fence_term;	/* partitioned: the term whose take-over fence came back */
+	char log_label[24];	/* "partition P: " when shared, else "" */
+	long long fence_term;	/* shared: the term whose take-over fence came back */
 	enum leader_flight flight;	/* the session's turn, as we have it or want it */
 	char *channels_array;	/* the channels as a text[] literal, for take_lead and fetches */
 	bool want_view;		/* remember recent notifications for the status page */
@@ -153,11 +157,12 @@ bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session
 		 struct node_stats *stats, const char *lock_key_text, const char *handoff_key_text,
 		 const char *lease_ms_text, const struct leader_limits *limits,
 		 const struct leader_hooks *hooks, void *owner);
-/* Makes this leader the one of partition `partition` of a partitioned cluster, whose lock
- * and handoff keys are given as text (they must outlive the leader), with its share of the
- * backlog. */
-void leader_set_partition(struct leader *l, int partition, const char *lock_key_text,
-			  const char *handoff_key_text, unsigned long backlog_limit);
+/* Makes this leader the one of partition `partition` of a cluster of `partitions`, whose
+ * lock and handoff keys are given as text (they must outlive the leader), with its share
+ * of the backlog. */
+void leader_set_partition(struct leader *l, int partition, int partitions,
+			  const char *lock_key_text, const char *handoff_key_text,
+			  unsigned long backlog_limit);
 void leader_start_timers(struct leader *l, bool want_view);
 /* heartbeat_interval changed (SIGHUP): the catch-up for durable events follows. */
 void leader_reload(struct leader *l);
@@ -175,13 +180,14 @@ void leader_events_woken(struct leader *l);
 void leader_before_wait(struct leader *l);
 /* Housekeeping is due: an idle leader sends it now. */
 void leader_poke(struct leader *l);
-/* Stop requested: finish the step in flight, UNLISTEN, drain what was received for at
- * most one step budget, release.  A partition's leader does the same without UNLISTEN
- * (the session's other partitions still listen): a hand-over. */
+/* Stop requested (the node stops, or hands this partition over): finish the step in
+ * flight, UNLISTEN (unless the session's other partitions still listen), drain what was
+ * received for at most one step budget, release. */
 void leader_stop(struct leader *l);
-/* Partitioned: a plain notification of this partition, received after our fence: ours. */
+/* A plain notification of this partition, received while we lead it (shared: after our
+ * fence): ours. */
 bool leader_accepts_notifications(const struct leader *l);
-/* Partitioned: the fence of our take-over of term `term` came back. */
+/* Shared: the fence of our take-over of term `term` came back. */
 void leader_fence_seen(struct leader *l, long long term);
 /* The session is gone: whatever was received and not committed is lost (logged). */
 void leader_forget(struct leader *l);

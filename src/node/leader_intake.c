@@ -54,7 +54,7 @@ bool
 leader_accepts_notifications(const struct leader *l)
 {
 	return node_state_holds_lock(l->fsm->state) && l->promoted &&
-	    (!l->partitioned || l->fence_term == l->term);
+	    (!l->shared || l->fence_term == l->term);
 }
 
 void

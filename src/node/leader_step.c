@@ -126,7 +126,7 @@ log_step(struct leader *l)
 	char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)], partition_label[24] = "";
 	double now = ev_time();
 
-	if (l->partitioned)	/* a partition's counter is its own */
+	if (l->shared)	/* a partition's counter is its own */
 		snprintf(partition_label, sizeof(partition_label), "partition=%d", l->partition);
 	if (l->step.size > 0)
 		stats_observe_step(l->stats, now - l->step.started);
@@ -140,12 +140,12 @@ log_step(struct leader *l)
 		if (l->step.durable)
 			log_info("Received event: id=%lld channel=\"%s\" payload=\"%s\", "
 				 "with state: %s%scounter=%lld", id, channel, step_escaped(l, payload),
-				 partition_label, l->partitioned ? " " : "", counter);
+				 partition_label, l->shared ? " " : "", counter);
 		else
 			log_info("Received message: channel=\"%s\" payload=\"%s\" sender_pid=%d, "
 				 "with state: %s%scounter=%lld", channel, step_escaped(l, payload),
 				 notifyq_at(&l->queue, i)->be_pid, partition_label,
-				 l->partitioned ? " " : "", counter);
+				 l->shared ? " " : "", counter);
 	}
 }
 

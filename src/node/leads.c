@@ -1,4 +1,6 @@
-/* The partitions a node may lead over its one session.
+/* The partitions a node may lead over its one session: every cluster's, K = 1 included
+ * (one partition, whose leader runs on the node's own state machine and whose lock the
+ * standby competes for; K > 1: the acquirer decides what to take and give).
  *
  * One database session holds the locks of all the partitions the node leads: K = 64
  * costs each node one connection, not 64.  Their steps take turns on it (one step in
@@ -74,13 +76,21 @@ step_over(void *owner, struct leader *l)
 	}
 }
 
+/* ---- state ---- */
+
+enum node_state
+leads_state(const struct leads *ps, int p)
+{
+	return ps->slots[p].leader.fsm->state;
+}
+
 /* ---- leaving ---- */
 
 static bool
 any_led(const struct leads *ps)
 {
 	for (int p = 0; p < ps->count; p++)
-		if (ps->slots[p].fsm.state != ST_STANDBY)
+		if (leads_state(ps, p) != ST_STANDBY)
 			return true;
 	return false;
 }
@@ -95,21 +105,30 @@ on_left(void *ctx, const struct batch_outcome *o)
 	ps->hooks->left(ps->owner);
 }
 
-/* Every partition handed over: remove our members row and wake the others, which now
- * count one node less and take what we gave. */
+/* Remove our members row and wake the others, which now count one node less and take
+ * what we gave. */
 static void
-leave_if_done(struct leads *ps)
+leave(struct leads *ps)
 {
 	const char *params[] = {ps->cfg->cluster};
 
-	if (!ps->stopping || ps->leaving || any_led(ps))
+	if (ps->leaving)
 		return;
 	if (!membership_add_leave(ps->membership) ||
 	    !session_add(ps->session, 0, 0, SQL_NOTIFY_HANDOFF, 1, params, NULL, NULL) ||
 	    !session_send(ps->session, on_left, ps, true))
 		return;
 	ps->leaving = true;
-	fsm_set(ps->node_fsm, ST_LEAVING, "every partition handed over: deregistering");
+	fsm_set(ps->node_fsm, ST_LEAVING, ps->count > 1 ?
+		"every partition handed over: deregistering" : "stop requested: deregistering");
+}
+
+/* Stopping, and every partition handed over: leave. */
+static void
+leave_if_done(struct leads *ps)
+{
+	if (ps->stopping && !any_led(ps))
+		leave(ps);
 }
 
 /* ---- the leaders' and the acquirer's news ---- */
@@ -120,6 +139,11 @@ on_released(void *owner, struct leader *l, const char *reason)
 	struct leads *ps = owner;
 
 	leader_halt(l);
+	if (ps->count == 1) {
+		/* The node's own machine: a single leader hands over only when it stops. */
+		leave(ps);
+		return;
+	}
 	fsm_restart(l->fsm, reason);
 	if (ps->stopping)
 		leave_if_done(ps);
@@ -149,7 +173,7 @@ on_won(void *owner, int p, bool holds_handoff)
 	struct leads *ps = owner;
 	struct partition_slot *slot = &ps->slots[p];
 
-	fsm_set(&slot->fsm, ST_ACQUIRING, "its lock was free");
+	fsm_set(slot->leader.fsm, ST_ACQUIRING, "its lock was free");
 	leader_take_lead(&slot->leader, holds_handoff);
 	if (ps->stopping)	/* a try that was out when the stop came: give it back */
 		leader_stop(&slot->leader);
@@ -172,13 +196,31 @@ state_of(void *owner, int p)
 {
 	struct leads *ps = owner;
 
-	return ps->slots[p].fsm.state;
+	return leads_state(ps, p);
 }
 
 static const struct acquirer_hooks acquirer_hooks = {
 	.won = on_won,
 	.hand_over = on_hand_over,
 	.state_of = state_of,
+};
+
+static void
+on_standby_won(void *owner, bool holds_handoff)
+{
+	on_won(owner, 0, holds_handoff);
+}
+
+/* A stopping standby (K = 1) is done with the lock: leave. */
+static void
+on_standby_done(void *owner)
+{
+	leave(owner);
+}
+
+static const struct standby_hooks standby_hooks = {
+	.won = on_standby_won,
+	.stopped = on_standby_done,
 };
 
 /* ---- notifications ---- */
@@ -192,6 +234,11 @@ route_wake_up(struct leads *ps, const char *payload)
 	char *end;
 	long p;
 
+	if (ps->count == 1) {	/* either form: the one partition's */
+		if (node_state_holds_lock(leads_state(ps, 0)))
+			leader_events_woken(&ps->slots[0].leader);
+		return;
+	}
 	/* Without a partition: the single-leader form, sent alongside; ignored here. */
 	if (sep == NULL || (size_t) (sep - payload) != len ||
 	    strncmp(payload, ps->cfg->cluster, len) != 0)
@@ -199,7 +246,7 @@ route_wake_up(struct leads *ps, const char *payload)
 	p = strtol(sep + 1, &end, 10);
 	if (*end != '\0' || p < 0 || p >= ps->count)
 		return;
-	if (node_state_holds_lock(ps->slots[p].fsm.state))
+	if (node_state_holds_lock(leads_state(ps, p)))
 		leader_events_woken(&ps->slots[p].leader);
 }
 
@@ -247,6 +294,10 @@ leads_begin(struct leads *ps)
 {
 	ps->turn_holder = -1;
 	ps->leaving = false;
+	if (ps->count == 1) {
+		standby_begin(&ps->standby);
+		return;
+	}
 	fsm_set(ps->node_fsm, ST_STANDBY, "registered; taking our share of the partitions");
 	acquirer_begin(&ps->acquirer);
 }
@@ -264,7 +315,12 @@ leads_poke(struct leads *ps)
 {
 	if (ps->stopping)
 		return;
-	acquirer_poke(&ps->acquirer);
+	if (ps->count > 1) {
+		acquirer_poke(&ps->acquirer);
+		return;
+	}
+	standby_poke(&ps->standby);
+	leader_poke(&ps->slots[0].leader);
 }
 
 void
@@ -272,8 +328,10 @@ leads_stop(struct leads *ps)
 {
 	ps->stopping = true;
 	acquirer_halt(&ps->acquirer);
+	if (ps->count == 1)
+		standby_stop(&ps->standby);	/* standing by: leaves at once */
 	for (int p = 0; p < ps->count; p++)
-		if (node_state_holds_lock(ps->slots[p].fsm.state))
+		if (node_state_holds_lock(leads_state(ps, p)))
 			leader_stop(&ps->slots[p].leader);
 	leave_if_done(ps);
 }
@@ -282,11 +340,13 @@ void
 leads_forget(struct leads *ps)
 {
 	acquirer_halt(&ps->acquirer);
+	standby_forget(&ps->standby);
 	for (int p = 0; p < ps->count; p++) {
 		struct partition_slot *slot = &ps->slots[p];
 
 		leader_forget(&slot->leader);
-		fsm_restart(&slot->fsm, "the session is gone");
+		if (ps->count > 1)	/* K = 1: the node's machine, which the node moves on */
+			fsm_restart(&slot->fsm, "the session is gone");
 	}
 	ps->turn_holder = -1;
 	ps->leaving = false;
@@ -296,6 +356,7 @@ void
 leads_halt(struct leads *ps)
 {
 	acquirer_halt(&ps->acquirer);
+	standby_stop_timers(&ps->standby);
 	for (int p = 0; p < ps->count; p++) {
 		leader_halt(&ps->slots[p].leader);
 		leader_stop_timers(&ps->slots[p].leader);
@@ -308,6 +369,7 @@ leads_reload(struct leads *ps)
 	for (int p = 0; p < ps->count; p++)
 		leader_reload(&ps->slots[p].leader);
 	acquirer_reload(&ps->acquirer);
+	standby_reload(&ps->standby);
 }
 
 int
@@ -316,7 +378,7 @@ leads_led(const struct leads *ps)
 	int n = 0;
 
 	for (int p = 0; p < ps->count; p++)
-		if (node_state_holds_lock(ps->slots[p].fsm.state))
+		if (node_state_holds_lock(leads_state(ps, p)))
 			n++;
 	return n;
 }
@@ -334,7 +396,7 @@ leads_backlog_bytes(const struct leads *ps)
 bool
 leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		const struct config *cfg, struct fsm *node_fsm, struct membership *membership,
-		struct node_stats *stats, const char *lease_ms_text,
+		struct node_stats *stats, const char *lease_ms_text, const char *wait_ms_text,
 		const struct leader_limits *limits, const char *const *watch_keywords,
 		const char *const *watch_values, const struct leads_hooks *hooks, void *owner)
 {
@@ -343,7 +405,7 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 	/* Steps take turns on the one session, and the partition polls wait behind the step
 	 * in flight: a step lasts at most about a poll interval (as of the start), so that a
 	 * death is seen and a partition taken within a few of them, even under full load. */
-	if (partition_limits.step_budget_ms > cfg->poll_interval_ms)
+	if (cfg->partitions > 1 && partition_limits.step_budget_ms > cfg->poll_interval_ms)
 		partition_limits.step_budget_ms = cfg->poll_interval_ms > MIN_STEP_BUDGET_MS ?
 		    cfg->poll_interval_ms : MIN_STEP_BUDGET_MS;
 	memset(ps, 0, sizeof(*ps));
@@ -373,13 +435,18 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 			 handoff_key_for_partition(cfg->cluster, p));
 		memcpy(ps->lock_keys[p], slot->lock_key_text, sizeof(ps->lock_keys[p]));
 		memcpy(ps->handoff_keys[p], slot->handoff_key_text, sizeof(ps->handoff_keys[p]));
-		if (!leader_init(&slot->leader, loop, session, cfg, &slot->fsm, membership, stats,
+		if (!leader_init(&slot->leader, loop, session, cfg,
+				 ps->count > 1 ? &slot->fsm : node_fsm, membership, stats,
 				 slot->lock_key_text, NULL, lease_ms_text, &partition_limits,
 				 &leader_hooks, ps))
 			return false;
-		leader_set_partition(&slot->leader, p, slot->lock_key_text, slot->handoff_key_text,
+		leader_set_partition(&slot->leader, p, ps->count, slot->lock_key_text,
+				     slot->handoff_key_text,
 				     cfg->backlog_limit / (unsigned long) ps->count);
 	}
+	standby_init(&ps->standby, loop, session, cfg, node_fsm, membership,
+		     ps->slots[0].lock_key_text, ps->slots[0].handoff_key_text, wait_ms_text,
+		     &standby_hooks, ps);
 	return acquirer_init(&ps->acquirer, loop, session, cfg, membership,
 			     (const char (*)[24]) ps->lock_keys,
 			     (const char (*)[24]) ps->handoff_keys, watch_keywords, watch_values,
@@ -391,6 +458,8 @@ leads_start_timers(struct leads *ps, bool want_view)
 {
 	for (int p = 0; p < ps->count; p++)
 		leader_start_timers(&ps->slots[p].leader, want_view);
+	if (ps->count == 1)
+		standby_start_timers(&ps->standby);
 }
 
 void

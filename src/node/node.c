@@ -1,5 +1,5 @@
-/* One node: wires the session, setup, membership, standby and leader together; signals,
- * reload and stop.  It holds no protocol logic of its own: each part reports to it
+/* One node: wires the session, setup, membership and the partitions it may lead together;
+ * signals, reload and stop.  It holds no protocol logic of its own: each part reports to it
  * through hooks, and it passes the news on to whoever is concerned. */
 #include <inttypes.h>
 #include <signal.h>
@@ -25,9 +25,7 @@ static void
 node_finish(struct node *n, int exit_code, const char *reason)
 {
 	/* Nothing may fire after this: the loop still runs this pass's callbacks. */
-	leader_halt(&n->leader);
-	if (n->partitioned)
-		leads_halt(&n->leads);
+	leads_halt(&n->leads);
 	membership_forget(&n->membership);
 	session_stop(&n->session);
 	n->exit_code = exit_code;
@@ -68,10 +66,7 @@ on_lost(void *owner, const char *reason)
 {
 	struct node *n = owner;
 
-	leader_forget(&n->leader);
-	standby_forget(&n->standby);
-	if (n->partitioned)
-		leads_forget(&n->leads);
+	leads_forget(&n->leads);
 	membership_forget(&n->membership);
 	n->stats.reconnects++;
 	fsm_set(&n->fsm, ST_DISCONNECTED, reason);
@@ -84,26 +79,7 @@ on_notify(void *owner, PGnotify *note)
 {
 	struct node *n = owner;
 
-	if (n->partitioned) {
-		leads_route(&n->leads, note);
-		return;
-	}
-	if (strcmp(note->relname, EVENTS_CHANNEL) == 0) {
-		/* A durable event was committed: fetch at the next chance. */
-		PQfreemem(note);
-		leader_events_woken(&n->leader);
-		return;
-	}
-	if (!node_state_holds_lock(n->fsm.state)) {
-		char channel[ESCAPE_MAX_LEN(NAME_MAX_BYTES + 1)];
-
-		/* Cannot happen: standbys LISTEN on no data channel.  Never process it. */
-		escape_for_log(channel, sizeof(channel), note->relname, strlen(note->relname));
-		log_warn("ignored a notification on \"%s\" received without leadership", channel);
-		PQfreemem(note);
-		return;
-	}
-	leader_enqueue(&n->leader, note);
+	leads_route(&n->leads, note);
 }
 
 /*
@@ -139,7 +115,7 @@ static const struct session_hooks session_hooks = {
 	.overdue = on_overdue,
 };
 
-/* ---- setup, membership, standby and leader news ---- */
+/* ---- setup, membership and the leads' news ---- */
 
 static void
 on_setup_ready(void *owner)
@@ -168,10 +144,7 @@ on_registered(void *owner)
 {
 	struct node *n = owner;
 
-	if (n->partitioned)
-		leads_begin(&n->leads);
-	else
-		standby_begin(&n->standby);
+	leads_begin(&n->leads);
 }
 
 static void
@@ -188,12 +161,7 @@ on_housekeeping_due(void *owner)
 
 	if (n->stopping)
 		return;
-	if (n->partitioned) {
-		leads_poke(&n->leads);
-		return;
-	}
-	standby_poke(&n->standby);
-	leader_poke(&n->leader);
+	leads_poke(&n->leads);
 }
 
 static const struct membership_hooks membership_hooks = {
@@ -201,32 +169,6 @@ static const struct membership_hooks membership_hooks = {
 	.duplicate = on_duplicate,
 	.housekeeping_due = on_housekeeping_due,
 };
-
-static void
-on_won(void *owner, bool holds_handoff)
-{
-	struct node *n = owner;
-
-	leader_take_lead(&n->leader, holds_handoff);
-}
-
-static void
-on_left(void *owner)
-{
-	node_finish(owner, 0, "stopped");
-}
-
-static const struct standby_hooks standby_hooks = {
-	.won = on_won,
-	.left = on_left,
-};
-
-static void
-on_released(void *owner, struct leader *l, const char *reason)
-{
-	(void) l;
-	node_finish(owner, 0, reason);
-}
 
 /* The database refused the lead for good: the session is dropped (the lock and LISTENs
  * go with it), then the node ends with 78. */
@@ -240,15 +182,13 @@ on_refused(void *owner, const char *reason)
 	node_finish(n, EX_CONFIG, reason);
 }
 
-static const struct leader_hooks leader_hooks = {
-	.released = on_released,
-	.refused = on_refused,
-};
-
 static void
 on_partitions_left(void *owner)
 {
-	node_finish(owner, 0, "stopped after handing every partition over");
+	struct node *n = owner;
+
+	node_finish(n, 0, n->cfg->partitions > 1 ? "stopped after handing every partition over" :
+		    "stopped");
 }
 
 static const struct leads_hooks leads_hooks = {
@@ -302,12 +242,7 @@ on_stop_signal(struct node *n, const char *signame)
 	default:
 		break;
 	}
-	if (n->partitioned) {
-		leads_stop(&n->leads);
-		return;
-	}
-	standby_stop(&n->standby);
-	leader_stop(&n->leader);
+	leads_stop(&n->leads);
 }
 
 static void
@@ -363,10 +298,7 @@ sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	log_set_level(n->cfg->log_level);
 	log_set_format(n->cfg->log_format);
-	standby_reload(&n->standby);
-	leader_reload(&n->leader);
-	if (n->partitioned)
-		leads_reload(&n->leads);
+	leads_reload(&n->leads);
 	membership_reload(&n->membership);
 	if (changed == 0)
 		log_info("SIGHUP: configuration reloaded, nothing changed");
@@ -385,10 +317,7 @@ before_wait_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void) loop;
 	(void) revents;
-	if (n->partitioned)
-		leads_before_wait(&n->leads);
-	else
-		leader_before_wait(&n->leader);
+	leads_before_wait(&n->leads);
 	node_report_to_systemd(n);
 	log_flush();
 }
@@ -418,8 +347,6 @@ identify(struct node *n)
 
 	n->lock_key = lock_key_for_cluster(cfg->cluster);
 	snprintf(n->lock_key_text, sizeof(n->lock_key_text), "%" PRId64, n->lock_key);
-	snprintf(n->handoff_key_text, sizeof(n->handoff_key_text), "%" PRId64,
-		 handoff_key_for_cluster(cfg->cluster));
 	snprintf(n->application_name, sizeof(n->application_name), "clustered_nodes:%s", cfg->node);
 	if (gethostname(n->host, sizeof(n->host)) != 0)
 		snprintf(n->host, sizeof(n->host), "unknown");
@@ -474,23 +401,14 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	membership_init(&n->membership, loop, &n->session, cfg, &n->fsm, &n->view,
 			&membership_hooks, n);
 	membership_identify(&n->membership, n->host, n->pid_text, n->status_url, false);
-	standby_init(&n->standby, loop, &n->session, cfg, &n->fsm, &n->membership,
-		     n->lock_key_text, n->handoff_key_text, n->timing_text.wait_timeout,
-		     &standby_hooks, n);
 	limits = (struct leader_limits) {
 		.renew_interval_ms = n->timing.renew_interval_ms,
 		.step_budget_ms = n->timing.step_budget_ms,
 		.event_limit_ms = fault_timing_event_limit(&n->timing, cfg->handler_timeout_ms),
 	};
-	if (!leader_init(&n->leader, loop, &n->session, cfg, &n->fsm, &n->membership, &n->stats,
-			 n->lock_key_text, n->handoff_key_text, n->timing_text.lease_ms, &limits,
-			 &leader_hooks, n))
-		return false;
-	n->partitioned = cfg->partitions > 1;
-	if (n->partitioned &&
-	    !leads_init(&n->leads, loop, &n->session, cfg, &n->fsm, &n->membership,
-			     &n->stats, n->timing_text.lease_ms, &limits, n->connect_keywords,
-			     n->watch_values, &leads_hooks, n))
+	if (!leads_init(&n->leads, loop, &n->session, cfg, &n->fsm, &n->membership, &n->stats,
+			n->timing_text.lease_ms, n->timing_text.wait_timeout, &limits,
+			n->connect_keywords, n->watch_values, &leads_hooks, n))
 		return false;
 	ev_init(&n->stop_timer, stop_timer_cb);
 	ev_signal_init(&n->sigterm_watcher, sigterm_cb, SIGTERM);
@@ -511,7 +429,7 @@ node_serve_status(struct node *n, const char *status_url)
 void
 node_start(struct node *n)
 {
-	if (n->partitioned) {
+	if (n->cfg->partitions > 1) {
 		char rule[PARTITION_RULE_ARG_MAX + 16];
 
 		partition_rule_format(&n->cfg->partition_key, rule, sizeof(rule));
@@ -538,12 +456,7 @@ node_start(struct node *n)
 		 n->timing.user_timeout_ms, n->timing.demote_bound_ms, n->timing.renew_interval_ms,
 		 n->timing.answer_deadline_ms, n->cfg->lease_timeout_ms ? "on" : "off (no eviction)");
 	membership_start_timers(&n->membership);
-	if (n->partitioned) {
-		leads_start_timers(&n->leads, n->want_view);
-	} else {
-		standby_start_timers(&n->standby);
-		leader_start_timers(&n->leader, n->want_view);
-	}
+	leads_start_timers(&n->leads, n->want_view);
 	ev_signal_start(n->loop, &n->sigterm_watcher);
 	ev_signal_start(n->loop, &n->sigint_watcher);
 	ev_signal_start(n->loop, &n->sighup_watcher);
@@ -557,8 +470,6 @@ void
 node_free(struct node *n)
 {
 	session_free(&n->session);
-	leader_free(&n->leader);
 	sdnotify_close(&n->systemd);
-	if (n->partitioned)
-		leads_free(&n->leads);
+	leads_free(&n->leads);
 }

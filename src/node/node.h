@@ -1,5 +1,5 @@
-/* One node: wires the session, setup, membership, standby and leader together; signals,
- * reload and stop. */
+/* One node: wires the session, setup, membership and the partitions it may lead together;
+ * signals, reload and stop. */
 #ifndef CN_NODE_H
 #define CN_NODE_H
 
@@ -10,14 +10,12 @@
 
 #include "cli.h"
 #include "fsm.h"
-#include "leader.h"
 #include "membership.h"
 #include "leads.h"
 #include "sdnotify.h"
 #include "session.h"
 #include "settings.h"
 #include "setup.h"
-#include "standby.h"
 #include "stats.h"
 #include "timing.h"
 #include "view.h"
@@ -30,11 +28,7 @@ struct node {
 	struct session session;
 	struct setup setup;
 	struct membership membership;
-	struct standby standby;
-	struct leader leader;
-	/* --partitions K > 1: these instead of the standby and the single leader */
-	bool partitioned;
-	struct leads leads;
+	struct leads leads;	/* its K partitions (K = 1: one, whose machine is fsm) */
 	struct node_stats stats;
 	struct cluster_view view;	/* refreshed with heartbeats when HTTP is on */
 	struct fault_timing timing;
@@ -42,7 +36,6 @@ struct node {
 
 	int64_t lock_key;
 	char lock_key_text[24];
-	char handoff_key_text[24];
 	char application_name[NAME_MAX_BYTES + 32];
 	char host[256];
 	char pid_text[16];

@@ -24,11 +24,11 @@ node_is_stopping(const struct node *n)
 static void
 known_totals(const struct node *n, long long *counter, long long *term)
 {
-	if (n->partitioned) {
+	if (n->leads.count > 1) {
 		partition_totals(n, counter, term);
 	} else if (node_state_holds_lock(n->fsm.state)) {
-		*counter = n->leader.counter;
-		*term = n->leader.term;
+		*counter = n->leads.slots[0].leader.counter;
+		*term = n->leads.slots[0].leader.term;
 	} else {
 		*counter = n->view.counter;
 		*term = n->view.term;
@@ -56,7 +56,7 @@ node_known_term(const struct node *n)
 const char *
 node_known_leader(const struct node *n)
 {
-	if (n->partitioned)	/* one per partition: see node_partition_status() */
+	if (n->leads.count > 1)	/* one per partition: see node_partition_status() */
 		return NULL;
 	if (node_state_holds_lock(n->fsm.state))
 		return n->cfg->node;
@@ -84,13 +84,13 @@ node_stats(const struct node *n)
 size_t
 node_backlog_bytes(const struct node *n)
 {
-	return n->partitioned ? leads_backlog_bytes(&n->leads) : n->leader.queue.bytes;
+	return leads_backlog_bytes(&n->leads);
 }
 
 int
 node_partition_count(const struct node *n)
 {
-	return n->partitioned ? n->leads.count : 1;
+	return n->leads.count;
 }
 
 void
@@ -100,7 +100,7 @@ node_partition_status(const struct node *n, int p, struct partition_status *out)
 	const struct partition_view *v;
 
 	memset(out, 0, sizeof(*out));
-	if (!n->partitioned) {
+	if (n->leads.count == 1) {
 		out->leader = node_known_leader(n);
 		out->term = node_known_term(n);
 		out->counter = node_known_counter(n);
@@ -109,7 +109,7 @@ node_partition_status(const struct node *n, int p, struct partition_status *out)
 	}
 	slot = &n->leads.slots[p];
 	v = &n->leads.acquirer.view[p];
-	if (node_state_holds_lock(slot->fsm.state)) {
+	if (node_state_holds_lock(leads_state(&n->leads, p))) {
 		out->leader = n->cfg->node;
 		out->term = slot->leader.term;
 		out->counter = slot->leader.counter;
@@ -124,9 +124,7 @@ node_partition_status(const struct node *n, int p, struct partition_status *out)
 int
 node_partitions_led(const struct node *n)
 {
-	if (n->partitioned)
-		return leads_led(&n->leads);
-	return node_state_holds_lock(n->fsm.state) ? 1 : 0;
+	return leads_led(&n->leads);
 }
 
 /* Partitioned: the sum of the partitions' counters (every event counted once), and the
@@ -149,20 +147,20 @@ partition_totals(const struct node *n, long long *counter, long long *term)
 const struct lock_squatter *
 node_lock_squatter(const struct node *n)
 {
-	return n->partitioned ? &n->leads.acquirer.squatter : &n->standby.squatter;
+	return n->leads.count > 1 ? &n->leads.acquirer.squatter : &n->leads.standby.squatter;
 }
 
 int
 node_lock_squatter_partition(const struct node *n)
 {
-	return n->partitioned ? n->leads.acquirer.squatter_partition : 0;
+	return n->leads.count > 1 ? n->leads.acquirer.squatter_partition : 0;
 }
 
 int
 node_squatted_partitions(const struct node *n, int *first)
 {
 	*first = -1;
-	return n->partitioned ? acquirer_squatted(&n->leads.acquirer, first) : 0;
+	return n->leads.count > 1 ? acquirer_squatted(&n->leads.acquirer, first) : 0;
 }
 
 /* ---- systemd ---- */
@@ -183,17 +181,20 @@ describe_for_systemd(struct node *n, char *role, size_t role_size, char *counter
 	} else if (st == ST_DISCONNECTED || st == ST_CONNECTING || st == ST_CHECKING ||
 		   st == ST_REGISTERING) {
 		snprintf(role, role_size, "%s", node_state_name(st));
-	} else if (n->partitioned) {
+	} else if (n->leads.count > 1) {
 		snprintf(role, role_size, "leading %d of %d partitions of cluster %s",
 			 leads_led(&n->leads), n->leads.count, n->cfg->cluster);
 		snprintf(counter, counter_size, ", counters sum %lld", node_known_counter(n));
 	} else if (node_state_holds_lock(st)) {
 		snprintf(role, role_size, "leader of cluster %s, term %lld", n->cfg->cluster,
-			 (long long) n->leader.term);
-		snprintf(counter, counter_size, ", counter %lld", (long long) n->leader.counter);
+			 (long long) n->leads.slots[0].leader.term);
+		snprintf(counter, counter_size, ", counter %lld",
+			 (long long) n->leads.slots[0].leader.counter);
 	} else {
-		if (n->standby.poll.has_row && n->standby.poll.term > 0)
-			n->standby_term = n->standby.poll.term;	/* a poll in flight reads 0 */
+		const struct lock_poll *poll = &n->leads.standby.poll;
+
+		if (poll->has_row && poll->term > 0)
+			n->standby_term = poll->term;	/* a poll in flight reads 0 */
 		snprintf(role, role_size, "standby in cluster %s, term %lld", n->cfg->cluster,
 			 n->standby_term);
 	}

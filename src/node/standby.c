@@ -42,23 +42,12 @@ read_poll(void *ctx, const PGresult *res)
 	}
 }
 
-static void
-on_left(void *ctx, const struct batch_outcome *o)
-{
-	struct standby *sb = ctx;
-
-	if (o->failed)
-		log_warn("could not remove our members row: %s", o->error);
-	sb->hooks->left(sb->owner);
-}
-
-/* Graceful stop of a standby: remove our members row, then end. */
+/* Graceful stop of a standby: what it did is over (a lock a poll just won goes with the
+ * session): the owner leaves the cluster. */
 static void
 leave(struct standby *sb)
 {
-	if (!membership_add_leave(sb->membership) || !session_send(sb->session, on_left, sb, true))
-		return;
-	fsm_set(sb->fsm, ST_LEAVING, "stop requested: deregistering");
+	sb->hooks->stopped(sb->owner);
 }
 
 static void

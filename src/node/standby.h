@@ -1,4 +1,5 @@
-/* The standby side of a node: competing for the leader lock, evicting a hung leader, leaving.
+/* How a node of a single-leader cluster (K = 1) acquires: competing for the leader lock,
+ * evicting a hung leader, naming squatters.
  * Standbys LISTEN on nothing: between polls they wait on the leader's handoff key. */
 #ifndef CN_STANDBY_H
 #define CN_STANDBY_H
@@ -17,8 +18,9 @@ struct standby_hooks {
 	/* This session now holds the lock (and the handoff key, if holds_handoff): take the
 	 * lead. */
 	void (*won)(void *owner, bool holds_handoff);
-	/* A stopping standby left the cluster: end. */
-	void (*left)(void *owner);
+	/* A stopping standby is done: leave the cluster (closing the session then frees a lock
+	 * a poll has just won). */
+	void (*stopped)(void *owner);
 };
 
 

@@ -52,6 +52,9 @@ START_TEST(test_leader_only_stops_through_release_or_loss)
 	ck_assert(!node_transition_allowed(ST_LEADER, ST_STOPPED));
 	ck_assert(!node_transition_allowed(ST_PROCESSING, ST_STOPPED));
 	ck_assert(node_transition_allowed(ST_RELEASING, ST_STOPPED));
+	/* A single leader's hand-over at a stop: released, it deregisters. */
+	ck_assert(node_transition_allowed(ST_RELEASING, ST_LEAVING));
+	ck_assert(!node_transition_allowed(ST_LEADER, ST_LEAVING));
 	/* A lead the database refuses for good (CN003, CN007): the session goes first. */
 	ck_assert(!node_transition_allowed(ST_PROMOTING, ST_STOPPED));
 	ck_assert(node_transition_allowed(ST_PROMOTING, ST_DISCONNECTED));
