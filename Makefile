@@ -69,7 +69,7 @@ all: $(PROG)
 $(PROG): $(OBJS)
 	@echo "  LD    $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
-	$(Q)bash scripts/check-layers.sh $(BUILD)
+	$(Q)bash scripts/check-layers.sh $(BUILD) || { rm -f $@; exit 1; }
 
 $(BUILD)/%.o: %.c | $(BUILD)
 	@echo "  CC    $<"

@@ -78,6 +78,18 @@ balance_plan(const struct balance_facts *f, struct balance_plan *plan)
 			wanted = surplus;
 		for (int i = 0; i < wanted && i < nmine; i++)
 			plan->release[plan->nrelease++] = mine[i];
+	} else if (base == 0 && count[f->me] == 0 && nfree > 0) {
+		/* Fewer partitions than nodes: every node without one is as entitled to a free
+		 * one as any other (the ranking by name would leave it to one that may be on its
+		 * way out), so each tries one, spread by name; the lock decides, and none ever
+		 * holds two.  K = 1: every standby tries the lock as soon as it is free. */
+		int idle = 0;
+
+		for (int i = 0; i < f->me; i++)
+			if (count[i] == 0)
+				idle++;
+		plan->take[plan->ntake++] = free_list[idle % nfree];
+		taken[free_list[idle % nfree]] = true;
 	} else if (count[f->me] < target[f->me]) {
 		/* The free partitions, dealt out in order to the nodes below target by name. */
 		for (int i = 0; i < f->me; i++)

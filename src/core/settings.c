@@ -459,10 +459,11 @@ const struct setting settings[] = {
 	 "the first SEP) or 'json:FIELD' (a top-level field); fixed with the partitions",
 	 apply_partition_key, show_partition_key, NULL},
 	{"poll_interval", 'p', "TIME", true, "100ms",
-	 "how often a standby tries the leader lock", apply_poll_interval, show_poll_interval, NULL},
+	 "how often a standby tries a lock held by a session that holds no handoff key",
+	 apply_poll_interval, show_poll_interval, NULL},
 	{"acquire", 'a', "MODE", false, "poll",
-	 "how a standby competes for the lock: 'poll' tries it every poll interval; 'wait' "
-	 "queues in pg_advisory_lock and is woken by its release (faster, fair; PostgreSQL 14+)",
+	 "kept for old configurations: both wait on the leader's handoff key; with 'wait' a stop "
+	 "during a wait closes the session at once instead of deregistering after it",
 	 apply_acquire, show_acquire, NULL},
 	{"heartbeat_interval", 0, "TIME", true, "5s",
 	 "how often a node refreshes its row in clustered_nodes.members",

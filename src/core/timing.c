@@ -42,8 +42,7 @@ fault_timing_event_limit(const struct fault_timing *t, unsigned long handler_tim
 }
 
 void
-fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
-		    struct fault_timing_text *out)
+fault_timing_format(const struct fault_timing *t, struct fault_timing_text *out)
 {
 	snprintf(out->keepalive_idle, sizeof(out->keepalive_idle), "%u", t->keepalive_idle_s);
 	snprintf(out->keepalive_interval, sizeof(out->keepalive_interval), "%u",
@@ -51,7 +50,6 @@ fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
 	snprintf(out->keepalive_count, sizeof(out->keepalive_count), "%u", t->keepalive_count);
 	snprintf(out->user_timeout, sizeof(out->user_timeout), "%lu", t->user_timeout_ms);
 	snprintf(out->lease_ms, sizeof(out->lease_ms), "%lu", t->lease_ms);
-	snprintf(out->wait_timeout, sizeof(out->wait_timeout), "%lu", wait_timeout_ms);
 	snprintf(out->client_keepalive_count, sizeof(out->client_keepalive_count), "%u",
 		 t->client_keepalive_count);
 	snprintf(out->client_user_timeout, sizeof(out->client_user_timeout), "%lu",

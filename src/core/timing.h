@@ -45,14 +45,11 @@ struct fault_timing_text {
 	char keepalive_count[12];
 	char user_timeout[24];
 	char lease_ms[24];
-	char wait_timeout[24];	/* how long a wait-mode lock wait lasts, in ms */
 	char client_keepalive_count[12];
 	char client_user_timeout[24];
 };
 
-/* wait_timeout_ms: how long a wait-mode standby waits before it polls once. */
-void fault_timing_format(const struct fault_timing *t, unsigned long wait_timeout_ms,
-			 struct fault_timing_text *out);
+void fault_timing_format(const struct fault_timing *t, struct fault_timing_text *out);
 
 /*
  * How long a node that leads nothing (or not the partition in question) goes without

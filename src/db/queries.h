@@ -56,51 +56,18 @@
 	"clustered_nodes.wait_lock(" k "::bigint, " HANDOFF_TAKE_WAIT_MS_TEXT ", false)"
 
 /*
- * Standby poll: try the lock (with the handoff key when won), and read what eviction
- * needs: the term, whether the lease has lapsed, the recorded leader's backend pid, and,
- * only when it matters (the lock not won, and no leader with a live lease recorded), the
- * lock holder's pid.  The holder
- * subquery has no outer reference, so PostgreSQL runs it (reading pg_locks, which takes
- * every lock-manager partition lock) only when that CASE branch is taken.  Last, whether
- * a leader holds the handoff key, so that the standby may wait on it until it is let go.
- * The time is clock_timestamp(): the poll may follow a wait in its transaction.
- * $1 lock key, $2 cluster, $3 handoff key.
- * Columns: got, term, lapsed, leader_pid, holder, handoff_held, handoff taken.
- */
-#define SQL_TRY_LOCK \
-	"SELECT t.got, coalesce(s.term, 0), coalesce(s.lease_until < clock_timestamp(), false), " \
-	"  coalesce(s.leader_pid, 0), " \
-	"  CASE WHEN t.got OR (s.leader_pid IS NOT NULL AND s.lease_until >= clock_timestamp()) " \
-	"  THEN 0 " \
-	"  ELSE coalesce((SELECT l.pid FROM pg_locks l WHERE " SQL_ADVISORY_LOCK_ON("l", "$1::bigint") \
-	"    AND l.pid <> pg_backend_pid() LIMIT 1), 0) END, " \
-	"  CASE WHEN t.got THEN false WHEN pg_try_advisory_lock_shared($3::bigint) " \
-	"    THEN NOT pg_advisory_unlock_shared($3::bigint) ELSE true END " \
-	"  , t.taken " \
-	"FROM (SELECT t0.got, CASE WHEN t0.got THEN " SQL_TAKE_WITH_HANDOFF("$3") " ELSE false END " \
-	"  AS taken FROM (SELECT pg_try_advisory_lock($1::bigint) AS got) t0) t " \
-	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $2 AND s.partition = 0"
-
-/*
- * Standby, between polls: wait (at most $2 ms) for the leader to let the handoff key go,
- * in shared mode, so that every standby wakes at once and none can hold another up
- * (sql/007).  $1 handoff key.
+ * An idle node of a single-leader cluster (K = 1), before it looks: wait (at most $2 ms)
+ * for the leader to let the handoff key go, in shared mode, so that every idle node wakes
+ * at once and none can hold another up (sql/007); also the watch session's wait.  $1
+ * handoff key.
  */
 #define SQL_WAIT_HANDOFF "SELECT clustered_nodes.wait_lock($1::bigint, $2::integer, true)"
 
 /* Leader: take the handoff key (after winning the lock, and until it has it).  $1 key. */
 #define SQL_TAKE_HANDOFF "SELECT pg_try_advisory_lock($1::bigint)"
-/* ... in the take-over's transaction, when the lock was won without it (a wait-mode
- * wait; or the key was held longer than an instant).  $1 key. */
+/* ... in the take-over's transaction, when the lock was won without it (the key was held
+ * longer than an instant).  $1 key. */
 #define SQL_WAIT_TAKE_HANDOFF "SELECT " SQL_TAKE_WITH_HANDOFF("$1")
-
-/*
- * Eviction: end the lock holder's backend, if the database agrees (clustered_nodes.evict):
- * the recorded leader of term $3 whose lease lapsed, or a holder that does not lead while
- * no lease is live; never a backend waiting for a synchronous standby, a superuser's or
- * ours.  True if it was ended.  $1 cluster, $2 pid, $3 term.
- */
-#define SQL_EVICT "SELECT clustered_nodes.evict($1, $2::integer, $3::bigint)"
 
 /* Who holds the lock (pid, user, application, client, member or NULL, superuser), to name
  * a holder that does not lead.  $1 cluster. */
@@ -125,18 +92,6 @@
 	"  set_config('tcp_keepalives_interval', $2, false), " \
 	"  set_config('tcp_keepalives_count', $3, false), " \
 	"  set_config('tcp_user_timeout', $4, false)"
-
-/*
- * Standby in wait mode: queue for the lock (FIFO among waiters).  The wait ends when the
- * lock is granted (true) or after WAIT_LOCK_TIMEOUT_MS, or the lease timeout if shorter
- * (false, and nothing in the server's log), when the node polls once (refreshing its
- * heartbeat and checking the lease) and queues again.  $1 lock key, $2 ms.
- */
-#define WAIT_LOCK_TIMEOUT_MS 60000
-#define SQL_WAIT_LOCK "SELECT clustered_nodes.wait_lock($1::bigint, $2::integer, false)"
-/* On connect: the server checks every second that a waiting standby's client is still
- * there, so one that went away leaves the queue. */
-#define SQL_WAIT_CLIENT_CHECK "SET client_connection_check_interval = '1s'"
 
 /*
  * Taking the lead of a partition (0 in the single-leader mode), inside BEGIN ... LISTEN
@@ -208,7 +163,6 @@
  * partitioned cluster's nodes, which LISTEN on the handoff channel (and single-leader
  * standbys of versions before 0.2, during a rolling upgrade).
  */
-#define SQL_CLEAR_LEADER "SELECT clustered_nodes.release_lead($1, 0, $2::bigint)"
 #define SQL_RELEASE \
 	"SELECT pg_advisory_unlock($2::bigint), " \
 	"  CASE WHEN $4::boolean THEN pg_advisory_unlock($3::bigint) END, " \
@@ -246,25 +200,38 @@
 	"  ON s.cluster = $1 AND s.partition = 0"
 
 /*
- * Partitioned clusters, after each wake-up and as a slow safety net: each partition's
+ * After each wake-up and as a slow safety net (K = 1: after each wait): each partition's
  * recorded leader, whether it is alive, its term, counter, whether its lease has lapsed and
- * since when it leads (epoch seconds).  Alive means its session is there and some session
- * holds the partition's handoff key (a probe in shared mode): a leader takes the key in
- * its take-over's transaction and a session's locks go before its pg_stat_activity row
- * does, so a leader that has just died is never read as alive by a node its death woke.
+ * since when it leads (epoch seconds).  Alive means some session holds the partition's
+ * handoff key (a probe in shared mode) and, once the lease has run out, that the leader's
+ * backend is still there: a leader takes the key in its take-over's transaction and a
+ * session's locks go before its pg_stat_activity row does, so a leader that has just died
+ * is never read as alive by a node its death woke; a dead leader whose key someone else
+ * holds is not alive once its lease is over.  A lapsed lease is not read as lapsed while its
+ * leader's commit waits for a synchronous standby (a stalled primary's victim, which
+ * clustered_nodes.evict() would not end either), nor when its session has done something
+ * since the lease ran out (a renewal that committed after such a stall carries a lease
+ * counted from before it: the next one is on its way).  The backend is looked up only then
+ * (pg_stat_get_activity() copies every backend's status): an idle cluster's reads cost
+ * little.  The time is clock_timestamp(): the read may follow a wait in its transaction.
  * $1 cluster, $2 partitions, $3 the handoff keys (bigint[], partition p at p + 1).
  * Columns: partition, leader, leader pid, term, counter, lapsed, elected at, leader live.
  */
 #define SQL_PARTITION_MAP \
 	"SELECT g.p, coalesce(s.leader, ''), coalesce(s.leader_pid, 0), coalesce(s.term, 0), " \
-	"  coalesce(s.counter, 0), coalesce(s.lease_until < now(), false), " \
+	"  coalesce(s.counter, 0), " \
+	"  CASE WHEN s.leader_pid IS NOT NULL AND s.lease_until < clock_timestamp() " \
+	"    THEN NOT EXISTS (SELECT 1 " \
+	"    FROM pg_stat_get_activity(s.leader_pid) a WHERE a.wait_event = 'SyncRep' " \
+	"    OR a.state_change > s.lease_until) ELSE false END, " \
 	"  coalesce(extract(epoch FROM s.elected_at), 0), " \
-	"  CASE WHEN a.pid IS NULL THEN false WHEN s.leader_pid = pg_backend_pid() THEN true " \
+	"  CASE WHEN s.leader_pid IS NULL THEN false WHEN s.leader_pid = pg_backend_pid() THEN true " \
 	"    WHEN pg_try_advisory_lock_shared(($3::bigint[])[g.p + 1]) " \
-	"    THEN NOT pg_advisory_unlock_shared(($3::bigint[])[g.p + 1]) ELSE true END " \
+	"    THEN NOT pg_advisory_unlock_shared(($3::bigint[])[g.p + 1]) " \
+	"    WHEN s.lease_until >= clock_timestamp() THEN true " \
+	"    ELSE EXISTS (SELECT 1 FROM pg_stat_get_activity(s.leader_pid)) END " \
 	"FROM generate_series(0, $2::integer - 1) g(p) " \
 	"LEFT JOIN clustered_nodes.cluster_state s ON s.cluster = $1 AND s.partition = g.p " \
-	"LEFT JOIN pg_stat_activity a ON a.pid = s.leader_pid " \
 	"ORDER BY g.p"
 
 /* ... and the members whose session is alive, in byte order of their names (every node

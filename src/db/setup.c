@@ -155,12 +155,8 @@ setup_start(struct setup *s)
 	s->version = 0;
 	s->recorded_partitions = 0;
 	s->recorded_rule[0] = '\0';
-	/* The client check wakes a waiting backend every second: only wait mode, whose waits
-	 * are long and queue, needs it. */
 	if (!session_add(ss, TAG_VERSION, 0, SQL_SCHEMA_VERSION, 0, NULL, read_version, s) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL) ||
-	    (s->cfg->acquire == ACQUIRE_WAIT &&
-	     !session_add(ss, TAG_SETTING, 0, SQL_WAIT_CLIENT_CHECK, 0, NULL, NULL, NULL)) ||
 	    !session_send(ss, on_version_done, s, true))
 		return;
 	fsm_set(s->fsm, ST_CHECKING, "connected; checking the schema");

@@ -28,11 +28,18 @@
 
 /* A partition left free this long is taken by whoever sees it, balance or not. */
 #define STALE_FREE_S 1.0
+/* ... and one left to another node is looked at again this soon (a dead member's
+ * pg_stat_activity row outlives its locks by a few milliseconds). */
+#define FREE_RELOOK_S 0.02
 #define WATCH_CONNECT_TIMEOUT_S 10.0
 
-enum acquirer_tag { TAG_LISTEN, TAG_ANNOUNCE, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY };
+enum acquirer_tag {
+	TAG_LISTEN, TAG_ANNOUNCE, TAG_WAIT, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY
+};
 
 static void poll_map(struct acquirer *pt);
+static void look(struct acquirer *pt, bool after_wait);
+static void look_again_in(struct acquirer *pt, double retry_s);
 static void arm_safety_read(struct acquirer *pt);
 
 /* ---- reading the map ---- */
@@ -122,6 +129,9 @@ on_tried(void *ctx, const struct batch_outcome *o)
 	session_healthy(pt->session);
 	led_before = leads_any(pt);
 	for (int p = 0; p < pt->cfg->partitions; p++) {
+		if (pt->tries[p].tried && !pt->tries[p].won)
+			acquirer_retry_soon(pt);	/* held by a session that does not lead (yet) */
+		pt->tries[p].tried = false;
 		if (!pt->tries[p].won)
 			continue;
 		pt->tries[p].won = false;
@@ -151,6 +161,7 @@ try_locks(struct acquirer *pt, const struct balance_plan *plan)
 		const char *params[] = {pt->lock_keys[p], pt->handoff_keys[p]};
 
 		pt->tries[p].won = false;
+		pt->tries[p].tried = true;
 		if (pt->view[p].refused_since == 0)
 			pt->view[p].refused_since = now;	/* cleared when won */
 		if (!session_add_cached(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 2, params,
@@ -169,7 +180,7 @@ plan_moves(struct acquirer *pt)
 	struct balance_facts f = {.partitions = pt->cfg->partitions, .nodes = pt->nmembers};
 	struct balance_plan plan;
 	double now = ev_now(pt->loop);
-	int mine[MAX_PARTITIONS] = {0};
+	int mine[MAX_PARTITIONS] = {0}, nfree = 0;
 
 	f.me = member_index(pt, pt->cfg->node);
 	for (int p = 0; p < f.partitions; p++) {
@@ -188,21 +199,31 @@ plan_moves(struct acquirer *pt)
 		} else {
 			f.owner[p] = BALANCE_FREE;
 			f.stale[p] = v->free_since > 0 && now - v->free_since >= STALE_FREE_S;
+			nfree++;
 		}
 		if (f.owner[p] != BALANCE_FREE)
 			pt->view[p].refused_since = 0;
 	}
 	balance_plan(&f, &plan);
 	pt->target = plan.target;
-	if (pt->squatter.pid != 0 && acquirer_squatted(pt, &(int) {0}) == 0)
+	/* Free partitions left to others (one may be a member that has just died, whose
+	 * pg_stat_activity row outlives its locks for a moment): look again soon, not at the
+	 * safety read, so that they are taken within a poll interval or two once that is
+	 * clear (or, at the latest, once they are stale). */
+	if (nfree > plan.ntake)
+		look_again_in(pt, FREE_RELOOK_S);
+	if (pt->squatter.pid != 0 && (pt->view[pt->squatter_partition].leader_live ||
+				       pt->view[pt->squatter_partition].refused_since <= 0)) {
+		log_info("backend pid %lld no longer holds the lock", pt->squatter.pid);
 		memset(&pt->squatter, 0, sizeof(pt->squatter));	/* gone: shown no more */
+	}
 	for (int i = 0; i < plan.nrelease; i++) {
 		enum node_state st = pt->hooks->state_of(pt->owner, plan.release[i]);
 
 		if (st == ST_LEADER || st == ST_HANDLING || st == ST_PROCESSING)
 			pt->hooks->hand_over(pt->owner, plan.release[i]);
 	}
-	if (acquirer_evict_one(pt, mine, acquirer_poll_soon))
+	if (acquirer_evict_one(pt, mine, acquirer_poll_soon, acquirer_retry_soon))
 		return;
 	if (plan.ntake > 0)
 		try_locks(pt, &plan);
@@ -237,6 +258,10 @@ aim_watch(struct acquirer *pt)
 {
 	int me = member_index(pt, pt->cfg->node);
 
+	if (pt->waits_here) {	/* the wait runs on the node's own session: no watch */
+		leader_watch_set_target(&pt->watch, -1, NULL);
+		return;
+	}
 	for (int i = 1; me >= 0 && i < pt->nmembers && i <= WATCHERS; i++) {
 		const char *next = pt->members[(me + i) % pt->nmembers];
 		int best = -1;
@@ -271,12 +296,36 @@ static const struct leader_watch_hooks watch_hooks = {
 	.woken = on_watch_woken,
 };
 
+/*
+ * K = 1: the partition whose leader's handoff key an idle node waits on, on its own
+ * session, before its next look, or -1 (it leads, or nobody holding the key leads).  With
+ * one partition, everything such a node must act on (the leader's end, its hand-over,
+ * another winner's take) lets that key go or ends within the wait, so it needs no watch
+ * session and no announcements: it listens on nothing.
+ */
+static int
+wait_here_on(const struct acquirer *pt)
+{
+	if (!pt->waits_here || !pt->view[0].leader_live ||
+	    pt->hooks->state_of(pt->owner, 0) != ST_STANDBY ||
+	    pt->view[0].leader_pid == session_backend_pid(pt->session))
+		return -1;
+	return 0;
+}
+
 static void
 on_polled(void *ctx, const struct batch_outcome *o)
 {
 	struct acquirer *pt = ctx;
 
 	pt->in_flight = false;
+	if (pt->waiting_here && !o->failed)
+		log_debug("the handoff key was let go, or the wait ended");
+	pt->waiting_here = false;
+	if (o->failed && o->failed_tag == TAG_WAIT) {
+		session_reset(pt->session, "waiting for the leader's handover failed: %s", o->error);
+		return;
+	}
 	if (o->failed && o->failed_tag != TAG_HOUSEKEEPING) {
 		session_reset(pt->session, "reading the partition map failed: %s", o->error);
 		return;
@@ -297,6 +346,8 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	 * or an eviction in flight look again when they end). */
 	if (pt->poll_soon && !pt->in_flight && pt->running)
 		poll_map(pt);
+	else if (!pt->in_flight && pt->running && wait_here_on(pt) >= 0)
+		look(pt, true);
 }
 
 static void
@@ -308,37 +359,64 @@ on_announced(void *ctx, const struct batch_outcome *o)
 		session_reset(pt->session, "announcing a change to the cluster failed: %s", o->error);
 }
 
+/*
+ * Read the map and the live members, with any housekeeping due, in one transaction; K = 1
+ * and after_wait: first wait (shared, at most a look interval) for the leader to let its
+ * handoff key go.  The map reads the time with clock_timestamp(), so a read after the wait
+ * sees the leases as they are then.
+ */
 static void
-poll_map(struct acquirer *pt)
+look(struct acquirer *pt, bool after_wait)
 {
-	char partitions[12];
+	char partitions[12], wait_ms[16];
 	const char *map_params[] = {pt->cfg->cluster, partitions, pt->handoff_array};
 	const char *member_params[] = {pt->cfg->cluster};
+	const char *wait_params[] = {pt->handoff_keys[0], wait_ms};
 
 	if (pt->in_flight || !session_is_up(pt->session))
 		return;
 	pt->poll_soon = false;
 	snprintf(partitions, sizeof(partitions), "%d", pt->cfg->partitions);
+	snprintf(wait_ms, sizeof(wait_ms), "%lu",
+		 look_interval_ms(pt->cfg->lease_timeout_ms, pt->cfg->heartbeat_interval_ms));
 	pt->nmembers_read = 0;
-	if (!pt->listening &&
+	if (pt->waits_here) {
+		/* One partition: nothing to share, so the plan needs no members: take it when it
+		 * is free, the lock decides (and a read of every live member is saved). */
+		snprintf(pt->members[0], NAME_MAX_BYTES + 1, "%s", pt->cfg->node);
+		pt->nmembers_read = 1;
+	}
+	if (!pt->waits_here && !pt->listening &&
 	    !session_add(pt->session, TAG_LISTEN, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL))
 		return;
-	pt->listening = true;
+	pt->listening = !pt->waits_here;
 	/* The announcement commits on its own, first: the others look while we do. */
-	if (pt->announce &&
+	if (pt->announce && !pt->waits_here &&
 	    (!session_add(pt->session, TAG_ANNOUNCE, 0, SQL_ANNOUNCE, 1, member_params, NULL,
 			  NULL) ||
 	     !session_send(pt->session, on_announced, pt, true)))
 		return;
 	pt->announce = false;
-	if (!session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params,
+	if ((after_wait && !session_add_cached(pt->session, TAG_WAIT, 0, SQL_WAIT_HANDOFF, 2,
+					       wait_params, NULL, NULL)) ||
+	    !session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params,
 				read_map, pt) ||
-	    !session_add_cached(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
-				read_members, pt) ||
+	    (!pt->waits_here &&
+	     !session_add_cached(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
+				 read_members, pt)) ||
 	    !membership_add_housekeeping(pt->membership) ||
-	    !session_send(pt->session, on_polled, pt, true))
+	    !session_send(pt->session, on_polled, pt, !after_wait))
 		return;
 	pt->in_flight = true;
+	pt->waiting_here = after_wait;
+	if (after_wait)
+		log_debug("waiting for the leader to hand over");
+}
+
+static void
+poll_map(struct acquirer *pt)
+{
+	look(pt, false);
 }
 
 static void
@@ -383,18 +461,37 @@ arm_safety_read(struct acquirer *pt)
 	ev_timer_start(pt->loop, &pt->poll_timer);
 }
 
+/* The next look in retry_s at the latest. */
+static void
+look_again_in(struct acquirer *pt, double retry_s)
+{
+	if (!pt->running || (ev_is_active(&pt->poll_timer) &&
+			     ev_timer_remaining(pt->loop, &pt->poll_timer) <= retry_s))
+		return;
+	ev_timer_stop(pt->loop, &pt->poll_timer);
+	ev_timer_set(&pt->poll_timer, retry_s, 0.);
+	ev_timer_start(pt->loop, &pt->poll_timer);
+}
+
+void
+acquirer_retry_soon(struct acquirer *pt)
+{
+	look_again_in(pt, (double) pt->cfg->poll_interval_ms / 1000.0);
+}
+
 void
 acquirer_begin(struct acquirer *pt)
 {
 	pt->running = true;
 	pt->in_flight = false;
 	pt->listening = false;
-	pt->announce = true;	/* a join: the others hand over our share */
+	pt->announce = !pt->waits_here;	/* a join: the others hand over our share */
 	pt->evict_error[0] = '\0';
 	for (int p = 0; p < MAX_PARTITIONS; p++) {
 		pt->view[p].free_since = 0;
 		pt->view[p].refused_since = 0;
 		pt->tries[p].won = false;
+		pt->tries[p].tried = false;
 	}
 	poll_map(pt);
 }
@@ -494,6 +591,7 @@ acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session
 	pt->membership = membership;
 	pt->lock_keys = lock_keys;
 	pt->handoff_keys = handoff_keys;
+	pt->waits_here = cfg->partitions == 1;
 	pt->hooks = hooks;
 	pt->owner = owner;
 	ev_init(&pt->poll_timer, poll_timer_cb);

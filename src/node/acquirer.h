@@ -60,6 +60,8 @@ struct acquirer {
 	bool in_flight;		/* a poll or a round of lock tries */
 	bool poll_soon;		/* a hand-over was heard while busy */
 	bool listening;		/* LISTEN on the handoff channel sent on this session */
+	bool waits_here;	/* K = 1: an idle node waits on its own session (wait_here_on) */
+	bool waiting_here;	/* ... and the look in flight began with that wait */
 	struct partition_view view[MAX_PARTITIONS];
 	bool view_valid;
 	/* the live members, in name order, as the last poll read them */
@@ -67,12 +69,15 @@ struct acquirer {
 	int nmembers;
 	int nmembers_read;	/* filled by the poll in flight */
 	struct acquirer_try {
+		bool tried;	/* in the round in flight */
 		bool won;	/* the lock */
 		bool handoff;	/* ... and the handoff key with it */
 	} tries[MAX_PARTITIONS];	/* filled by the lock tries in flight */
 	int target;		/* what the last plan gave this node */
 	double evicted_at;	/* the last eviction attempt: at most one per poll interval */
+	long long evicting;	/* the backend pid of the attempt in flight */
 	void (*evicted)(struct acquirer *pt);	/* an eviction succeeded (acquirer_evict.c) */
+	void (*evict_failed)(struct acquirer *pt);	/* ... or was refused */
 	char evict_error[512];	/* the last failure, logged once */
 	/* The last session named holding a partition's lock without leading it (pid 0: none,
 	 * or no partition squatted since), and which partition. */
@@ -100,6 +105,9 @@ void acquirer_reload(struct acquirer *pt);
 void acquirer_begin(struct acquirer *pt);
 /* A hand-over was announced, or ours is done: poll at the next chance. */
 void acquirer_poll_soon(struct acquirer *pt);
+/* A lock was refused while nobody leads its partition, or an eviction failed: look again
+ * after a poll interval rather than a safety interval. */
+void acquirer_retry_soon(struct acquirer *pt);
 /* Housekeeping is due: an idle acquirer sends it now. */
 void acquirer_poke(struct acquirer *pt);
 /* Stop requested, or the session is gone: no more polls or takes (until begin). */

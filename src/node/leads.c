@@ -1,6 +1,6 @@
 /* The partitions a node may lead over its one session: every cluster's, K = 1 included
- * (one partition, whose leader runs on the node's own state machine and whose lock the
- * standby competes for; K > 1: the acquirer decides what to take and give).
+ * (one partition, whose leader runs on the node's own state machine), and the acquirer
+ * that decides what to take and give.
  *
  * One database session holds the locks of all the partitions the node leads: K = 64
  * costs each node one connection, not 64.  Their steps take turns on it (one step in
@@ -205,24 +205,6 @@ static const struct acquirer_hooks acquirer_hooks = {
 	.state_of = state_of,
 };
 
-static void
-on_standby_won(void *owner, bool holds_handoff)
-{
-	on_won(owner, 0, holds_handoff);
-}
-
-/* A stopping standby (K = 1) is done with the lock: leave. */
-static void
-on_standby_done(void *owner)
-{
-	leave(owner);
-}
-
-static const struct standby_hooks standby_hooks = {
-	.won = on_standby_won,
-	.stopped = on_standby_done,
-};
-
 /* ---- notifications ---- */
 
 /* "cluster<US>partition": a durable event of that partition was committed. */
@@ -294,11 +276,8 @@ leads_begin(struct leads *ps)
 {
 	ps->turn_holder = -1;
 	ps->leaving = false;
-	if (ps->count == 1) {
-		standby_begin(&ps->standby);
-		return;
-	}
-	fsm_set(ps->node_fsm, ST_STANDBY, "registered; taking our share of the partitions");
+	fsm_set(ps->node_fsm, ST_STANDBY, ps->count > 1 ?
+		"registered; taking our share of the partitions" : "registered");
 	acquirer_begin(&ps->acquirer);
 }
 
@@ -315,12 +294,7 @@ leads_poke(struct leads *ps)
 {
 	if (ps->stopping)
 		return;
-	if (ps->count > 1) {
-		acquirer_poke(&ps->acquirer);
-		return;
-	}
-	standby_poke(&ps->standby);
-	leader_poke(&ps->slots[0].leader);
+	acquirer_poke(&ps->acquirer);
 }
 
 void
@@ -328,8 +302,6 @@ leads_stop(struct leads *ps)
 {
 	ps->stopping = true;
 	acquirer_halt(&ps->acquirer);
-	if (ps->count == 1)
-		standby_stop(&ps->standby);	/* standing by: leaves at once */
 	for (int p = 0; p < ps->count; p++)
 		if (node_state_holds_lock(leads_state(ps, p)))
 			leader_stop(&ps->slots[p].leader);
@@ -340,7 +312,6 @@ void
 leads_forget(struct leads *ps)
 {
 	acquirer_halt(&ps->acquirer);
-	standby_forget(&ps->standby);
 	for (int p = 0; p < ps->count; p++) {
 		struct partition_slot *slot = &ps->slots[p];
 
@@ -356,7 +327,6 @@ void
 leads_halt(struct leads *ps)
 {
 	acquirer_halt(&ps->acquirer);
-	standby_stop_timers(&ps->standby);
 	for (int p = 0; p < ps->count; p++) {
 		leader_halt(&ps->slots[p].leader);
 		leader_stop_timers(&ps->slots[p].leader);
@@ -369,7 +339,12 @@ leads_reload(struct leads *ps)
 	for (int p = 0; p < ps->count; p++)
 		leader_reload(&ps->slots[p].leader);
 	acquirer_reload(&ps->acquirer);
-	standby_reload(&ps->standby);
+}
+
+bool
+leads_waiting(const struct leads *ps)
+{
+	return ps->acquirer.waiting_here;
 }
 
 int
@@ -396,7 +371,7 @@ leads_backlog_bytes(const struct leads *ps)
 bool
 leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		const struct config *cfg, struct fsm *node_fsm, struct membership *membership,
-		struct node_stats *stats, const char *lease_ms_text, const char *wait_ms_text,
+		struct node_stats *stats, const char *lease_ms_text,
 		const struct leader_limits *limits, const char *const *watch_keywords,
 		const char *const *watch_values, const struct leads_hooks *hooks, void *owner)
 {
@@ -444,9 +419,6 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 				     slot->handoff_key_text,
 				     cfg->backlog_limit / (unsigned long) ps->count);
 	}
-	standby_init(&ps->standby, loop, session, cfg, node_fsm, membership,
-		     ps->slots[0].lock_key_text, ps->slots[0].handoff_key_text, wait_ms_text,
-		     &standby_hooks, ps);
 	return acquirer_init(&ps->acquirer, loop, session, cfg, membership,
 			     (const char (*)[24]) ps->lock_keys,
 			     (const char (*)[24]) ps->handoff_keys, watch_keywords, watch_values,
@@ -458,8 +430,6 @@ leads_start_timers(struct leads *ps, bool want_view)
 {
 	for (int p = 0; p < ps->count; p++)
 		leader_start_timers(&ps->slots[p].leader, want_view);
-	if (ps->count == 1)
-		standby_start_timers(&ps->standby);
 }
 
 void

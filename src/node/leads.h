@@ -1,8 +1,8 @@
 /* The partitions a node may lead, over its one session: a leader and a state machine per
  * partition, the turn their steps take on the session, the routing of notifications to
- * the partition they belong to, and what decides what to take and give: the acquirer
- * (K > 1) or the standby (K = 1).  Every leader of every cluster is one of these slots;
- * K = 1 is one slot, whose state machine is the node's own. */
+ * the partition they belong to, and the acquirer that decides what to take and give.
+ * Every leader of every cluster is one of these slots; K = 1 is one slot, whose state
+ * machine is the node's own. */
 #ifndef CN_LEADS_H
 #define CN_LEADS_H
 
@@ -16,7 +16,6 @@
 #include "membership.h"
 #include "acquirer.h"
 #include "session.h"
-#include "standby.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -46,8 +45,7 @@ struct leads {
 	struct partition_slot *slots;
 	char (*lock_keys)[24];	/* slots[p].lock_key_text, as the acquirer reads them */
 	char (*handoff_keys)[24];	/* ... and slots[p].handoff_key_text */
-	struct acquirer acquirer;	/* K > 1 */
-	struct standby standby;		/* K = 1 */
+	struct acquirer acquirer;
 	int turn_holder;	/* the partition whose step has the session, or -1 */
 	int turn_last;		/* the last to have had it: the next turn starts after it */
 	bool stopping;
@@ -56,7 +54,7 @@ struct leads {
 
 bool leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		     const struct config *cfg, struct fsm *node_fsm, struct membership *membership,
-		     struct node_stats *stats, const char *lease_ms_text, const char *wait_ms_text,
+		     struct node_stats *stats, const char *lease_ms_text,
 		     const struct leader_limits *limits, const char *const *watch_keywords,
 		     const char *const *watch_values, const struct leads_hooks *hooks, void *owner);
 void leads_start_timers(struct leads *ps, bool want_view);
@@ -80,6 +78,8 @@ void leads_halt(struct leads *ps);
 
 /* Partition p's state machine here (STANDBY: not led here). */
 enum node_state leads_state(const struct leads *ps, int p);
+/* The session waits on a leader's handoff key (K = 1, leading nothing). */
+bool leads_waiting(const struct leads *ps);
 /* How many partitions this node leads now. */
 int leads_led(const struct leads *ps);
 /* Received, unprocessed notifications over all partitions, in bytes. */

@@ -232,15 +232,14 @@ on_stop_signal(struct node *n, const char *signame)
 	case ST_REGISTERING:
 		node_finish(n, 0, "stop requested");
 		return;
-	case ST_ACQUIRING:
-		/* A lock wait may last long: leave the queue by closing the session. */
-		if (n->cfg->acquire == ACQUIRE_WAIT) {
-			node_finish(n, 0, "stop requested");
-			return;
-		}
-		break;
 	default:
 		break;
+	}
+	/* acquire = wait: a stop does not wait for a wait on the leader's handoff key to end
+	 * (at most a look interval) to deregister: closing the session leaves the queue. */
+	if (n->cfg->acquire == ACQUIRE_WAIT && leads_waiting(&n->leads)) {
+		node_finish(n, 0, "stop requested");
+		return;
 	}
 	leads_stop(&n->leads);
 }
@@ -341,8 +340,6 @@ static void
 identify(struct node *n)
 {
 	struct config *cfg = n->cfg;
-	unsigned long wait_ms = cfg->lease_timeout_ms && cfg->lease_timeout_ms < WAIT_LOCK_TIMEOUT_MS ?
-	    cfg->lease_timeout_ms : (unsigned long) WAIT_LOCK_TIMEOUT_MS;
 	int k = 0;
 
 	n->lock_key = lock_key_for_cluster(cfg->cluster);
@@ -353,7 +350,7 @@ identify(struct node *n)
 	n->host[sizeof(n->host) - 1] = '\0';
 	snprintf(n->pid_text, sizeof(n->pid_text), "%d", (int) getpid());
 	fault_timing_compute(cfg->session_timeout_ms, cfg->lease_timeout_ms, &n->timing);
-	fault_timing_format(&n->timing, wait_ms, &n->timing_text);
+	fault_timing_format(&n->timing, &n->timing_text);
 	/* Our side: a keepalive probe every idle second, so the kernel always knows when it
 	 * last heard the server's host (pgconn_transport_silence_ms), and tcp_user_timeout
 	 * as a backstop a little after the answer deadline. */
@@ -407,7 +404,7 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 		.event_limit_ms = fault_timing_event_limit(&n->timing, cfg->handler_timeout_ms),
 	};
 	if (!leads_init(&n->leads, loop, &n->session, cfg, &n->fsm, &n->membership, &n->stats,
-			n->timing_text.lease_ms, n->timing_text.wait_timeout, &limits,
+			n->timing_text.lease_ms, &limits,
 			n->connect_keywords, n->watch_values, &leads_hooks, n))
 		return false;
 	ev_init(&n->stop_timer, stop_timer_cb);

@@ -147,13 +147,13 @@ partition_totals(const struct node *n, long long *counter, long long *term)
 const struct lock_squatter *
 node_lock_squatter(const struct node *n)
 {
-	return n->leads.count > 1 ? &n->leads.acquirer.squatter : &n->leads.standby.squatter;
+	return &n->leads.acquirer.squatter;
 }
 
 int
 node_lock_squatter_partition(const struct node *n)
 {
-	return n->leads.count > 1 ? n->leads.acquirer.squatter_partition : 0;
+	return n->leads.acquirer.squatter_partition;
 }
 
 int
@@ -191,10 +191,8 @@ describe_for_systemd(struct node *n, char *role, size_t role_size, char *counter
 		snprintf(counter, counter_size, ", counter %lld",
 			 (long long) n->leads.slots[0].leader.counter);
 	} else {
-		const struct lock_poll *poll = &n->leads.standby.poll;
-
-		if (poll->has_row && poll->term > 0)
-			n->standby_term = poll->term;	/* a poll in flight reads 0 */
+		if (n->leads.acquirer.view_valid)
+			n->standby_term = n->leads.acquirer.view[0].term;
 		snprintf(role, role_size, "standby in cluster %s, term %lld", n->cfg->cluster,
 			 n->standby_term);
 	}

@@ -47,9 +47,12 @@ test_durable_events_survive_leader_failures_exactly_once() {
 		"SELECT nextval('app.\"${CLUSTER}_seq\"') AS v \\gset" \
 		"SELECT clustered_nodes.notify('durable_ch', :v::text);" \
 		"INSERT INTO app.\"${CLUSTER}_produced\" VALUES (:v::text);" "COMMIT;" >"$WORK/$CLUSTER.producer.sql"
+	# It ends with the test, even one that fails before killing it (the test's subshell
+	# is gone): a producer left behind would retry against a stopped server forever.
+	local test_pid=$BASHPID
 	(
 		trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
-		while :; do
+		while kill -0 "$test_pid" 2>/dev/null; do
 			pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n -f "$WORK/$CLUSTER.producer.sql" \
 				-R 150 -c 2 -T 60 postgres >>"$WORK/$CLUSTER.pgbench" 2>&1 &
 			wait $! || true

@@ -125,6 +125,41 @@ START_TEST(test_uneven_counts)
 }
 END_TEST
 
+/* Fewer partitions than nodes: a free partition is tried by every node that leads none,
+ * whatever the ranking by name says (the first by name may be on its way out); K = 1:
+ * every standby tries the lock. */
+START_TEST(test_fewer_partitions_than_nodes_every_idle_node_tries)
+{
+	struct balance_facts f = {.partitions = 1, .nodes = 3};
+	struct balance_plan plan;
+
+	f.owner[0] = BALANCE_FREE;
+	for (f.me = 0; f.me < 3; f.me++) {
+		balance_plan(&f, &plan);
+		ck_assert_int_eq(plan.ntake, 1);
+		ck_assert_int_eq(plan.take[0], 0);
+		ck_assert_int_eq(plan.nrelease, 0);
+	}
+	/* Two free of four over six nodes, node 1 leading one: the idle ones spread. */
+	f = (struct balance_facts) {.partitions = 4, .nodes = 6};
+	f.owner[0] = 1;
+	f.owner[1] = BALANCE_FREE;
+	f.owner[2] = 3;
+	f.owner[3] = BALANCE_FREE;
+	f.me = 1;
+	balance_plan(&f, &plan);
+	ck_assert_int_eq(plan.ntake, 0);	/* it leads one already */
+	f.me = 0;
+	balance_plan(&f, &plan);
+	ck_assert_int_eq(plan.ntake, 1);
+	ck_assert_int_eq(plan.take[0], 1);
+	f.me = 2;
+	balance_plan(&f, &plan);
+	ck_assert_int_eq(plan.ntake, 1);
+	ck_assert_int_eq(plan.take[0], 3);
+}
+END_TEST
+
 START_TEST(test_death_then_three_each)
 {
 	struct sim s;
@@ -248,6 +283,7 @@ balance_suite(void)
 
 	tcase_add_test(tc, test_six_over_three);
 	tcase_add_test(tc, test_uneven_counts);
+	tcase_add_test(tc, test_fewer_partitions_than_nodes_every_idle_node_tries);
 	tcase_add_test(tc, test_death_then_three_each);
 	tcase_add_test(tc, test_join_takes_its_share_with_few_moves);
 	tcase_add_test(tc, test_restart_moves_each_partition_at_most_once);
