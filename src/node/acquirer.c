@@ -1,6 +1,6 @@
-/* A partitioned node's moves: read the partition map and the live members, plan with
- * balance_plan(), try locks, ask for hand-overs, evict hung leaders and squatters, and
- * point the watch at the next node that leads.
+/* A node's moves, for every K (K = 1 included): read the partition map and the live
+ * members, plan with balance_plan(), try locks, ask for hand-overs, evict hung leaders and
+ * squatters, and point the watch at the next node that leads.
  *
  * The locks decide: two nodes that plan to take the same partition both try its lock and
  * one wins.  The plan only keeps them from trying in vain, and from moving partitions
@@ -13,7 +13,9 @@
  * announces it on the handoff channel, where every node listens, as joins, leaves and
  * hand-overs are announced.  The map is read otherwise only as a safety net, every
  * safety interval: what no announcement covers (a hung leader's lease running out, a
- * squatter, a lost notification) is found then.
+ * squatter, a lost notification) is found then.  With one partition (K = 1) an idle node
+ * waits on the leader's handoff key on its own session instead, between looks: there the
+ * wait paces the looks, and no watch session, announcement or members read is needed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,8 +411,10 @@ look(struct acquirer *pt, bool after_wait)
 		return;
 	pt->in_flight = true;
 	pt->waiting_here = after_wait;
-	if (after_wait)
+	if (after_wait) {
+		ev_timer_stop(pt->loop, &pt->poll_timer);	/* the wait paces the looks */
 		log_debug("waiting for the leader to hand over");
+	}
 }
 
 static void

@@ -1,6 +1,7 @@
-/* A partitioned node's view of its cluster and its moves: whenever something changed (a
+/* A node's view of its cluster and its moves, for every K: whenever something changed (a
  * hand-over, a join or a leave announced on the handoff channel, or the watch waking on a
- * leader's end) and, as a slow safety net, every safety interval, it reads who leads each
+ * leader's end; K = 1: after each wait on the leader's handoff key, on the node's own
+ * session) and, as a slow safety net, every safety interval, it reads who leads each
  * partition and which members are alive, lets balance_plan() decide, tries the locks of
  * the partitions to take, asks for the hand-over of surplus ones, ends the sessions of hung
  * leaders and of lock holders that do not lead, and points the watch at the next leader. */

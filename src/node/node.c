@@ -435,9 +435,8 @@ node_start(struct node *n)
 			 n->cfg->partitions, rule, n->cfg->poll_interval_ms,
 			 n->status_url[0] ? " status=" : "", n->status_url);
 		if (n->cfg->acquire == ACQUIRE_WAIT)
-			log_warn("acquire=wait applies to the single-leader mode: a partitioned node "
-				 "waits on the next leader's handoff key and tries the locks it plans to "
-				 "take");
+			log_warn("acquire=wait has no effect on a partitioned node: its watch waits on "
+				 "the next leader's handoff key, and it tries the locks it plans to take");
 	} else {
 		log_info("starting: cluster=%s channels=%d acquire=%s poll_interval=%lums "
 			 "lock_key=%s%s%s", n->cfg->cluster, n->cfg->nchannels,

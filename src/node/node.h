@@ -80,8 +80,8 @@ const char *node_known_leader(const struct node *n);
 const struct config *node_config(const struct node *n);
 const struct cluster_view *node_view(const struct node *n);
 const struct node_stats *node_stats(const struct node *n);
-/* A session holding the lock without leading, as the standby (or, partitioned, the
- * acquirer) named it (pid 0: none). */
+/* A session holding a partition's lock without leading it, as the acquirer named it
+ * (pid 0: none). */
 const struct lock_squatter *node_lock_squatter(const struct node *n);
 /* Partitioned: how many partitions this node should take while a session that does not
  * lead them holds their lock; the lowest in *first (0 and -1 for a single leader). */
