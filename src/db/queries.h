@@ -18,12 +18,6 @@
 #define SCHEMA_VERSION_NEEDED(partitions) \
 	((partitions) > 1 ? SCHEMA_VERSION : SCHEMA_VERSION_SINGLE)
 
-/* The pg_locks row (alias l) of a granted advisory lock on the bigint key $k: PostgreSQL
- * shows an int8 key as classid = high 32 bits, objid = low 32 bits, objsubid = 1. */
-#define SQL_ADVISORY_LOCK_ON(l, k) \
-	l ".locktype = 'advisory' AND " l ".granted AND " l ".objsubid = 1 " \
-	"AND ((" l ".classid::int8 << 32) | " l ".objid::int8) = " k
-
 /* On connect: the schema version present. */
 #define SQL_SCHEMA_VERSION \
 	"SELECT coalesce(max(version), 0) FROM clustered_nodes.schema_migrations"

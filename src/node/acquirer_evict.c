@@ -29,6 +29,12 @@ label(const struct acquirer *pt, int p, char *buf, size_t size)
 	return buf;
 }
 
+static void
+copy_field(char *dst, size_t size, const PGresult *res, int col)
+{
+	escape_for_log(dst, size, PQgetvalue(res, 0, col), strlen(PQgetvalue(res, 0, col)));
+}
+
 /* A hung leader's eviction: whether its session was ended. */
 static void
 read_evicted(void *ctx, const PGresult *res)
@@ -49,9 +55,9 @@ read_holder_evicted(void *ctx, const PGresult *res)
 	(void) ctx;
 	if (PQntuples(res) < 1 || PQnfields(res) < 6)
 		return;
-	escape_for_log(user, sizeof(user), PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
-	escape_for_log(app, sizeof(app), PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
-	escape_for_log(member, sizeof(member), PQgetvalue(res, 0, 4), strlen(PQgetvalue(res, 0, 4)));
+	copy_field(user, sizeof(user), res, 1);
+	copy_field(app, sizeof(app), res, 2);
+	copy_field(member, sizeof(member), res, 4);
 	log_warn("a session holds a partition's lock without leading it: backend pid %s, user "
 		 "\"%s\", application \"%s\", client %s%s%s%s: %s", PQgetvalue(res, 0, 0), user, app,
 		 PQgetvalue(res, 0, 3), member[0] ? ", member \"" : "", member, member[0] ? "\"" : "",
@@ -77,12 +83,6 @@ on_evicted(void *ctx, const struct batch_outcome *o)
 		log_debug("still cannot evict: %s", o->error);
 	snprintf(pt->evict_error, sizeof(pt->evict_error), "%s", o->error);
 	pt->evict_failed(pt);
-}
-
-static void
-copy_field(char *dst, size_t size, const PGresult *res, int col)
-{
-	escape_for_log(dst, size, PQgetvalue(res, 0, col), strlen(PQgetvalue(res, 0, col)));
 }
 
 /* The session holding a partition's lock without leading it, named for people (its fields

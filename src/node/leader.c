@@ -544,9 +544,8 @@ leader_reload(struct leader *l)
 bool
 leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	    const struct config *cfg, struct fsm *fsm, struct membership *membership,
-	    struct node_stats *stats, const char *lock_key_text, const char *handoff_key_text,
-	    const char *lease_ms_text, const struct leader_limits *limits,
-	    const struct leader_hooks *hooks, void *owner)
+	    struct node_stats *stats, const char *lease_ms_text,
+	    const struct leader_limits *limits, const struct leader_hooks *hooks, void *owner)
 {
 	memset(l, 0, sizeof(*l));
 	l->loop = loop;
@@ -555,8 +554,6 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	l->fsm = fsm;
 	l->membership = membership;
 	l->stats = stats;
-	l->lock_key_text = lock_key_text;
-	l->handoff_key_text = handoff_key_text;
 	l->lease_ms_text = lease_ms_text;
 	l->hooks = hooks;
 	l->owner = owner;

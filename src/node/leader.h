@@ -154,10 +154,10 @@ struct leader_limits {
 
 bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 		 const struct config *cfg, struct fsm *fsm, struct membership *membership,
-		 struct node_stats *stats, const char *lock_key_text, const char *handoff_key_text,
-		 const char *lease_ms_text, const struct leader_limits *limits,
-		 const struct leader_hooks *hooks, void *owner);
-/* Makes this leader the one of partition `partition` of a cluster of `partitions`, whose
+		 struct node_stats *stats, const char *lease_ms_text,
+		 const struct leader_limits *limits, const struct leader_hooks *hooks,
+		 void *owner);
+/* Before it starts: makes this leader the one of partition `partition` of a cluster of `partitions`, whose
  * lock and handoff keys are given as text (they must outlive the leader), with its share
  * of the backlog. */
 void leader_set_partition(struct leader *l, int partition, int partitions,

@@ -412,8 +412,7 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 		memcpy(ps->handoff_keys[p], slot->handoff_key_text, sizeof(ps->handoff_keys[p]));
 		if (!leader_init(&slot->leader, loop, session, cfg,
 				 ps->count > 1 ? &slot->fsm : node_fsm, membership, stats,
-				 slot->lock_key_text, NULL, lease_ms_text, &partition_limits,
-				 &leader_hooks, ps))
+				 lease_ms_text, &partition_limits, &leader_hooks, ps))
 			return false;
 		leader_set_partition(&slot->leader, p, ps->count, slot->lock_key_text,
 				     slot->handoff_key_text,
