@@ -131,8 +131,13 @@ on_tried(void *ctx, const struct batch_outcome *o)
 	session_healthy(pt->session);
 	led_before = leads_any(pt);
 	for (int p = 0; p < pt->cfg->partitions; p++) {
+		/* Held by a session that does not lead yet: most often a winner whose take-over
+		 * is about to commit (then the next look finds it and waits on its key), else a
+		 * squatter or an older version's leader, tried every poll interval after a
+		 * second. */
 		if (pt->tries[p].tried && !pt->tries[p].won)
-			acquirer_retry_soon(pt);	/* held by a session that does not lead (yet) */
+			look_again_in(pt, ev_now(pt->loop) - pt->view[p].refused_since < STALE_FREE_S ?
+				      FREE_RELOOK_S : (double) pt->cfg->poll_interval_ms / 1000.0);
 		pt->tries[p].tried = false;
 		if (!pt->tries[p].won)
 			continue;
