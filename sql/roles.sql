@@ -1,6 +1,6 @@
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations (it needs schema version 10), as a role that may create
+-- Apply after the migrations (it needs schema version 11), as a role that may create
 -- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
@@ -26,8 +26,8 @@ BEGIN;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 10) THEN
-        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 010_tenants.sql, in the same folder as this file)';
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 11) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 011_warm_sessions.sql, in the same folder as this file)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
@@ -82,7 +82,9 @@ GRANT EXECUTE ON FUNCTION
     clustered_nodes.evict(text, integer, integer, bigint),
     -- tenants (sql/010): row-level security asks clusters_denied() once per query
     clustered_nodes.clusters_denied(),
-    clustered_nodes.name_problem(text)
+    clustered_nodes.name_problem(text),
+    -- a standby's session made ready to lead (sql/011)
+    clustered_nodes.warm_up(text, text)
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its

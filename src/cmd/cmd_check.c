@@ -69,10 +69,14 @@ run_check(const struct config *c)
 	printf("connected to host=%s port=%s dbname=%s as %s; schema version %lld; "
 	       "partitions %d%s\n", PQhost(conn), PQport(conn), PQdb(conn), PQuser(conn), version,
 	       c->partitions, c->handler_sql[0] ? "; handler_sql prepares" : "");
-	if (version < SCHEMA_VERSION)
+	if (version < SCHEMA_VERSION_TENANTS)
 		printf("warning: schema version %lld runs the single-leader mode, but tenants on this "
 		       "database are not kept apart until %s is applied\n", version,
 		       "sql/010_tenants.sql");
+	else if (version < SCHEMA_VERSION_WARM_UP)
+		printf("warning: schema version %lld runs, but each takeover compiles the lead's "
+		       "functions on its critical path until %s is applied\n", version,
+		       "sql/011_warm_sessions.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

@@ -13,10 +13,13 @@
  * primary key that nodes of 0.1.0 still rely on while an upgrade is under way, and 010's
  * row-level security would refuse their direct writes), and `--check` warns until 010,
  * which keeps tenants apart, is applied. */
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 #define SCHEMA_VERSION_SINGLE 8
+#define SCHEMA_VERSION_TENANTS 10
+/* From this version a node warms its session when it registers (SQL_WARM_UP). */
+#define SCHEMA_VERSION_WARM_UP 11
 #define SCHEMA_VERSION_NEEDED(partitions) \
-	((partitions) > 1 ? SCHEMA_VERSION : SCHEMA_VERSION_SINGLE)
+	((partitions) > 1 ? SCHEMA_VERSION_TENANTS : SCHEMA_VERSION_SINGLE)
 
 /* On connect: the schema version present. */
 #define SQL_SCHEMA_VERSION \
@@ -29,6 +32,10 @@
  * replaced.  $1 cluster, $2 node, $3 host, $4 pid, $5 version, $6 status URL or NULL.
  */
 #define SQL_REGISTER "SELECT clustered_nodes.register($1, $2, $3, $4::integer, $5, $6)"
+
+/* ... and, with it, compile what a lead runs and load the tables it touches, so that a
+ * takeover does not pay for that on its critical path (sql/011).  $1 cluster, $2 node. */
+#define SQL_WARM_UP "SELECT clustered_nodes.warm_up($1, $2)"
 
 /* Piggybacked on a lock poll or a step when due; false when our row is gone (then we
  * register again).  $1 cluster, $2 node. */
@@ -56,6 +63,18 @@
  * handoff key.
  */
 #define SQL_WAIT_HANDOFF "SELECT clustered_nodes.wait_lock($1::bigint, $2::integer, true)"
+
+/*
+ * ... and, K = 1, if the key was let go, try the lock $3 at once, in the same statement
+ * (with the key, as SQL_TRY_PARTITION): a takeover then costs no round trip between
+ * hearing the leader's end and trying its lock.  With one partition the plan is "take it
+ * when it is free", and the lock decides.  Columns: the key was let go, the lock won, the
+ * handoff key held.
+ */
+#define SQL_WAIT_HANDOFF_THEN_TRY \
+	"SELECT t.free, t.got, CASE WHEN t.got THEN " SQL_TAKE_WITH_HANDOFF("$1") " ELSE false END " \
+	"FROM (SELECT w.free, CASE WHEN w.free THEN pg_try_advisory_lock($3::bigint) ELSE false END " \
+	"AS got FROM (SELECT clustered_nodes.wait_lock($1::bigint, $2::integer, true) AS free) w) t"
 
 /* Leader: take the handoff key (after winning the lock, and until it has it).  $1 key. */
 #define SQL_TAKE_HANDOFF "SELECT pg_try_advisory_lock($1::bigint)"

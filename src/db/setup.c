@@ -21,6 +21,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[8] = "sql/008_partitions.sql",
 	[9] = "sql/009_partition_rows.sql",
 	[10] = "sql/010_tenants.sql",
+	[11] = "sql/011_warm_sessions.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */

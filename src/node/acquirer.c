@@ -14,8 +14,9 @@
  * hand-overs are announced.  The map is read otherwise only as a safety net, every
  * safety interval: what no announcement covers (a hung leader's lease running out, a
  * squatter, a lost notification) is found then.  With one partition (K = 1) an idle node
- * waits on the leader's handoff key on its own session instead, between looks: there the
- * wait paces the looks, and no watch session, announcement or members read is needed.
+ * waits on the leader's handoff key on its own session instead, between looks, and tries
+ * the lock in the same statement when the key is let go: there the wait paces the looks,
+ * and no watch session, announcement or members read is needed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,18 @@ read_try(void *ctx, const PGresult *res)
 	t->handoff = t->won && PQnfields(res) > 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 }
 
+/* K = 1, the wait's columns: the key let go (and so the lock tried), won, the key held. */
+static void
+read_wait_try(void *ctx, const PGresult *res)
+{
+	struct acquirer_try *t = ctx;
+	bool row = PQntuples(res) > 0 && PQnfields(res) >= 3;
+
+	t->tried = row && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	t->won = t->tried && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	t->handoff = t->won && strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+}
+
 /* Whether this node leads (or is taking or giving) any partition. */
 static bool
 leads_any(const struct acquirer *pt)
@@ -117,20 +130,16 @@ leads_any(const struct acquirer *pt)
 	return false;
 }
 
+/* What the lock tries just answered (a round of tries, or K = 1's wait): the partitions
+ * won are the leads' to take; a refused one is looked at again soon. */
 static void
-on_tried(void *ctx, const struct batch_outcome *o)
+settle_tries(struct acquirer *pt)
 {
-	struct acquirer *pt = ctx;
-	bool led_before;
+	bool led_before = leads_any(pt);
 
-	pt->in_flight = false;
-	if (o->failed) {
-		session_reset(pt->session, "trying partition locks failed: %s", o->error);
-		return;
-	}
-	session_healthy(pt->session);
-	led_before = leads_any(pt);
 	for (int p = 0; p < pt->cfg->partitions; p++) {
+		if (pt->tries[p].tried && !pt->tries[p].won && pt->view[p].refused_since == 0)
+			pt->view[p].refused_since = ev_now(pt->loop);	/* cleared when won */
 		/* Held by a session that does not lead yet: most often a winner whose take-over
 		 * is about to commit (then the next look finds it and waits on its key), else a
 		 * squatter or an older version's leader, tried every poll interval after a
@@ -148,12 +157,27 @@ on_tried(void *ctx, const struct batch_outcome *o)
 		/* A node that led nothing is a new leader for the others' watches to aim at:
 		 * announced once its take-over has committed (the look goes out behind it).
 		 * One that led already is watched already: no look for every node to make while
-		 * the rest of a dead node's partitions are being taken. */
-		if (!led_before) {
+		 * the rest of a dead node's partitions are being taken.  With one partition
+		 * nobody watches or listens, and there is nothing left to take. */
+		if (!led_before && !pt->waits_here) {
 			pt->announce = true;
 			pt->poll_soon = true;
 		}
 	}
+}
+
+static void
+on_tried(void *ctx, const struct batch_outcome *o)
+{
+	struct acquirer *pt = ctx;
+
+	pt->in_flight = false;
+	if (o->failed) {
+		session_reset(pt->session, "trying partition locks failed: %s", o->error);
+		return;
+	}
+	session_healthy(pt->session);
+	settle_tries(pt);
 	if (pt->poll_soon && pt->running)
 		poll_map(pt);
 }
@@ -161,16 +185,12 @@ on_tried(void *ctx, const struct batch_outcome *o)
 static void
 try_locks(struct acquirer *pt, const struct balance_plan *plan)
 {
-	double now = ev_now(pt->loop);
-
 	for (int i = 0; i < plan->ntake; i++) {
 		int p = plan->take[i];
 		const char *params[] = {pt->lock_keys[p], pt->handoff_keys[p]};
 
 		pt->tries[p].won = false;
 		pt->tries[p].tried = true;
-		if (pt->view[p].refused_since == 0)
-			pt->view[p].refused_since = now;	/* cleared when won */
 		if (!session_add_cached(pt->session, TAG_TRY, p, SQL_TRY_PARTITION, 2, params,
 					read_try, &pt->tries[p]))
 			return;
@@ -324,9 +344,10 @@ static void
 on_polled(void *ctx, const struct batch_outcome *o)
 {
 	struct acquirer *pt = ctx;
+	bool waited = pt->waiting_here;
 
 	pt->in_flight = false;
-	if (pt->waiting_here && !o->failed)
+	if (waited && !o->failed)
 		log_debug("the handoff key was let go, or the wait ended");
 	pt->waiting_here = false;
 	if (o->failed && o->failed_tag == TAG_WAIT) {
@@ -344,6 +365,8 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	session_healthy(pt->session);
 	pt->nmembers = pt->nmembers_read;
 	pt->view_valid = true;
+	if (waited)
+		settle_tries(pt);	/* before the plan, which must not try what was won */
 	if (!pt->running)
 		return;
 	arm_safety_read(pt);	/* counted from this look, whatever caused it */
@@ -378,7 +401,7 @@ look(struct acquirer *pt, bool after_wait)
 	char partitions[12], wait_ms[16];
 	const char *map_params[] = {pt->cfg->cluster, partitions, pt->handoff_array};
 	const char *member_params[] = {pt->cfg->cluster};
-	const char *wait_params[] = {pt->handoff_keys[0], wait_ms};
+	const char *wait_params[] = {pt->handoff_keys[0], wait_ms, pt->lock_keys[0]};
 
 	if (pt->in_flight || !session_is_up(pt->session))
 		return;
@@ -404,8 +427,9 @@ look(struct acquirer *pt, bool after_wait)
 	     !session_send(pt->session, on_announced, pt, true)))
 		return;
 	pt->announce = false;
-	if ((after_wait && !session_add_cached(pt->session, TAG_WAIT, 0, SQL_WAIT_HANDOFF, 2,
-					       wait_params, NULL, NULL)) ||
+	pt->tries[0].tried = pt->tries[0].won = false;
+	if ((after_wait && !session_add_cached(pt->session, TAG_WAIT, 0, SQL_WAIT_HANDOFF_THEN_TRY,
+					       3, wait_params, read_wait_try, &pt->tries[0])) ||
 	    !session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params,
 				read_map, pt) ||
 	    (!pt->waits_here &&

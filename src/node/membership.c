@@ -76,6 +76,8 @@ membership_register(struct membership *m)
 	m->accepted = false;
 	m->heartbeat_due = true;	/* the first poll refreshes it and (with --http) the view */
 	if (!session_add(m->session, TAG_REGISTER, 0, SQL_REGISTER, 6, params, read_accepted, m) ||
+	    (m->warm_up &&
+	     !session_add(m->session, TAG_REGISTER, 0, SQL_WARM_UP, 2, params, NULL, NULL)) ||
 	    !session_send(m->session, on_registered, m, true))
 		return;
 	fsm_set(m->fsm, ST_REGISTERING, "schema is current; registering");

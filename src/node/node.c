@@ -122,10 +122,12 @@ on_setup_ready(void *owner)
 {
 	struct node *n = owner;
 
-	if (n->stopping)
+	if (n->stopping) {
 		node_finish(n, 0, "stop requested");
-	else
-		membership_register(&n->membership);
+		return;
+	}
+	n->membership.warm_up = n->setup.version >= SCHEMA_VERSION_WARM_UP;
+	membership_register(&n->membership);
 }
 
 static void

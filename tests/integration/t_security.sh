@@ -69,6 +69,26 @@ test_protocol_functions_refuse_a_session_without_the_lock() {
 	wait_for "counter $((counter + 1))" 5000 counter_is "$CLUSTER" $((counter + 1))
 }
 
+# warm_up() runs the lead's functions for a partition none has: a session of the node
+# role that holds the lock and is a member still takes no lead through it.
+test_warm_up_by_a_session_holding_the_lock_takes_no_lead() {
+	local before out
+	start_node "$CLUSTER" node1
+	wait_for "a leader" 5000 leader_ready "$CLUSTER"
+	send_notifications test_channel 2 before
+	wait_for "counter 2" 5000 counter_is "$CLUSTER" 2
+	kill -TERM "${NODE_PID[node1]}"
+	wait "${NODE_PID[node1]}" || true
+	before=$(snapshot)
+	# One session: a member that holds the lock, then the warm-up.
+	out=$(psql -X -At -U cn_node \
+		-c "SELECT clustered_nodes.register('$CLUSTER', 'intruder', 'h', 1, '0', NULL),
+		           pg_try_advisory_lock(clustered_nodes.lock_key('$CLUSTER', 0))" \
+		-c "SELECT clustered_nodes.warm_up('$CLUSTER', 'intruder')" 2>&1 || true)
+	assert_eq "$(echo $out)" "t|t t" "a member holding the lock, then warm_up()"
+	assert_eq "$(snapshot)" "$before" "cluster_state after warm_up()"
+}
+
 test_every_function_has_a_fixed_search_path() {
 	assert_eq "$(q "SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
 		JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -109,6 +109,7 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 				"SELECT clustered_nodes.release_lead('$c', 0, 1)" \
 				"SELECT * FROM clustered_nodes.cluster_partitions('$c', 8, 'payload')" \
 				"SELECT clustered_nodes.register('$c', 'spy', 'h', 1, '0', NULL)" \
+				"SELECT clustered_nodes.warm_up('$c', 'spy')" \
 				"SELECT clustered_nodes.check_may_act('$c')")
 			all_refused "$out" "$login against $c"
 			# Reading: no row of the other tenant's cluster is visible.
@@ -128,6 +129,7 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 			"SELECT clustered_nodes.check_may_act(E'x\\u202ey')" \
 			"SELECT clustered_nodes.check_may_act(repeat('x', 64))" \
 			"SELECT clustered_nodes.check_may_act('')" \
+			"SELECT clustered_nodes.warm_up(E'x\\x1b[31m', 'n')" \
 			"SELECT clustered_nodes.notify(E'ch\\x07', 'p')")
 		all_refused "$out" "hostile names"
 		# A's login leads a cluster it made up (unbound) with B's channel: refused, and it

@@ -1,0 +1,85 @@
+-- ClusteredNodes schema version 11: a standby's session is ready to lead.
+--
+-- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/011_warm_sessions.sql
+-- Needs version 10.  One transaction, idempotent, safe while nodes run (older nodes do
+-- not call it).  Re-apply sql/roles.sql afterwards.
+--
+-- The first take_lead(), fetch_events() and advance() of a session cost several times
+-- what later ones do: PostgreSQL compiles each PL/pgSQL function, and loads the tables'
+-- and indexes' descriptions, once per session.  A node that takes over after a crash
+-- paid that on the takeover's critical path (about 5 ms on a quiet server, 15-20 ms on a
+-- busy one).  A node now pays it when it registers, long before any takeover.
+
+SET client_min_messages = warning;
+
+BEGIN;
+
+DO $$ BEGIN PERFORM pg_advisory_xact_lock(7210478915513442304); END $$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 10) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply sql/010_tenants.sql first';
+    END IF;
+END $$;
+
+-- Compiles what a lead runs and loads the tables it touches into this session's caches;
+-- changes nothing, reads no row.  The lead's functions are called for partition -1,
+-- which none has, so each refuses before doing anything: a session that holds a lock
+-- (a leader registering again) cannot take a lead through this.  A login that may not
+-- act for the cluster is refused (CN003) as by every function; past that check every
+-- error is swallowed (a warm-up that fails costs only time): true if all of it ran.
+CREATE OR REPLACE FUNCTION clustered_nodes.warm_up(p_cluster text, p_node text)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM clustered_nodes.check_may_act(p_cluster);
+    RETURN clustered_nodes.warm_up_lead(p_cluster, p_node);
+END $$;
+
+-- The warm-up itself, once the caller may act for the cluster (not granted to nodes).
+CREATE OR REPLACE FUNCTION clustered_nodes.warm_up_lead(p_cluster text, p_node text)
+RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    channel text;
+BEGIN
+    SELECT s.channel INTO channel FROM clustered_nodes.subscriptions s
+     WHERE s.cluster = p_cluster LIMIT 1;
+    channel := coalesce(channel, 'clustered_nodes_warm_up');
+    BEGIN	-- the lock check of every write (refused unless this session leads)
+        PERFORM clustered_nodes.check_holds_lock(p_cluster, 0);
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    BEGIN
+        PERFORM clustered_nodes.take_lead(p_cluster, -1, p_node, 0, ARRAY[channel]);
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    BEGIN
+        PERFORM clustered_nodes.fetch_events(p_cluster, -1, ARRAY[channel], 1);
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    BEGIN
+        PERFORM clustered_nodes.advance(p_cluster, -1, 0, 0, 0, 0, '{}');
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    -- What take_lead() checks and writes after its lock check, which refused above.
+    PERFORM clustered_nodes.check_name('node', p_node), clustered_nodes.check_channels(ARRAY[channel]),
+            clustered_nodes.check_layout(p_cluster), clustered_nodes.may_use_channel(p_cluster, channel),
+            clustered_nodes.lease_for(p_cluster, 1000);
+    PERFORM FROM clustered_nodes.cluster_state, clustered_nodes.members,
+                 clustered_nodes.clusters, clustered_nodes.cluster_roles,
+                 clustered_nodes.channel_roles, clustered_nodes.subscriptions,
+                 clustered_nodes.events
+     LIMIT 0;
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+END $$;
+
+REVOKE ALL ON FUNCTION clustered_nodes.warm_up(text, text), clustered_nodes.warm_up_lead(text, text)
+    FROM PUBLIC;
+
+INSERT INTO clustered_nodes.schema_migrations (version, name)
+    VALUES (11, '011_warm_sessions')
+    ON CONFLICT (version) DO NOTHING;
+
+COMMIT;
