@@ -274,8 +274,9 @@ def cmd_report(results, out_json):
         print(f"  idle standby: RSS {fp['standby_rss_kib'] / 1024:.2f} MiB (PSS "
               f"{fp['standby_pss_kib'] / 1024:.2f} MiB, private {fp['standby_anon_kib'] / 1024:.2f} MiB; "
               f"the rest is shared library pages), CPU {fp['standby_cpu_pct']:.3f} % of a core")
-        print(f"  leader under load ({fp['leader_load_clients']} clients): peak RSS "
-              f"{fp['leader_rss_kib'] / 1024:.2f} MiB, CPU {fp['leader_cpu_pct']:.1f} % of a core")
+        if 'leader_load_clients' in fp:  # measured by the throughput scenario
+            print(f"  leader under load ({fp['leader_load_clients']} clients): peak RSS "
+                  f"{fp['leader_rss_kib'] / 1024:.2f} MiB, CPU {fp['leader_cpu_pct']:.1f} % of a core")
         print(f"  binary: {fp['binary_bytes'] / 1024:.0f} KiB; start-up to standby: "
               f"p50 {fp['startup_ms_p50']:.1f} ms, max {fp['startup_ms_max']:.1f} ms")
         print("  reference: an Elixir node idles at 60-67 MB RSS (DESIGN.md)")

@@ -41,10 +41,11 @@ calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kib() { awk "/^$2:/ { print \$2 }" "/proc/$1/status"; }
 log_ts_us() { date -d "$1" +%s%6N; }
-# After a kill the harness keeps still for a moment before it polls: each poll forks a
-# psql and a server backend, which on a small machine competes for the CPU with the
-# takeover being measured.  (The figure comes from the nodes' own log lines either way.)
-quiet_after_kill() { sleep 0.25; }
+# After a kill (or a start) the harness keeps still for a moment before it polls: each
+# poll forks a psql and a server backend (or a grep), which on a small machine competes
+# for the CPU with the takeover (or start-up) being measured.  The figure comes from the
+# nodes' own log lines either way.
+quiet_while_measuring() { sleep 0.25; }
 pgb() { pgbench -h 127.0.0.1 -p "$PGTMP_PORT" -U postgres -n "$@" postgres; }
 
 # 200 idle nodes take a session each, and a partitioned node a second (its watch).
@@ -314,7 +315,7 @@ partition_takeover() {
 		victim=pt$(( (i % n) + 1 ))
 		t_kill=$(now_us)
 		{ kill -9 "${NODE_PID[$victim]}"; wait "${NODE_PID[$victim]}"; } 2>/dev/null || true
-		quiet_after_kill
+		quiet_while_measuring
 		wait_for "$victim's partitions led again" 10000 led_without "$cl" "$k" "$victim"
 		last=$($ANALYZE last-leading-after "$t_kill" "$WORK/$cl".*.log)
 		record "part_takeover.k${k}_n${n}.ms" "$(calc "($last - $t_kill) / 1000")"
@@ -378,7 +379,7 @@ takeover() {
 			;;
 		esac
 		echo "$t_kill" >>"$WORK/kills.$case"
-		quiet_after_kill
+		quiet_while_measuring
 		wait_for "a new leader of $cl" 10000 leader_ready "$cl" "$term"
 		new=$(leader_ready "$cl" "$term")
 		first=-1
@@ -423,10 +424,16 @@ footprint() {
 	for ((i = 1; i <= STARTUPS; i++)); do
 		local log
 		log=$(node_log "$cl" "start_$i")
-		t0=$(now_us)
-		start_node "$cl" "start_$i"
+		# From the exec, timed in the child just before it (bash's own forks and
+		# redirections, several ms each here, are not the node's start-up).
+		(echo "${EPOCHREALTIME/./}" >"$WORK/start_$i.t0"
+		 exec "$ROOT/clustered_nodes" --node "start_$i" --cluster "$cl" \
+			--dbname "$PGTMP_CONNINFO" >>"$log" 2>&1) &
+		NODE_PID[start_$i]=$!
+		quiet_while_measuring
 		wait_for "standby" 10000 grep -q '→ standby: registered' "$log"
 		line=$(grep -m1 '→ standby: registered' "$log")
+		t0=$(cat "$WORK/start_$i.t0")
 		samples+=("$(calc "($(log_ts_us "${line%% *}") - $t0) / 1000")")
 		{ kill -9 "${NODE_PID[start_$i]}"; wait "${NODE_PID[start_$i]}"; } 2>/dev/null || true
 		unset "NODE_PID[start_$i]"

@@ -9,6 +9,12 @@
 -- and indexes' descriptions, once per session.  A node that takes over after a crash
 -- paid that on the takeover's critical path (about 5 ms on a quiet server, 15-20 ms on a
 -- busy one).  A node now pays it when it registers, long before any takeover.
+--
+-- The small helpers every protocol call and every read of a tenant's rows runs (name
+-- checks, lock keys, the lease ceiling, channel rights, the row-level security list)
+-- were LANGUAGE sql: with a SET clause PostgreSQL 15 cannot inline them, and parses and
+-- plans their text again at every call.  They are PL/pgSQL now, whose plans a session
+-- keeps; each does exactly what it did.
 
 SET client_min_messages = warning;
 
@@ -21,6 +27,64 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 10) THEN
         RAISE EXCEPTION 'clustered_nodes: apply sql/010_tenants.sql first';
     END IF;
+END $$;
+
+-- ---- the helpers, as PL/pgSQL (same arguments, results and volatility) ----
+CREATE OR REPLACE FUNCTION clustered_nodes.name_problem(p_name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN CASE
+        WHEN p_name IS NULL THEN 'is missing'
+        WHEN p_name = '' THEN 'is empty'
+        WHEN octet_length(convert_to(p_name, 'UTF8')) > 63 THEN 'is longer than 63 bytes'
+        WHEN p_name ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]'
+            THEN 'contains a control character'
+    END;
+END $$;
+
+CREATE OR REPLACE FUNCTION clustered_nodes.shown_name(p_name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN left(regexp_replace(coalesce(p_name, ''),
+                               '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]', '?', 'g'), 63);
+END $$;
+
+CREATE OR REPLACE FUNCTION clustered_nodes.lock_key(p_cluster text, p_partition integer)
+RETURNS bigint LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN CASE WHEN p_partition = 0 THEN clustered_nodes.lock_key(p_cluster)
+                ELSE clustered_nodes.lock_key(p_cluster || chr(31) || p_partition::text) END;
+END $$;
+
+CREATE OR REPLACE FUNCTION clustered_nodes.lease_for(p_cluster text, p_lease_ms bigint)
+RETURNS interval LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN least(greatest(coalesce(p_lease_ms, 0), 0),
+                 coalesce((SELECT c.lease_ceiling_ms FROM clustered_nodes.clusters c
+                           WHERE c.cluster = p_cluster), 600000)) * interval '1 millisecond';
+END $$;
+
+CREATE OR REPLACE FUNCTION clustered_nodes.may_use_channel(p_cluster text, p_channel text)
+RETURNS boolean LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN NOT EXISTS (SELECT 1 FROM clustered_nodes.channel_roles cr WHERE cr.channel = p_channel)
+        OR EXISTS (SELECT 1 FROM clustered_nodes.channel_roles cr
+                   JOIN clustered_nodes.cluster_roles r ON r.role = cr.role
+                   WHERE cr.channel = p_channel AND r.cluster = p_cluster);
+END $$;
+
+CREATE OR REPLACE FUNCTION clustered_nodes.check_holds_lock(p_cluster text) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN clustered_nodes.check_holds_lock(p_cluster, 0);
+END $$;
+
+CREATE OR REPLACE FUNCTION clustered_nodes.clusters_denied() RETURNS text[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT coalesce(array_agg(r.cluster), '{}') FROM clustered_nodes.cluster_roles r
+             WHERE NOT pg_has_role(session_user, r.role, 'MEMBER'));
 END $$;
 
 -- Compiles what a lead runs and loads the tables it touches into this session's caches;

@@ -12,14 +12,15 @@
  * clusters need; the single-leader mode runs on SCHEMA_VERSION_SINGLE already (009 moves a
  * primary key that nodes of 0.1.0 still rely on while an upgrade is under way, and 010's
  * row-level security would refuse their direct writes), and `--check` warns until 010,
- * which keeps tenants apart, is applied. */
+ * which keeps tenants apart, and then 011, which warms a node's session before a takeover,
+ * are applied. */
 #define SCHEMA_VERSION 11
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
 /* From this version a node warms its session when it registers (SQL_WARM_UP). */
 #define SCHEMA_VERSION_WARM_UP 11
 #define SCHEMA_VERSION_NEEDED(partitions) \
-	((partitions) > 1 ? SCHEMA_VERSION_TENANTS : SCHEMA_VERSION_SINGLE)
+	((partitions) > 1 ? SCHEMA_VERSION : SCHEMA_VERSION_SINGLE)
 
 /* On connect: the schema version present. */
 #define SQL_SCHEMA_VERSION \

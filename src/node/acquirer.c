@@ -25,6 +25,7 @@
 #include "log.h"
 #include "acquirer.h"
 #include "acquirer_evict.h"
+#include "acquirer_watch.h"
 #include "queries.h"
 #include "timing.h"
 #include "util.h"
@@ -87,8 +88,8 @@ read_members(void *ctx, const PGresult *res)
 	pt->nmembers_read = n;
 }
 
-static int
-member_index(const struct acquirer *pt, const char *name)
+int
+acquirer_member_index(const struct acquirer *pt, const char *name)
 {
 	for (int i = 0; i < pt->nmembers; i++)
 		if (strcmp(pt->members[i], name) == 0)
@@ -209,11 +210,11 @@ plan_moves(struct acquirer *pt)
 	double now = ev_now(pt->loop);
 	int mine[MAX_PARTITIONS] = {0}, nfree = 0;
 
-	f.me = member_index(pt, pt->cfg->node);
+	f.me = acquirer_member_index(pt, pt->cfg->node);
 	for (int p = 0; p < f.partitions; p++) {
 		const struct partition_view *v = &pt->view[p];
 		enum node_state st = pt->hooks->state_of(pt->owner, p);
-		int who = v->leader_live ? member_index(pt, v->leader) : -1;
+		int who = v->leader_live ? acquirer_member_index(pt, v->leader) : -1;
 
 		f.since[p] = v->elected_at;
 		if (st != ST_STANDBY) {
@@ -256,56 +257,7 @@ plan_moves(struct acquirer *pt)
 		try_locks(pt, &plan);
 }
 
-/* ---- the watch ---- */
-
-/* How far ahead, in name order, a node looks for a leader to watch.  Where leaders are
- * sparse (more nodes than partitions) a leader is watched by up to this many nodes before
- * it, so that it stays watched when one of them dies with it; where every node leads, by
- * the one before it.  Not every idle node: each wait that lasts deadlock_timeout costs the
- * server a deadlock check. */
-#define WATCHERS 2
-
-/* Whether partition p is led, alive, by `who` (and not ours). */
-static bool
-led_by(const struct acquirer *pt, int p, const char *who)
-{
-	return p >= 0 && pt->view[p].leader_live &&
-	    pt->hooks->state_of(pt->owner, p) == ST_STANDBY && strcmp(pt->view[p].leader, who) == 0;
-}
-
-/*
- * The next live member after us, in name order, that leads a partition, if it is at most
- * WATCHERS places away: the watch waits on the handoff key of one of its partitions, the
- * one it has led longest (or the one watched already, while it still leads it), so that
- * the partitions it takes and gives do not move the watch: each move opens a new session
- * and leaves a moment unwatched.  Otherwise nothing to watch.
- */
-static void
-aim_watch(struct acquirer *pt)
-{
-	int me = member_index(pt, pt->cfg->node);
-
-	if (pt->waits_here) {	/* the wait runs on the node's own session: no watch */
-		leader_watch_set_target(&pt->watch, -1, NULL);
-		return;
-	}
-	for (int i = 1; me >= 0 && i < pt->nmembers && i <= WATCHERS; i++) {
-		const char *next = pt->members[(me + i) % pt->nmembers];
-		int best = -1;
-
-		if (led_by(pt, pt->watch.target, next))
-			return;	/* still the right one */
-		for (int p = 0; p < pt->cfg->partitions; p++)
-			if (led_by(pt, p, next) &&
-			    (best < 0 || pt->view[p].elected_at < pt->view[best].elected_at))
-				best = p;
-		if (best >= 0) {
-			leader_watch_set_target(&pt->watch, best, pt->handoff_keys[best]);
-			return;
-		}
-	}
-	leader_watch_set_target(&pt->watch, -1, NULL);
-}
+/* ---- the watch (acquirer_watch.c aims it) ---- */
 
 static void
 on_watch_woken(void *owner, int partition)
@@ -370,7 +322,7 @@ on_polled(void *ctx, const struct batch_outcome *o)
 	if (!pt->running)
 		return;
 	arm_safety_read(pt);	/* counted from this look, whatever caused it */
-	aim_watch(pt);
+	acquirer_aim_watch(pt, acquirer_member_index(pt, pt->cfg->node));
 	plan_moves(pt);
 	/* A hand-over heard while this read was out may not be in it: look again (lock tries
 	 * or an eviction in flight look again when they end). */

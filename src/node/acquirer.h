@@ -94,6 +94,8 @@ bool acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *se
 		   const char *const *keywords, const char *const *values,
 		   const struct acquirer_hooks *hooks, void *owner);
 void acquirer_free(struct acquirer *pt);
+/* The position of member `name` in the members last read (name order), or -1. */
+int acquirer_member_index(const struct acquirer *pt, const char *name);
 /* How many partitions this node was told to take while another session holds their lock
  * without leading them (longer than a moment: SQUATTED_AFTER_S or two poll intervals);
  * the lowest in *first.  A squatter, or a node stopped between winning and leading. */

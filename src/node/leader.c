@@ -12,6 +12,7 @@
 #include "escape.h"
 #include "leader.h"
 #include "leader_plan.h"
+#include "leader_release.h"
 #include "leader_step.h"
 #include "log.h"
 #include "pgarray.h"
@@ -20,8 +21,7 @@
 #include "util.h"
 
 /* What each statement of a leader batch is, so a failure names its statement. */
-enum leader_tag { TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_FETCH,
-	TAG_UNLISTEN, TAG_RELEASE };
+enum leader_tag { TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_FETCH };
 
 static void leader_next(struct leader *l);
 
@@ -247,81 +247,6 @@ start_exec(struct leader *l)
 	exec_runner_start(&l->exec, step_next_size(l, available, MAX_EXEC_BATCH, true, &l->exec_cost));
 }
 
-/* ---- graceful stop ---- */
-
-/* A stopping leader's UNLISTEN or release failed: the lock may still be ours; closing the
- * session releases it (and the LISTENs) all the same. */
-static bool
-release_failed(struct leader *l, const struct batch_outcome *o)
-{
-	if (!o->failed)
-		return false;
-	if (l->shared)
-		session_reset(l->session, "handing over partition %d failed (%s); closing the "
-			      "session, which frees its locks", l->partition, o->error);
-	else
-		session_reset(l->session, "release failed (%s); closing the session, which frees "
-			      "the lock", o->error);
-	return true;
-}
-
-static void
-on_released(void *ctx, const struct batch_outcome *o)
-{
-	struct leader *l = ctx;
-
-	if (release_failed(l, o))
-		return;
-	if (l->shared)
-		log_info("handed over partition %d: term %" PRId64 " at counter %" PRId64,
-			 l->partition, l->term, l->counter);
-	else
-		log_info("released the leader lock of term %" PRId64 " at counter %" PRId64
-			 " and woke the standbys", l->term, l->counter);
-	l->hooks->released(l->owner, l, "handed over");
-}
-
-/* The hand-over: clear our mark, free the lock and the handoff key (which wakes whoever
- * waits on it) in one transaction. */
-static void
-release(struct leader *l)
-{
-	const char *clear_params[] = {l->cfg->cluster, l->partition_text, l->term_text};
-	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
-		l->holds_handoff ? "true" : "false"};
-
-	if (l->queue.count > 0)
-		log_warn("%s%zu received notification(s) left unprocessed: handing over (at most "
-			 "%.0f ms to finish what was received, or their handler is failing)",
-			 l->log_label, l->queue.count, l->step_budget_ms);
-	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_PARTITION, 3, clear_params, NULL,
-			 NULL) ||
-	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 4, release_params, NULL, NULL) ||
-	    !session_send(l->session, on_released, l, true))
-		return;
-	fsm_set(l->fsm, ST_RELEASING, l->shared ? "handing over" :
-		"releasing the leader lock and waking the standbys");
-}
-
-static void
-on_unlistened(void *ctx, const struct batch_outcome *o)
-{
-	struct leader *l = ctx;
-
-	if (!release_failed(l, o))
-		leader_next(l);
-}
-
-static void
-unlisten(struct leader *l)
-{
-	if (!session_add(l->session, TAG_UNLISTEN, 0, SQL_UNLISTEN_ALL, 0, NULL, NULL, NULL) ||
-	    !session_send(l->session, on_unlistened, l, true))
-		return;
-	l->unlistened = true;
-	fsm_set(l->fsm, ST_RELEASING, "stop requested: UNLISTEN, then finish what was received");
-}
-
 /* ---- what next ---- */
 
 /* Partitioned: steps take turns on the shared session.  Takes it; true if this leader may
@@ -391,7 +316,7 @@ leader_next(struct leader *l)
 		step_send(l, 0, on_step_done);
 		break;
 	case LEADER_UNLISTEN:
-		unlisten(l);
+		leader_unlisten(l, leader_next);
 		break;
 	case LEADER_DEAD_LETTER:
 		step_send_dead_letter(l, on_step_done);
@@ -411,7 +336,7 @@ leader_next(struct leader *l)
 		fetch_events(l);
 		break;
 	case LEADER_RELEASE:
-		release(l);
+		leader_release(l);
 		break;
 	case LEADER_IDLE:
 		fsm_set(l->fsm, ST_LEADER, "idle");

@@ -109,6 +109,7 @@ struct leader {
 	bool lease_due;
 	bool stopping;
 	bool unlistened;	/* stopping: the data LISTENs are gone */
+	void (*after_unlisten)(struct leader *l);	/* leader_unlisten()'s then */
 
 	/* A failing event: the good ones before it committed, then it alone with backoff,
 	 * then dead-lettered. */

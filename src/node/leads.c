@@ -173,6 +173,13 @@ on_won(void *owner, int p, bool holds_handoff)
 	struct leads *ps = owner;
 	struct partition_slot *slot = &ps->slots[p];
 
+	/* A try that was out when we left (K = 1's wait tries as the leader lets go): our
+	 * session, which ends as soon as the deregistration is back, frees the lock then;
+	 * until that moment it holds the handoff key too, so the others wait on it. */
+	if (ps->leaving) {
+		log_debug("partition %d: its lock came after we left; the session's end frees it", p);
+		return;
+	}
 	fsm_set(slot->leader.fsm, ST_ACQUIRING, "its lock was free");
 	leader_take_lead(&slot->leader, holds_handoff);
 	if (ps->stopping)	/* a try that was out when the stop came: give it back */

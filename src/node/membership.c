@@ -17,7 +17,7 @@
 /* The page and /status lag the database by this much at most. */
 #define VIEW_REFRESH_S 1.0
 
-enum membership_tag { TAG_REGISTER, TAG_HOUSEKEEPING, TAG_LEAVE };
+enum membership_tag { TAG_REGISTER, TAG_WARM_UP, TAG_HOUSEKEEPING, TAG_LEAVE };
 
 static bool
 read_true(const PGresult *res)
@@ -67,6 +67,15 @@ on_registered(void *ctx, const struct batch_outcome *o)
 	m->hooks->duplicate(m->owner);
 }
 
+/* A warm-up only saves time later: its failure is not the session's. */
+static void
+on_warmed_up(void *ctx, const struct batch_outcome *o)
+{
+	(void) ctx;
+	if (o->failed)
+		log_debug("warming the session up failed: %s", o->error);
+}
+
 void
 membership_register(struct membership *m)
 {
@@ -76,9 +85,13 @@ membership_register(struct membership *m)
 	m->accepted = false;
 	m->heartbeat_due = true;	/* the first poll refreshes it and (with --http) the view */
 	if (!session_add(m->session, TAG_REGISTER, 0, SQL_REGISTER, 6, params, read_accepted, m) ||
-	    (m->warm_up &&
-	     !session_add(m->session, TAG_REGISTER, 0, SQL_WARM_UP, 2, params, NULL, NULL)) ||
 	    !session_send(m->session, on_registered, m, true))
+		return;
+	/* Behind it, in its own transaction: the registration is not held up by it, and the
+	 * first look waits behind it (sql/011). */
+	if (m->warm_up &&
+	    (!session_add(m->session, TAG_WARM_UP, 0, SQL_WARM_UP, 2, params, NULL, NULL) ||
+	     !session_send(m->session, on_warmed_up, m, true)))
 		return;
 	fsm_set(m->fsm, ST_REGISTERING, "schema is current; registering");
 }

@@ -1,0 +1,84 @@
+/* A leader's graceful end: when asked to stop, UNLISTEN first (then finish what was
+ * received); then the hand-over, in one transaction: clear our mark, free the lock and the
+ * handoff key, which wakes whoever waits on it.  Part of the leader (leader.c decides when
+ * each is due). */
+#include <inttypes.h>
+
+#include "leader_release.h"
+#include "log.h"
+#include "queries.h"
+
+/* What each statement of these batches is (apart from leader.c's tags). */
+enum release_tag { TAG_UNLISTEN = 200, TAG_RELEASE };
+
+/* A stopping leader's UNLISTEN or release failed: the lock may still be ours; closing the
+ * session releases it (and the LISTENs) all the same. */
+static bool
+release_failed(struct leader *l, const struct batch_outcome *o)
+{
+	if (!o->failed)
+		return false;
+	if (l->shared)
+		session_reset(l->session, "handing over partition %d failed (%s); closing the "
+			      "session, which frees its locks", l->partition, o->error);
+	else
+		session_reset(l->session, "release failed (%s); closing the session, which frees "
+			      "the lock", o->error);
+	return true;
+}
+
+static void
+on_released(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	if (release_failed(l, o))
+		return;
+	if (l->shared)
+		log_info("handed over partition %d: term %" PRId64 " at counter %" PRId64,
+			 l->partition, l->term, l->counter);
+	else
+		log_info("released the leader lock of term %" PRId64 " at counter %" PRId64
+			 " and woke the standbys", l->term, l->counter);
+	l->hooks->released(l->owner, l, "handed over");
+}
+
+void
+leader_release(struct leader *l)
+{
+	const char *clear_params[] = {l->cfg->cluster, l->partition_text, l->term_text};
+	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
+		l->holds_handoff ? "true" : "false"};
+
+	if (l->queue.count > 0)
+		log_warn("%s%zu received notification(s) left unprocessed: handing over (at most "
+			 "%.0f ms to finish what was received, or their handler is failing)",
+			 l->log_label, l->queue.count, l->step_budget_ms);
+	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_PARTITION, 3, clear_params, NULL,
+			 NULL) ||
+	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 4, release_params, NULL, NULL) ||
+	    !session_send(l->session, on_released, l, true))
+		return;
+	fsm_set(l->fsm, ST_RELEASING, l->shared ? "handing over" :
+		"releasing the leader lock and waking the standbys");
+}
+
+static void
+on_unlistened(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	if (!release_failed(l, o))
+		l->after_unlisten(l);
+}
+
+void
+leader_unlisten(struct leader *l, void (*then)(struct leader *l))
+{
+	l->after_unlisten = then;
+	if (!session_add(l->session, TAG_UNLISTEN, 0, SQL_UNLISTEN_ALL, 0, NULL, NULL, NULL) ||
+	    !session_send(l->session, on_unlistened, l, true))
+		return;
+	l->unlistened = true;
+	fsm_set(l->fsm, ST_RELEASING, "stop requested: UNLISTEN, then finish what was received");
+}
