@@ -1,4 +1,5 @@
--- ClusteredNodes schema version 11: a standby's session is ready to lead.
+-- ClusteredNodes schema version 11: a standby's session is ready to lead; a busy leader
+-- keeps its lease; a handler cannot take the lock away from under its step.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/011_warm_sessions.sql
 -- Needs version 10.  One transaction, idempotent, safe while nodes run (older nodes do
@@ -86,6 +87,75 @@ BEGIN
     RETURN (SELECT coalesce(array_agg(r.cluster), '{}') FROM clustered_nodes.cluster_roles r
              WHERE NOT pg_has_role(session_user, r.role, 'MEMBER'));
 END $$;
+
+-- A leader is busy, not hung, while its session keeps acting: a step's lease renewal
+-- commits with the step, so a step of slow handler calls can outlast the lease it set at
+-- its start.  evict() now ends the recorded leader only when its lease has run out AND
+-- its session has been silent (no statement started, no change of state) for a whole
+-- lease (lease_until - updated_at, the lease it last claimed).  Each handler call ends
+-- within half a lease (the node's statement_timeout), so a leader making progress always
+-- acts within every lease.  Otherwise as in 010.
+CREATE OR REPLACE FUNCTION clustered_nodes.evict(p_cluster text, p_partition integer, p_pid integer,
+                                                p_term bigint)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    h record;
+    s record;
+    is_member boolean;
+BEGIN
+    SELECT * INTO h FROM clustered_nodes.lock_holder(p_cluster, p_partition) x WHERE x.pid = p_pid;
+    IF NOT FOUND OR p_pid = pg_backend_pid() THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = p_pid AND a.wait_event = 'SyncRep') THEN
+        RETURN false;   -- a stalled primary's victim, not a hung leader
+    END IF;
+    is_member := h.member IS NOT NULL;
+    SELECT * INTO s FROM clustered_nodes.cluster_state c
+     WHERE c.cluster = p_cluster AND c.partition = p_partition;
+    IF FOUND AND s.leader_pid = p_pid THEN
+        IF NOT (s.term = p_term AND s.lease_until < now()) THEN
+            RETURN false;   -- the leader, and its lease is live (or the term moved)
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = p_pid
+                   AND a.state_change > clock_timestamp() - (s.lease_until - s.updated_at)) THEN
+            RETURN false;   -- busy, not hung: its session acted within the last lease
+        END IF;
+        -- The cluster's own leader, hung: ended whatever its role.
+    ELSIF is_member THEN
+        -- A node of the cluster holding the lock without leading (a wait-mode standby
+        -- stopped after its wait was granted): ended like a squatter, once no other
+        -- leader's lease is live; it is the cluster's own node, whatever its role.
+        IF FOUND AND s.leader_pid IS NOT NULL AND s.lease_until >= now() THEN
+            RETURN false;
+        END IF;
+    ELSE
+        IF FOUND AND s.leader_pid IS NOT NULL AND s.lease_until >= now() THEN
+            RETURN false;   -- another leader's lease is live: wait for it
+        END IF;
+        IF h.superuser AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user) THEN
+            RAISE EXCEPTION 'clustered_nodes: will not end a superuser''s session that is not a node of cluster % (backend pid %, user %)',
+                p_cluster, p_pid, h.usename USING ERRCODE = 'CN004';
+        END IF;
+    END IF;
+    BEGIN
+        RETURN pg_terminate_backend(p_pid, 1000);
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'clustered_nodes: may not end backend pid % (user %): the schema''s functions must be owned by a superuser to end a superuser node''s session',
+            p_pid, h.usename USING ERRCODE = 'CN004';
+    END;
+END $$;
+
+-- The last statement of a step with SQL handlers: raises CN002 unless this session still
+-- holds the partition's lock (a handler may have let it go with pg_advisory_unlock_all()),
+-- so that nothing of such a step commits.  CN003 for a login that may not act for it.
+CREATE OR REPLACE FUNCTION clustered_nodes.check_still_leads(p_cluster text, p_partition integer)
+RETURNS void LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM clustered_nodes.check_holds_lock(p_cluster, p_partition);
+END $$;
+
+REVOKE ALL ON FUNCTION clustered_nodes.check_still_leads(text, integer) FROM PUBLIC;
 
 -- Compiles what a lead runs and loads the tables it touches into this session's caches;
 -- changes nothing, reads no row.  The lead's functions are called for partition -1,

@@ -83,8 +83,9 @@ GRANT EXECUTE ON FUNCTION
     -- tenants (sql/010): row-level security asks clusters_denied() once per query
     clustered_nodes.clusters_denied(),
     clustered_nodes.name_problem(text),
-    -- a standby's session made ready to lead (sql/011)
-    clustered_nodes.warm_up(text, text)
+    -- a standby's session made ready to lead, and the lock checked after handlers (sql/011)
+    clustered_nodes.warm_up(text, text),
+    clustered_nodes.check_still_leads(text, integer)
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its

@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "listen_addr.h"
 #include "event_route.h"
+#include "handler_sql.h"
 #include "settings.h"
 
 #define HOUR_MS (3600UL * 1000)
@@ -176,6 +177,8 @@ apply_lease_timeout(struct config *c, const char *text, const char **why)
 static bool
 apply_handler_sql(struct config *c, const char *text, const char **why)
 {
+	if ((*why = handler_sql_problem(text)) != NULL)
+		return false;	/* it would break the step or the session it runs on */
 	return replace_string(&c->handler_sql, text, why);
 }
 
@@ -482,7 +485,8 @@ const struct setting settings[] = {
 	{"handler_sql", 0, "STATEMENT", false, "",
 	 "SQL run in each step's transaction for each event, with $1 channel, $2 payload, "
 	 "$3 counter, $4 term, $5 node, $6 partition: its effects commit with the counter, "
-	 "exactly once",
+	 "exactly once; not a transaction command, LISTEN, UNLISTEN, RESET, DISCARD or SET "
+	 "without LOCAL",
 	 apply_handler_sql, show_handler_sql, "none"},
 	{"handler_exec", 0, "PROGRAM", false, "",
 	 "a program (run by /bin/sh -c) per event before its step commits: payload on "

@@ -38,6 +38,8 @@ fault_timing_event_limit(const struct fault_timing *t, unsigned long handler_tim
 {
 	unsigned long half = t->answer_deadline_ms / 2;
 
+	if (t->lease_ms / 2 < half)
+		half = t->lease_ms / 2;
 	return handler_timeout_ms < half ? handler_timeout_ms : half;
 }
 

@@ -62,7 +62,9 @@ void fault_timing_format(const struct fault_timing *t, struct fault_timing_text 
 unsigned long look_interval_ms(unsigned long lease_timeout_ms, unsigned long heartbeat_interval_ms);
 
 /* The longest one SQL handler call may run before it counts as a failed attempt:
- * handler_timeout, but at most half the answer deadline. */
+ * handler_timeout, but at most half the answer deadline and half the lease (a leader is
+ * evicted only when its session has done nothing for a whole lease: each call that ends
+ * within half a lease keeps it, however long the step). */
 unsigned long fault_timing_event_limit(const struct fault_timing *t, unsigned long handler_timeout_ms);
 
 #endif

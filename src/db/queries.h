@@ -144,6 +144,10 @@
 /* In a step: how long one handler call may run ($1 ms; "0" lifts it before COMMIT). */
 #define SQL_STATEMENT_TIMEOUT "SELECT set_config('statement_timeout', $1, true)"
 
+/* At the end of a step with SQL handlers: does this session still hold partition $2's
+ * lock?  CN002 if not (a handler let it go).  $1 cluster.  Granted from sql/011. */
+#define SQL_CHECK_HOLDS_LOCK "SELECT clustered_nodes.check_still_leads($1, $2::integer)"
+
 /* The handler, prepared on every session: $1 channel, $2 payload, $3 counter, $4 term,
  * $5 node, $6 partition (a statement may use any of them, or none). */
 #define HANDLER_STATEMENT "clustered_nodes_handler"
@@ -223,9 +227,11 @@
  * is never read as alive by a node its death woke; a dead leader whose key someone else
  * holds is not alive once its lease is over.  A lapsed lease is not read as lapsed while its
  * leader's commit waits for a synchronous standby (a stalled primary's victim, which
- * clustered_nodes.evict() would not end either), nor when its session has done something
- * since the lease ran out (a renewal that committed after such a stall carries a lease
- * counted from before it: the next one is on its way).  The backend is looked up only then
+ * clustered_nodes.evict() would not end either), nor while its session has acted within
+ * the last lease it claimed (lease_until - updated_at): a step's renewal commits with the
+ * step, so a busy leader's lease can run out while its handler calls, each ending within
+ * half a lease, keep its session acting; a hung leader's session is silent (sql/011's
+ * evict() applies the same rule).  The backend is looked up only then
  * (pg_stat_get_activity() copies every backend's status): an idle cluster's reads cost
  * little.  The time is clock_timestamp(): the read may follow a wait in its transaction.
  * $1 cluster, $2 partitions, $3 the handoff keys (bigint[], partition p at p + 1).
@@ -237,7 +243,8 @@
 	"  CASE WHEN s.leader_pid IS NOT NULL AND s.lease_until < clock_timestamp() " \
 	"    THEN NOT EXISTS (SELECT 1 " \
 	"    FROM pg_stat_get_activity(s.leader_pid) a WHERE a.wait_event = 'SyncRep' " \
-	"    OR a.state_change > s.lease_until) ELSE false END, " \
+	"    OR a.state_change > clock_timestamp() - (s.lease_until - s.updated_at)) " \
+	"    ELSE false END, " \
 	"  coalesce(extract(epoch FROM s.elected_at), 0), " \
 	"  CASE WHEN s.leader_pid IS NULL THEN false WHEN s.leader_pid = pg_backend_pid() THEN true " \
 	"    WHEN pg_try_advisory_lock_shared(($3::bigint[])[g.p + 1]) " \

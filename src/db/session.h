@@ -91,6 +91,7 @@ struct session {
 	bool slow_reported;	/* an answer is overdue from a server that is still there */
 	bool healthy;		/* the database answered sensibly since we connected */
 	double outage_since;	/* when a healthy session was lost (fast retries for a while) */
+	long long schema_version;	/* as setup read it on this connection (0 until then) */
 	struct {
 		const char *sql;	/* the caller's constant: known by its address */
 		char name[32];

@@ -47,6 +47,7 @@ read_version(void *ctx, const PGresult *res)
 		return;
 	s->has_version = true;
 	s->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	s->session->schema_version = s->version;
 }
 
 /* The cluster's partitions and key rule, as recorded (by its first node, or now by us). */

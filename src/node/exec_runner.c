@@ -2,11 +2,12 @@
  *
  * Each program gets its event's payload on stdin (from an unlinked temporary file),
  * CLUSTERED_NODES_* and what it needs of the node's environment (PATH, HOME, locale,
- * never credentials) as its environment, and its own process group, so that a timeout
- * kills whatever it started too; a supervisor process kills that group when the node
- * dies, so no program outlives its node.  The runner reports once per batch: all succeeded, or
+ * never credentials) as its environment, under a supervisor process (supervise()) that
+ * ends whatever the program started when the program ends, times out or the node dies,
+ * so no program's process outlives its step or its node.  The runner reports once per batch: all succeeded, or
  * which one failed and why (a non-zero exit, a signal, the timeout).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,10 @@
 #include "names.h"
 #include "log.h"
 #include "util.h"
+
+/* How long the supervisor has to end a timed-out program's processes before the node
+ * kills its process group itself. */
+#define SWEEP_GRACE_S 1.0
 
 static void run_child(struct exec_runner *r);
 
@@ -81,25 +86,81 @@ exec_program(const struct exec_runner *r, int stdin_fd, const struct exec_item *
 	_exit(127);
 }
 
-/* The node died (the supervisor's parent-death signal): take the whole group along. */
+/* SIGTERM to the supervisor: the node died (its parent-death signal), or the node ends
+ * the program (a timeout, a stop).  The sweep below follows. */
+static volatile sig_atomic_t told_to_end;
+
 static void
-on_parent_death(int sig)
+on_told_to_end(int sig)
 {
 	(void) sig;
-	kill(0, SIGKILL);
+	told_to_end = 1;
+}
+
+/* SIGKILL every process whose parent is this one; how many.  (Read from /proc: a
+ * descendant that left the process group with setsid() is still found, once its parents
+ * have ended, because the supervisor is their subreaper.) */
+static int
+kill_children(void)
+{
+	pid_t me = getpid();
+	int killed = 0;
+	DIR *proc = opendir("/proc");
+	struct dirent *d;
+
+	if (proc == NULL)
+		return 0;
+	while ((d = readdir(proc)) != NULL) {
+		char path[64], buf[512], *close_paren;
+		FILE *f;
+		long ppid;
+		pid_t pid = (pid_t) strtol(d->d_name, NULL, 10);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		close_paren = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+		if (close_paren != NULL && sscanf(close_paren + 1, " %*c %ld", &ppid) == 1 &&
+		    ppid == me && kill(pid, SIGKILL) == 0)
+			killed++;
+	}
+	closedir(proc);
+	return killed;
+}
+
+/* The program is over (or the node died): end everything it started, a background job
+ * or a setsid() daemon included, and reap it.  Each round kills our children; their
+ * own children come to us as they end; no child left means nothing is left. */
+static void
+end_descendants(void)
+{
+	for (;;) {
+		kill_children();
+		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
+			return;
+	}
 }
 
 /*
  * In the child, after fork: nothing here may touch the parent's stdio buffers or loop.
  * The child supervises the program rather than becoming it: PR_SET_PDEATHSIG covers only
  * the process that set it, so a program's own children would outlive a killed node and
- * overlap with the next leader's.  The supervisor leads the process group; when the node
- * dies it kills the group, itself included.  Otherwise it exits as the program did.
+ * overlap with the next leader's.  The supervisor is the subreaper of everything the
+ * program starts, so a process that leaves the group (setsid) still comes back to it.
+ * When the program ends, or the node dies or ends it (SIGTERM), the supervisor kills and
+ * reaps every descendant, then exits as the program did.  It also keeps the node's
+ * database socket open (inherited; libpq closes it only on exec), so when the node is
+ * killed the server frees the lock only after this sweep: no process of this program
+ * overlaps with the next leader.
  */
 static void
 supervise(const struct exec_runner *r, int stdin_fd, const struct exec_item *item, pid_t node)
 {
-	struct sigaction sa = {.sa_handler = on_parent_death};
+	struct sigaction sa = {.sa_handler = on_told_to_end};
 	int status;
 	pid_t pid;
 
@@ -110,7 +171,8 @@ supervise(const struct exec_runner *r, int stdin_fd, const struct exec_item *ite
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != node)
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != node ||
+	    prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		_exit(127);	/* the node is already gone */
 	pid = fork();
 	if (pid < 0)
@@ -119,9 +181,13 @@ supervise(const struct exec_runner *r, int stdin_fd, const struct exec_item *ite
 		signal(SIGTERM, SIG_DFL);
 		exec_program(r, stdin_fd, item);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR || told_to_end) {
+			end_descendants();
 			_exit(127);
+		}
+	}
+	end_descendants();	/* what it left running goes with it */
 	if (WIFSIGNALED(status)) {
 		/* Die the same way, so the node reports the program's signal. */
 		signal(WTERMSIG(status), SIG_DFL);
@@ -160,10 +226,12 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 			finish(r, NULL);
 		return;
 	}
-	if (WIFEXITED(w->rstatus))
-		snprintf(why, sizeof(why), "handler_exec exited with status %d", WEXITSTATUS(w->rstatus));
-	else if (WIFSIGNALED(w->rstatus) && r->child_timed_out)
+	if (r->child_timed_out && r->ended_by_stop)
+		snprintf(why, sizeof(why), "handler_exec was ended: the node is stopping");
+	else if (r->child_timed_out)	/* ended by its supervisor (127) or, failing that, by us */
 		snprintf(why, sizeof(why), "handler_exec timed out after %lu ms", r->timeout_ms);
+	else if (WIFEXITED(w->rstatus))
+		snprintf(why, sizeof(why), "handler_exec exited with status %d", WEXITSTATUS(w->rstatus));
 	else
 		snprintf(why, sizeof(why), "handler_exec was killed by signal %d", WTERMSIG(w->rstatus));
 	finish(r, why);
@@ -176,11 +244,17 @@ child_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void) loop;
 	(void) revents;
-	if (r->child_pid > 0) {
-		/* The whole group: a shell's own children go too. */
-		kill(-r->child_pid, SIGKILL);
+	if (r->child_pid <= 0)
+		return;
+	if (!r->child_timed_out) {
+		/* The supervisor ends the program and everything it started, then exits. */
+		kill(r->child_pid, SIGTERM);
 		r->child_timed_out = true;
+		ev_timer_set(&r->child_timer, SWEEP_GRACE_S, 0.);
+		ev_timer_start(loop, &r->child_timer);
+		return;
 	}
+	kill(-r->child_pid, SIGKILL);	/* the supervisor did not: the whole group, at least */
 }
 
 static void
@@ -225,6 +299,7 @@ run_child(struct exec_runner *r)
 	setpgid(pid, pid);	/* also in the child: whichever runs first */
 	r->child_pid = pid;
 	r->child_timed_out = false;
+	r->ended_by_stop = false;
 	ev_child_stop(r->loop, &r->child_watcher);
 	ev_child_set(&r->child_watcher, pid, 0);
 	ev_child_start(r->loop, &r->child_watcher);
@@ -240,6 +315,17 @@ exec_runner_start(struct exec_runner *r, size_t size)
 	run_child(r);
 }
 
+void
+exec_runner_end(struct exec_runner *r)
+{
+	if (r->child_pid <= 0 || r->child_timed_out)
+		return;
+	r->ended_by_stop = true;
+	ev_timer_stop(r->loop, &r->child_timer);
+	ev_timer_set(&r->child_timer, 0., 0.);	/* the timeout's way, now */
+	ev_timer_start(r->loop, &r->child_timer);
+}
+
 bool
 exec_runner_busy(const struct exec_runner *r)
 {
@@ -250,7 +336,7 @@ void
 exec_runner_abort(struct exec_runner *r)
 {
 	if (r->child_pid > 0)
-		kill(-r->child_pid, SIGKILL);
+		kill(r->child_pid, SIGTERM);	/* the supervisor sweeps, then exits */
 	r->child_pid = 0;
 	r->size = 0;
 	/* libev reaps every child on SIGCHLD, watched or not. */

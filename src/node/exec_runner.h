@@ -38,7 +38,8 @@ struct exec_runner {
 	ev_child child_watcher;
 	ev_timer child_timer;
 	pid_t child_pid;	/* 0: none running */
-	bool child_timed_out;	/* we killed it at the timeout */
+	bool child_timed_out;	/* we ended it: its timeout, or exec_runner_end() */
+	bool ended_by_stop;	/* ... exec_runner_end() */
 	size_t index;		/* the item running */
 	size_t size;		/* items in the batch */
 };
@@ -52,7 +53,10 @@ void exec_runner_configure(struct exec_runner *r, const char *command, unsigned 
 /* Runs the programs for items 0..size-1, then calls done. */
 void exec_runner_start(struct exec_runner *r, size_t size);
 bool exec_runner_busy(const struct exec_runner *r);
-/* Kills the running program's process group; done is not called. */
+/* Ends the running program and what it started (the node is stopping): done reports it
+ * as a failed attempt, "ended: the node is stopping". */
+void exec_runner_end(struct exec_runner *r);
+/* Ends the running program and what it started; done is not called. */
 void exec_runner_abort(struct exec_runner *r);
 
 #endif

@@ -24,6 +24,7 @@
 enum leader_tag { TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_FETCH };
 
 static void leader_next(struct leader *l);
+static void arm_stop_exec(struct leader *l);
 
 /* ---- taking the lead ---- */
 
@@ -72,19 +73,6 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 	leader_next(l);
 }
 
-static bool
-add_listen(struct leader *l, const char *channel)
-{
-	char *quoted = session_quote_identifier(l->session, channel);
-	char sql[2 * NAME_MAX_BYTES + 16];
-
-	if (quoted == NULL)
-		return false;
-	snprintf(sql, sizeof(sql), "LISTEN %s", quoted);
-	PQfreemem(quoted);
-	return session_add(l->session, TAG_LISTEN, 0, sql, 0, NULL, NULL, NULL);
-}
-
 void
 leader_take_lead(struct leader *l, bool holds_handoff)
 {
@@ -104,12 +92,12 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	/* Every data channel, then the durable events' wake-up channel (the session's other
 	 * partitions may listen already: LISTEN again is harmless), and the fence. */
 	for (int i = 0; i < l->cfg->nchannels; i++)
-		if (!add_listen(l, l->cfg->channels[i]))
+		if (!step_add_listen(l, TAG_LISTEN, l->cfg->channels[i]))
 			return;
 	/* Last, the handoff key if the lock came without it, before the commit makes us the
 	 * recorded leader: whoever reads us as leader then finds the key held, and can wait on
 	 * it.  Last, because the wait sets lock_timeout for the rest of the transaction. */
-	if ((l->shared && !add_listen(l, FENCE_CHANNEL)) || !add_listen(l, EVENTS_CHANNEL) ||
+	if ((l->shared && !step_add_listen(l, TAG_LISTEN, FENCE_CHANNEL)) || !step_add_listen(l, TAG_LISTEN, EVENTS_CHANNEL) ||
 	    (!holds_handoff && !session_add(l->session, TAG_HANDOFF, 0, SQL_WAIT_TAKE_HANDOFF, 1,
 					    handoff, step_read_handoff, l)) ||
 	    !session_send(l->session, on_promoted, l, true))
@@ -245,6 +233,7 @@ start_exec(struct leader *l)
 	fsm_set(l->fsm, ST_HANDLING, "running the exec handler");
 	l->exec_started = ev_time();
 	exec_runner_start(&l->exec, step_next_size(l, available, MAX_EXEC_BATCH, true, &l->exec_cost));
+	arm_stop_exec(l);	/* a batch started while stopping gets what is left of the budget */
 }
 
 /* ---- what next ---- */
@@ -346,6 +335,29 @@ leader_next(struct leader *l)
 
 /* ---- timers and the node's calls ---- */
 
+/* Stopping with programs running: end them once the stop's step budget is spent. */
+static void
+arm_stop_exec(struct leader *l)
+{
+	double left = l->step_budget_ms / 1000.0 - (ev_now(l->loop) - l->stop_at);
+
+	if (!l->stopping || !exec_runner_busy(&l->exec) || ev_is_active(&l->stop_exec_timer))
+		return;
+	ev_timer_set(&l->stop_exec_timer, left > 0 ? left : 0., 0.);
+	ev_timer_start(l->loop, &l->stop_exec_timer);
+}
+
+static void
+stop_exec_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct leader *l = container_of(w, struct leader, stop_exec_timer);
+
+	(void) loop;
+	(void) revents;
+	if (l->stopping)
+		exec_runner_end(&l->exec);
+}
+
 static void
 retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -406,7 +418,10 @@ leader_stop(struct leader *l)
 	l->stop_at = ev_now(l->loop);
 	if (l->fsm->state == ST_LEADER)
 		leader_next(l);
-	/* Otherwise a batch is in flight, or programs run: their completion sees it. */
+	/* Otherwise a batch is in flight, or programs run: their completion sees it.  A
+	 * program gets the stop's step budget to finish, then it is ended (with whatever it
+	 * started), so that the hand-over is not held up by a program that hangs. */
+	arm_stop_exec(l);
 }
 
 void
@@ -414,6 +429,7 @@ leader_halt(struct leader *l)
 {
 	exec_runner_abort(&l->exec);
 	ev_timer_stop(l->loop, &l->retry_timer);
+	ev_timer_stop(l->loop, &l->stop_exec_timer);
 	notifyq_drop(&l->queue, l->queue.count);
 	event_buffer_clear(&l->events);
 	l->step.size = 0;
@@ -487,10 +503,12 @@ leader_init(struct leader *l, struct ev_loop *loop, struct session *session,
 	ev_timer_init(&l->lease_timer, lease_timer_cb, limits->renew_interval_ms / 1000.0,
 		      limits->renew_interval_ms / 1000.0);
 	l->step_budget_ms = (double) limits->step_budget_ms;
+	l->timing = limits->timing;
 	snprintf(l->event_limit_text, sizeof(l->event_limit_text), "%lu", limits->event_limit_ms);
 	ev_init(&l->events_timer, events_timer_cb);
 	set_catch_up(l);
 	ev_init(&l->retry_timer, retry_timer_cb);
+	ev_init(&l->stop_exec_timer, stop_exec_timer_cb);
 	exec_runner_init(&l->exec, loop, &exec_hooks, l);
 	snprintf(l->partition_text, sizeof(l->partition_text), "0");
 	l->backlog_limit = cfg->backlog_limit;
@@ -534,6 +552,7 @@ leader_stop_timers(struct leader *l)
 	ev_timer_stop(l->loop, &l->lease_timer);
 	ev_timer_stop(l->loop, &l->events_timer);
 	ev_timer_stop(l->loop, &l->retry_timer);
+	ev_timer_stop(l->loop, &l->stop_exec_timer);
 }
 
 void

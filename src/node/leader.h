@@ -16,6 +16,7 @@
 #include "session.h"
 #include "settings.h"
 #include "stats.h"
+#include "timing.h"
 
 /* PostgreSQL's payloads are shorter than 8000 bytes. */
 #define MAX_PAYLOAD_BYTES 8000
@@ -85,6 +86,7 @@ struct leader {
 	const char *lock_key_text;
 	const char *handoff_key_text;	/* held while leading; its release wakes waiters */
 	const char *lease_ms_text;
+	const struct fault_timing_text *timing;	/* the session's settings (see limits) */
 	int partition;		/* 0 when K = 1 */
 	/* K > 1: the session carries the other partitions' leaders too, so it may listen
 	 * before this partition's take-over (a fence tells what is ours), keeps listening
@@ -117,6 +119,7 @@ struct leader {
 	bool failure_durable;	/* the failing event is a durable one (else a notification) */
 	char head_error[512];
 	ev_timer retry_timer;
+	ev_timer stop_exec_timer;	/* stopping: a program still running then is ended */
 	/* Durable events up to this id were in a step whose session died with a handler in
 	 * it: each runs alone, its attempt recorded in the table before it runs. */
 	long long suspect_max_id;
@@ -151,6 +154,7 @@ struct leader_limits {
 	unsigned long renew_interval_ms;
 	unsigned long step_budget_ms;
 	unsigned long event_limit_ms;
+	const struct fault_timing_text *timing;	/* the session's settings, restored each step */
 };
 
 bool leader_init(struct leader *l, struct ev_loop *loop, struct session *session,

@@ -20,7 +20,7 @@
 #include "queries.h"
 
 enum step_tag { TAG_LIMIT, TAG_ADVANCE, TAG_HANDLER, TAG_DEAD_LETTER, TAG_HOUSEKEEPING,
-	TAG_ATTEMPT };
+	TAG_ATTEMPT, TAG_RESTORE, TAG_LOCK_CHECK };
 
 /* ---- the events a step covers ---- */
 
@@ -183,6 +183,56 @@ add_advance(struct leader *l, size_t count)
 				  read_counter_before, l);
 }
 
+bool
+step_add_listen(struct leader *l, int tag, const char *channel)
+{
+	char *quoted = session_quote_identifier(l->session, channel);
+	char sql[2 * NAME_MAX_BYTES + 16];
+
+	if (quoted == NULL)
+		return false;
+	snprintf(sql, sizeof(sql), "LISTEN %s", quoted);
+	PQfreemem(quoted);
+	return session_add(l->session, tag, 0, sql, 0, NULL, NULL, NULL);
+}
+
+/*
+ * After the SQL handler's calls, inside the step: whatever they did to the session is
+ * undone before the commit, and the lock is checked.  SET ROLE is reset, the session's
+ * settings (which RESET ALL or a SET would change for good) are set again, and every
+ * LISTEN is made again: a handler's UNLISTEN is applied at the commit, in order, so the
+ * LISTENs after it cancel it and the leader never stops listening (nor loses its place
+ * in the notification queue).  A handler that let the lock go (pg_advisory_unlock_all())
+ * fails the check, and the step commits nothing (CN002).  Transaction control at the top
+ * of the statement is refused at start (handler_sql.c); inside a function PostgreSQL
+ * refuses it.
+ */
+static bool
+add_session_restore(struct leader *l)
+{
+	const char *timeouts[] = {l->timing->keepalive_idle, l->timing->keepalive_interval,
+		l->timing->keepalive_count, l->timing->user_timeout};
+	const char *lock[] = {l->cfg->cluster, l->partition_text};
+
+	if (!session_add(l->session, TAG_RESTORE, 0, "RESET ROLE", 0, NULL, NULL, NULL) ||
+	    !session_add_cached(l->session, TAG_RESTORE, 0, SQL_SESSION_TIMEOUTS, 4, timeouts,
+				NULL, NULL))
+		return false;
+	if (!l->unlistened && !l->stopping) {
+		for (int i = 0; i < l->cfg->nchannels; i++)
+			if (!step_add_listen(l, TAG_RESTORE, l->cfg->channels[i]))
+				return false;
+		if ((l->shared && !step_add_listen(l, TAG_RESTORE, FENCE_CHANNEL)) ||
+		    !step_add_listen(l, TAG_RESTORE, EVENTS_CHANNEL))
+			return false;
+	}
+	/* The check needs sql/011's grant; older schemas go without it (the next step's
+	 * advance() finds a lost lock, after this one committed). */
+	return l->session->schema_version < SCHEMA_VERSION_WARM_UP ||
+	    session_add_cached(l->session, TAG_LOCK_CHECK, 0, SQL_CHECK_HOLDS_LOCK, 2, lock, NULL,
+			       NULL);
+}
+
 /* Each handler call may take event_limit before it fails as one attempt: the statement
  * timeout is set for them and lifted before the commit (which may wait for a synchronous
  * standby and must not be cancelled). */
@@ -210,7 +260,8 @@ add_handlers(struct leader *l)
 					  HANDLER_PARAMS, args, NULL, NULL))
 			return false;
 	}
-	return session_add(l->session, TAG_LIMIT, 0, SQL_STATEMENT_TIMEOUT, 1, none, NULL, NULL);
+	return session_add(l->session, TAG_LIMIT, 0, SQL_STATEMENT_TIMEOUT, 1, none, NULL, NULL) &&
+	    add_session_restore(l);
 }
 
 void
@@ -270,6 +321,9 @@ step_failed(struct leader *l, const struct batch_outcome *o)
 			      "stepping down (%s)", l->term, o->error);
 	else if (o->failed_tag == TAG_HANDLER)
 		handler_failed(l, (size_t) o->failed_item, o->error);
+	else if (o->failed_tag == TAG_LOCK_CHECK)
+		session_reset(l->session, "the handler let the leader lock go (%s): the step "
+			      "committed nothing; stepping down", o->error);
 	else
 		session_reset(l->session, "processing step failed: %s", o->error);
 	return true;

@@ -36,5 +36,7 @@ void step_send_dead_letter(struct leader *l, step_done_fn done);
 void step_read_handoff(void *ctx, const PGresult *res);
 /* Programs are running: renew the lease outside any step. */
 void step_send_renewal(struct leader *l);
+/* LISTEN on channel (quoted), as statement `tag` of the batch being built. */
+bool step_add_listen(struct leader *l, int tag, const char *channel);
 
 #endif

@@ -89,7 +89,7 @@ membership_register(struct membership *m)
 		return;
 	/* Behind it, in its own transaction: the registration is not held up by it, and the
 	 * first look waits behind it (sql/011). */
-	if (m->warm_up &&
+	if (m->session->schema_version >= SCHEMA_VERSION_WARM_UP &&
 	    (!session_add(m->session, TAG_WARM_UP, 0, SQL_WARM_UP, 2, params, NULL, NULL) ||
 	     !session_send(m->session, on_warmed_up, m, true)))
 		return;

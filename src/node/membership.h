@@ -38,7 +38,6 @@ struct membership {
 	const char *pid_text;
 	const char *status_url;	/* "" without --http */
 	bool want_view;		/* the status endpoint is on */
-	bool warm_up;		/* the schema has warm_up() (SCHEMA_VERSION_WARM_UP) */
 	ev_timer heartbeat_timer;
 	ev_timer view_timer;
 	ev_timer register_timer;	/* a refused registration is retried */

@@ -126,7 +126,6 @@ on_setup_ready(void *owner)
 		node_finish(n, 0, "stop requested");
 		return;
 	}
-	n->membership.warm_up = n->setup.version >= SCHEMA_VERSION_WARM_UP;
 	membership_register(&n->membership);
 }
 
@@ -404,6 +403,7 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 		.renew_interval_ms = n->timing.renew_interval_ms,
 		.step_budget_ms = n->timing.step_budget_ms,
 		.event_limit_ms = fault_timing_event_limit(&n->timing, cfg->handler_timeout_ms),
+		.timing = &n->timing_text,
 	};
 	if (!leads_init(&n->leads, loop, &n->session, cfg, &n->fsm, &n->membership, &n->stats,
 			n->timing_text.lease_ms, &limits,

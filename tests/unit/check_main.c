@@ -15,6 +15,7 @@ main(void)
 	srunner_add_suite(runner, duration_suite());
 	srunner_add_suite(runner, escape_suite());
 	srunner_add_suite(runner, fsm_suite());
+	srunner_add_suite(runner, handler_sql_suite());
 	srunner_add_suite(runner, json_suite());
 	srunner_add_suite(runner, leader_plan_suite());
 	srunner_add_suite(runner, listen_addr_suite());

@@ -11,6 +11,7 @@ Suite *config_suite(void);
 Suite *duration_suite(void);
 Suite *escape_suite(void);
 Suite *fsm_suite(void);
+Suite *handler_sql_suite(void);
 Suite *json_suite(void);
 Suite *leader_plan_suite(void);
 Suite *listen_addr_suite(void);

@@ -19,6 +19,8 @@ START_TEST(test_defaults)
 	fault_timing_compute(3000, 10000, &t);
 	ck_assert_uint_eq(t.step_budget_ms, 375);
 	ck_assert_uint_eq(fault_timing_event_limit(&t, 30000), 750);
+	fault_timing_compute(10000, 1000, &t);	/* lease_timeout 1s */
+	ck_assert_uint_eq(fault_timing_event_limit(&t, 30000), 500);
 }
 END_TEST
 
@@ -44,6 +46,8 @@ START_TEST(test_demotion_precedes_release_for_every_setting)
 			/* A step and a single handler call answer well within the deadline. */
 			ck_assert_uint_le(t.step_budget_ms * 4, t.answer_deadline_ms);
 			ck_assert_uint_le(fault_timing_event_limit(&t, 3600000) * 2, t.answer_deadline_ms);
+			/* ... and within half a lease: a busy leader's calls keep it. */
+			ck_assert_uint_le(fault_timing_event_limit(&t, 3600000) * 2, t.lease_ms);
 		}
 }
 END_TEST
