@@ -1,5 +1,6 @@
 -- ClusteredNodes schema version 11: a standby's session is ready to lead; a busy leader
--- keeps its lease; a handler cannot take the lock away from under its step.
+-- keeps its lease; a handler cannot take the lock away from under its step; dead letters
+-- can be driven again (redrive()).
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/011_warm_sessions.sql
 -- Needs version 10.  One transaction, idempotent, safe while nodes run (older nodes do
@@ -156,6 +157,38 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION clustered_nodes.check_still_leads(text, integer) FROM PUBLIC;
+
+-- For operators (the schema's owner, or whom it grants it to; never the node role): put
+-- a cluster's dead letters back as durable events, in their own partition and under
+-- their original event id, so that CLUSTERED_NODES_EVENT_ID stays the idempotency key (a
+-- dead-lettered plain NOTIFY had none and gets a new one), and delete them from
+-- dead_letters, in one transaction; the leaders are woken.  p_ids: dead_letters ids, or
+-- NULL for every one of the cluster.  Only the cluster's own: nothing is copied to other
+-- clusters subscribed to the channel.  Returns how many went back.
+CREATE OR REPLACE FUNCTION clustered_nodes.redrive(p_cluster text, p_ids bigint[] DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+    wakes text[];
+BEGIN
+    PERFORM clustered_nodes.check_name('cluster', p_cluster);
+    WITH gone AS (
+        DELETE FROM clustered_nodes.dead_letters d
+         WHERE d.cluster = p_cluster AND (p_ids IS NULL OR d.id = ANY (p_ids))
+        RETURNING d.id, d.event_id, d.channel, d.payload, d.partition),
+    back AS (
+        INSERT INTO clustered_nodes.events (id, cluster, channel, payload, partition)
+        SELECT coalesce(g.event_id, nextval(pg_get_serial_sequence('clustered_nodes.events', 'id'))),
+               p_cluster, g.channel, g.payload, g.partition
+          FROM gone g ORDER BY g.event_id NULLS LAST, g.id
+        RETURNING events.channel, events.partition)
+    SELECT count(*), array_agg(DISTINCT b.channel) || array_agg(DISTINCT p_cluster || chr(31) || b.partition)
+      INTO n, wakes FROM back b;
+    PERFORM pg_notify('clustered_nodes_events', w) FROM unnest(wakes) w WHERE w IS NOT NULL;
+    RETURN n;
+END $$;
+
+REVOKE ALL ON FUNCTION clustered_nodes.redrive(text, bigint[]) FROM PUBLIC;
 
 -- Compiles what a lead runs and loads the tables it touches into this session's caches;
 -- changes nothing, reads no row.  The lead's functions are called for partition -1,

@@ -1,19 +1,60 @@
 /* The leader's decisions as pure functions: what to do next, how big a step is, how to
  * handle a failing event, how long to wait before retrying it. */
+#include <string.h>
+
 #include "backoff.h"
 #include "leader_plan.h"
+
+/* Event `failing` failed: a later event than the head becomes the head (the ones before
+ * it are committed first), with no failures counted yet. */
+static void
+new_head(struct failure_state *st, size_t failing)
+{
+	if (st->prefix == 0 && failing == 0)
+		return;		/* the head itself failed again */
+	st->prefix = failing;
+	st->head_attempts = 0;
+	st->head_transient = 0;
+}
 
 void
 leader_plan_failed(struct failure_state *st, size_t failing)
 {
-	if (st->prefix == 0 && failing == 0) {
-		st->head_attempts++;	/* the head itself failed again */
-	} else {
-		/* A later event: commit the ones before it, then it is the head. */
-		st->prefix = failing;
-		st->head_attempts = 1;
-	}
+	new_head(st, failing);
+	st->head_attempts++;
+	st->last_transient = false;
 	st->isolate = true;
+}
+
+void
+leader_plan_failed_transiently(struct failure_state *st, size_t failing,
+			       unsigned long transient_retries)
+{
+	new_head(st, failing);
+	st->isolate = true;
+	if (st->head_transient < transient_retries) {
+		st->head_transient++;
+		st->last_transient = true;
+		return;
+	}
+	st->head_attempts++;	/* its transient retries are spent: an attempt like any */
+	st->last_transient = false;
+}
+
+bool
+leader_plan_sqlstate_is_transient(const char *sqlstate)
+{
+	static const char *const transient[] = {
+		"40001",	/* serialization_failure */
+		"40P01",	/* deadlock_detected */
+		"55P03",	/* lock_not_available (lock_timeout) */
+		"57014",	/* query_canceled (statement_timeout: the call's limit) */
+	};
+
+	for (size_t i = 0; sqlstate != NULL && i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strcmp(sqlstate, transient[i]) == 0)
+			return true;
+	return false;
 }
 
 void
@@ -29,6 +70,8 @@ leader_plan_committed(struct failure_state *st, size_t size)
 	st->prefix = 0;
 	st->isolate = false;
 	st->head_attempts = 0;
+	st->head_transient = 0;
+	st->last_transient = false;
 }
 
 bool
@@ -111,6 +154,15 @@ leader_plan_retry_delay_ms(unsigned long head_attempts, unsigned long max_attemp
 		return 0;
 	return backoff_bound_ms(HANDLER_RETRY_BASE_MS, HANDLER_RETRY_CAP_MS,
 				(unsigned) (head_attempts - 1));
+}
+
+unsigned
+leader_plan_transient_delay_ms(unsigned long head_transient)
+{
+	if (head_transient == 0)
+		return 0;
+	return backoff_bound_ms(TRANSIENT_RETRY_BASE_MS, TRANSIENT_RETRY_CAP_MS,
+				(unsigned) (head_transient - 1));
 }
 
 enum leader_action

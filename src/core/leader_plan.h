@@ -16,10 +16,22 @@ struct failure_state {
 	size_t prefix;		/* events to commit before the failing one */
 	bool isolate;		/* the event at the head (after the prefix) runs alone */
 	unsigned long head_attempts;	/* its failures so far */
+	unsigned long head_transient;	/* its transient failures, not counted as attempts */
+	bool last_transient;	/* the last failure was one of those */
 };
 
 /* The handler failed for event `failing` of the step that covered the head. */
 void leader_plan_failed(struct failure_state *st, size_t failing);
+/*
+ * ... with a failure that may pass by itself: a serialization failure, a deadlock, a lock
+ * or statement timeout (SQL handlers), exit 75, EX_TEMPFAIL (exec handlers).  The first
+ * transient_retries of them on the head are retried on the longer transient schedule
+ * without counting as attempts; later ones count like any failure.
+ */
+void leader_plan_failed_transiently(struct failure_state *st, size_t failing,
+				    unsigned long transient_retries);
+/* Whether a SQL handler's error (its SQLSTATE) is transient. */
+bool leader_plan_sqlstate_is_transient(const char *sqlstate);
 /* A step of `size` events committed. */
 void leader_plan_committed(struct failure_state *st, size_t size);
 
@@ -92,5 +104,11 @@ size_t leader_plan_step_size(const struct step_size_facts *f);
 /* The wait before the head event's next attempt: 0 when it is fine or due for the dead
  * letters, else doubling from HANDLER_RETRY_BASE_MS. */
 unsigned leader_plan_retry_delay_ms(unsigned long head_attempts, unsigned long max_attempts);
+
+#define TRANSIENT_RETRY_BASE_MS 500
+#define TRANSIENT_RETRY_CAP_MS 10000
+/* ... after a transient failure: doubling from TRANSIENT_RETRY_BASE_MS to its cap (with
+ * the default 10 retries, about a minute before the first one counts as an attempt). */
+unsigned leader_plan_transient_delay_ms(unsigned long head_transient);
 
 #endif

@@ -403,6 +403,27 @@ show_max_attempts(const struct config *c, char *buf, size_t size)
 	snprintf(buf, size, "%lu", c->max_attempts);
 }
 
+static bool
+apply_transient_retries(struct config *c, const char *text, const char **why)
+{
+	char *end;
+	unsigned long value;
+
+	if (text[0] < '0' || text[0] > '9' || (value = strtoul(text, &end, 10), *end != '\0') ||
+	    value > 1000) {
+		*why = "must be a whole number from 0 to 1000";
+		return false;
+	}
+	c->transient_retries = value;
+	return true;
+}
+
+static void
+show_transient_retries(const struct config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lu", c->transient_retries);
+}
+
 static void
 show_backlog_limit(const struct config *c, char *buf, size_t size)
 {
@@ -499,6 +520,11 @@ const struct setting settings[] = {
 	{"max_attempts", 0, "N", false, "5",
 	 "handler failures (with backoff) before an event goes to clustered_nodes.dead_letters",
 	 apply_max_attempts, show_max_attempts, NULL},
+	{"transient_retries", 0, "N", false, "10",
+	 "transient handler failures (serialization failure, deadlock, lock or statement "
+	 "timeout; an exec program's exit 75) retried, 0.5 s doubling to 10 s, before they "
+	 "count toward max_attempts",
+	 apply_transient_retries, show_transient_retries, NULL},
 	{"backlog_limit", 0, "SIZE", false, "64MB",
 	 "memory for received notifications not yet processed; beyond it the leader drops new "
 	 "plain notifications, counts and logs them (durable events are never dropped)",

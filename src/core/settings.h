@@ -40,6 +40,7 @@ struct config {
 	unsigned long lease_timeout_ms;	/* evict a leader whose lease expired this long ago; 0 = never */
 	char *handler_sql;	/* run in each step's transaction per event; "" = none */
 	unsigned long max_attempts;	/* handler failures before an event is dead-lettered */
+	unsigned long transient_retries;	/* transient failures that are not counted */
 	char *handler_exec;	/* program run per event before its step commits; "" = none */
 	unsigned long handler_timeout_ms;	/* an exec handler running longer is killed */
 	unsigned long backlog_limit;	/* bytes of received, unprocessed notifications kept */

@@ -99,13 +99,20 @@
 /*
  * Connect: server-side TCP keepalives and tcp_user_timeout for this session,
  * so the server ends it (and frees the lock) within session_timeout when the
- * node vanishes.  $1 idle s, $2 interval s, $3 count, $4 user timeout ms.
+ * node vanishes.  No statement_timeout or lock_timeout of the role or the server
+ * applies to the node's own statements: their waits are bounded by the node (a
+ * standby's wait sets its own lock_timeout; a handler call gets the step's limit), and
+ * a role's 50 ms would turn every wait into a busy loop.  $1 idle s, $2 interval s,
+ * $3 count, $4 user timeout ms.
  */
+#define SQL_NO_STATEMENT_LIMITS \
+	"SELECT set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)"
 #define SQL_SESSION_TIMEOUTS \
 	"SELECT set_config('tcp_keepalives_idle', $1, false), " \
 	"  set_config('tcp_keepalives_interval', $2, false), " \
 	"  set_config('tcp_keepalives_count', $3, false), " \
-	"  set_config('tcp_user_timeout', $4, false)"
+	"  set_config('tcp_user_timeout', $4, false), " \
+	"  set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)"
 
 /*
  * Taking the lead of a partition (0 in the single-leader mode), inside BEGIN ... LISTEN

@@ -165,6 +165,8 @@ on_result(struct pgconn *c, const PGresult *res)
 	st = &b->stmts[b->next++];
 	switch (PQresultStatus(res)) {
 	case PGRES_FATAL_ERROR:
+		if (st->cached >= 0)
+			s->cached[st->cached].prepared = false;	/* its PREPARE failed */
 		if (!b->outcome.failed) {
 			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
@@ -178,6 +180,10 @@ on_result(struct pgconn *c, const PGresult *res)
 		}
 		break;
 	case PGRES_PIPELINE_ABORTED:
+		/* Skipped after an earlier failure: a cached statement's PREPARE did not run,
+		 * and goes out again with its next use. */
+		if (st->cached >= 0)
+			s->cached[st->cached].prepared = false;
 		if (!b->outcome.failed) {
 			b->outcome.failed = true;
 			b->outcome.failed_tag = st->tag;
@@ -413,7 +419,7 @@ record(struct session *s, struct batch *b, int tag, int item, stmt_reader reader
 		b->stmts = grown;
 		b->capacity = capacity;
 	}
-	b->stmts[b->nstmts++] = (struct batch_stmt) {tag, item, reader, ctx};
+	b->stmts[b->nstmts++] = (struct batch_stmt) {tag, item, reader, ctx, -1};
 	return true;
 }
 
@@ -478,13 +484,14 @@ session_add_cached(struct session *s, int tag, int item, const char *sql, int np
 		s->ncached++;
 	}
 	/* Prepared statements outlive transactions: a PREPARE that ran stays, whatever the
-	 * rest of its batch does.  (One skipped because an earlier statement of its batch
-	 * failed makes the next use fail; the session is then reset and prepares again.) */
+	 * rest of its batch does; one skipped because an earlier statement of its batch
+	 * failed is marked unprepared again when its answer (PIPELINE_ABORTED) comes. */
 	if (!s->cached[i].prepared) {
 		if (!add(s, STMT_PREPARE, tag, 0, s->cached[i].name, sql, nparams, NULL, NULL, NULL,
 			 NULL))
 			return false;
 		s->cached[i].prepared = true;
+		tail(s)->stmts[tail(s)->nstmts - 1].cached = i;	/* the PREPARE just recorded */
 	}
 	return add(s, STMT_PREPARED, tag, item, s->cached[i].name, NULL, nparams, params, NULL,
 		   reader, reader_ctx);

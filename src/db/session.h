@@ -49,6 +49,7 @@ struct batch_stmt {
 	int item;
 	stmt_reader reader;
 	void *reader_ctx;
+	int cached;		/* a cached statement's PREPARE: its index, else -1 */
 };
 
 struct batch {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sysexits.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,8 +231,10 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		snprintf(why, sizeof(why), "handler_exec was ended: the node is stopping");
 	else if (r->child_timed_out)	/* ended by its supervisor (127) or, failing that, by us */
 		snprintf(why, sizeof(why), "handler_exec timed out after %lu ms", r->timeout_ms);
-	else if (WIFEXITED(w->rstatus))
+	else if (WIFEXITED(w->rstatus)) {
 		snprintf(why, sizeof(why), "handler_exec exited with status %d", WEXITSTATUS(w->rstatus));
+		r->tempfail = WEXITSTATUS(w->rstatus) == EX_TEMPFAIL;
+	}
 	else
 		snprintf(why, sizeof(why), "handler_exec was killed by signal %d", WTERMSIG(w->rstatus));
 	finish(r, why);
@@ -300,6 +303,7 @@ run_child(struct exec_runner *r)
 	r->child_pid = pid;
 	r->child_timed_out = false;
 	r->ended_by_stop = false;
+	r->tempfail = false;
 	ev_child_stop(r->loop, &r->child_watcher);
 	ev_child_set(&r->child_watcher, pid, 0);
 	ev_child_start(r->loop, &r->child_watcher);
@@ -313,6 +317,12 @@ exec_runner_start(struct exec_runner *r, size_t size)
 	r->index = 0;
 	r->size = size;
 	run_child(r);
+}
+
+bool
+exec_runner_failed_transiently(const struct exec_runner *r)
+{
+	return r->tempfail;
 }
 
 void

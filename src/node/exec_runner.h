@@ -40,6 +40,7 @@ struct exec_runner {
 	pid_t child_pid;	/* 0: none running */
 	bool child_timed_out;	/* we ended it: its timeout, or exec_runner_end() */
 	bool ended_by_stop;	/* ... exec_runner_end() */
+	bool tempfail;		/* the failing program exited 75 (EX_TEMPFAIL) */
 	size_t index;		/* the item running */
 	size_t size;		/* items in the batch */
 };
@@ -53,6 +54,8 @@ void exec_runner_configure(struct exec_runner *r, const char *command, unsigned 
 /* Runs the programs for items 0..size-1, then calls done. */
 void exec_runner_start(struct exec_runner *r, size_t size);
 bool exec_runner_busy(const struct exec_runner *r);
+/* The last failure reported was the program's exit 75 (EX_TEMPFAIL): transient. */
+bool exec_runner_failed_transiently(const struct exec_runner *r);
 /* Ends the running program and what it started (the node is stopping): done reports it
  * as a failed attempt, "ended: the node is stopping". */
 void exec_runner_end(struct exec_runner *r);

@@ -150,8 +150,9 @@ fetch_events(struct leader *l)
 static void
 schedule_retry(struct leader *l)
 {
-	unsigned delay_ms = leader_plan_retry_delay_ms(l->failure.head_attempts,
-						       l->cfg->max_attempts);
+	unsigned delay_ms = l->failure.last_transient ?
+	    leader_plan_transient_delay_ms(l->failure.head_transient) :
+	    leader_plan_retry_delay_ms(l->failure.head_attempts, l->cfg->max_attempts);
 
 	if (delay_ms > 0 && !l->stopping) {
 		ev_timer_set(&l->retry_timer, delay_ms / 1000.0, 0.);
@@ -162,19 +163,29 @@ schedule_retry(struct leader *l)
 }
 
 /* The handler failed for the step's event `failing`: every failure counts toward that
- * event's max_attempts; the events before it are good and go first. */
+ * event's max_attempts, but for the first transient_retries transient ones; the events
+ * before it are good and go first. */
 static void
-note_handler_failure(struct leader *l, size_t failing, const char *error)
+note_handler_failure(struct leader *l, size_t failing, const char *error, bool transient)
 {
 	const char *channel, *payload;
 	long long id;
 
 	step_item(l, failing, &channel, &payload, &id);
-	leader_plan_failed(&l->failure, failing);
+	if (transient)
+		leader_plan_failed_transiently(&l->failure, failing, l->cfg->transient_retries);
+	else
+		leader_plan_failed(&l->failure, failing);
 	l->failure_durable = l->step.durable;
 	snprintf(l->head_error, sizeof(l->head_error), "%s", error);
-	log_warn("handler failed for payload=\"%s\" (attempt %lu of %lu): %s",
-		 step_escaped(l, payload), l->failure.head_attempts, l->cfg->max_attempts, error);
+	if (l->failure.last_transient)
+		log_warn("handler failed for payload=\"%s\" (transient, retry %lu of %lu): %s",
+			 step_escaped(l, payload), l->failure.head_transient,
+			 l->cfg->transient_retries, error);
+	else
+		log_warn("handler failed for payload=\"%s\" (attempt %lu of %lu): %s",
+			 step_escaped(l, payload), l->failure.head_attempts, l->cfg->max_attempts,
+			 error);
 }
 
 /* How a step ended (a step that cost the session never gets here). */
@@ -182,7 +193,7 @@ static void
 on_step_done(struct leader *l, enum step_end end, size_t failing, const char *error)
 {
 	if (end == STEP_HANDLER_FAILED) {
-		note_handler_failure(l, failing, error);
+		note_handler_failure(l, failing, error, l->step.transient);
 		schedule_retry(l);
 		return;
 	}
@@ -211,7 +222,7 @@ exec_done(void *owner, size_t succeeded, const char *why)
 
 	leader_plan_observe(&l->exec_cost, succeeded + (why ? 1 : 0), ev_time() - l->exec_started);
 	if (why != NULL) {
-		note_handler_failure(l, succeeded, why);
+		note_handler_failure(l, succeeded, why, exec_runner_failed_transiently(&l->exec));
 		if (succeeded == 0) {
 			schedule_retry(l);
 			return;

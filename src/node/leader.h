@@ -68,6 +68,7 @@ struct step {
 	double started;		/* monotonic, for the step-duration histogram */
 	step_done_fn done;
 	size_t failing;		/* STEP_HANDLER_FAILED: which event, and why */
+	bool transient;		/* ... and whether it may pass by itself (its SQLSTATE) */
 	char error[512];
 	/* How the step's own batch ended; read once the housekeeping batch behind it is
 	 * back too, so that nothing of the step is in flight when the leader goes on. */

@@ -299,10 +299,11 @@ begin_step(struct leader *l, size_t size, step_done_fn done)
  * the sync), nothing of it happened and nothing pipelined behind it ran inside it.
  * Report which event failed. */
 static void
-handler_failed(struct leader *l, size_t failing, const char *error)
+handler_failed(struct leader *l, size_t failing, const char *error, const char *sqlstate)
 {
 	l->step.size = 0;
 	l->step.failing = failing;
+	l->step.transient = leader_plan_sqlstate_is_transient(sqlstate);
 	snprintf(l->step.error, sizeof(l->step.error), "%s", error);
 	l->step.done(l, STEP_HANDLER_FAILED, l->step.failing, l->step.error);
 }
@@ -320,7 +321,7 @@ step_failed(struct leader *l, const struct batch_outcome *o)
 		session_reset(l->session, "term %" PRId64 " was superseded: another node leads; "
 			      "stepping down (%s)", l->term, o->error);
 	else if (o->failed_tag == TAG_HANDLER)
-		handler_failed(l, (size_t) o->failed_item, o->error);
+		handler_failed(l, (size_t) o->failed_item, o->error, o->sqlstate);
 	else if (o->failed_tag == TAG_LOCK_CHECK)
 		session_reset(l->session, "the handler let the leader lock go (%s): the step "
 			      "committed nothing; stepping down", o->error);

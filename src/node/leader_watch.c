@@ -52,6 +52,15 @@ on_waited(void *ctx, const struct batch_outcome *o)
 }
 
 static void
+on_unlimited(void *ctx, const struct batch_outcome *o)
+{
+	struct leader_watch *w = ctx;
+
+	if (o->failed)
+		session_reset(&w->session, "setting up the watch session failed: %s", o->error);
+}
+
+static void
 wait_next(struct leader_watch *w)
 {
 	const char *params[] = {w->target_key, w->wait_ms_text};
@@ -79,6 +88,11 @@ on_connected(void *owner)
 	struct leader_watch *w = owner;
 
 	log_debug("watch session connected");
+	/* A role's statement_timeout would cut every wait short (a busy loop): off, as on the
+	 * node's own session; the wait bounds itself.  Pipelined before the first wait. */
+	if (!session_add(&w->session, TAG_WAIT, -1, SQL_NO_STATEMENT_LIMITS, 0, NULL, NULL, NULL) ||
+	    !session_send(&w->session, on_unlimited, w, true))
+		return;
 	wait_next(w);
 }
 

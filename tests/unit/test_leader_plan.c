@@ -9,6 +9,61 @@
 #define FAILING(prefix_, isolate_, attempts_) \
 	.failure = {.prefix = (prefix_), .isolate = (isolate_), .head_attempts = (attempts_)}
 
+/* Transient failures: retried on their own schedule, counted only once spent. */
+START_TEST(test_transient_failures_count_only_once_spent)
+{
+	struct failure_state st = {0};
+
+	leader_plan_failed_transiently(&st, 5, 2);	/* event 5: a deadlock */
+	ck_assert_uint_eq(st.prefix, 5);
+	ck_assert(st.isolate && st.last_transient);
+	ck_assert_uint_eq(st.head_transient, 1);
+	ck_assert_uint_eq(st.head_attempts, 0);
+	leader_plan_committed(&st, 5);
+	leader_plan_failed_transiently(&st, 0, 2);
+	ck_assert_uint_eq(st.head_transient, 2);
+	ck_assert_uint_eq(st.head_attempts, 0);
+	/* The budget of 2 is spent: the next transient failure is an attempt. */
+	leader_plan_failed_transiently(&st, 0, 2);
+	ck_assert(!st.last_transient);
+	ck_assert_uint_eq(st.head_attempts, 1);
+	/* A permanent one counts at once, transient budget or not. */
+	leader_plan_failed(&st, 0);
+	ck_assert_uint_eq(st.head_attempts, 2);
+	leader_plan_committed(&st, 1);
+	ck_assert_uint_eq(st.head_transient, 0);
+	ck_assert(!st.last_transient && !st.isolate);
+	/* With no transient retries every failure is an attempt. */
+	leader_plan_failed_transiently(&st, 0, 0);
+	ck_assert_uint_eq(st.head_attempts, 1);
+	ck_assert(!st.last_transient);
+}
+END_TEST
+
+START_TEST(test_which_sqlstates_are_transient)
+{
+	ck_assert(leader_plan_sqlstate_is_transient("40001"));
+	ck_assert(leader_plan_sqlstate_is_transient("40P01"));
+	ck_assert(leader_plan_sqlstate_is_transient("55P03"));
+	ck_assert(leader_plan_sqlstate_is_transient("57014"));
+	ck_assert(!leader_plan_sqlstate_is_transient("23505"));	/* unique violation */
+	ck_assert(!leader_plan_sqlstate_is_transient("P0001"));	/* RAISE */
+	ck_assert(!leader_plan_sqlstate_is_transient(""));
+	ck_assert(!leader_plan_sqlstate_is_transient(NULL));
+}
+END_TEST
+
+START_TEST(test_transient_delay)
+{
+	ck_assert_uint_eq(leader_plan_transient_delay_ms(0), 0);
+	ck_assert_uint_eq(leader_plan_transient_delay_ms(1), 500);
+	ck_assert_uint_eq(leader_plan_transient_delay_ms(2), 1000);
+	ck_assert_uint_eq(leader_plan_transient_delay_ms(5), 8000);
+	ck_assert_uint_eq(leader_plan_transient_delay_ms(6), 10000);
+	ck_assert_uint_eq(leader_plan_transient_delay_ms(40), 10000);
+}
+END_TEST
+
 static const struct {
 	const char *name;
 	struct leader_facts facts;
@@ -200,6 +255,9 @@ leader_plan_suite(void)
 	tcase_add_loop_test(tc, test_step_size, 0, sizeof(size_cases) / sizeof(size_cases[0]));
 	tcase_add_test(tc, test_cost_follows_slow_steps_at_once_and_fast_ones_by_halves);
 	tcase_add_test(tc, test_retry_delay);
+	tcase_add_test(tc, test_transient_failures_count_only_once_spent);
+	tcase_add_test(tc, test_which_sqlstates_are_transient);
+	tcase_add_test(tc, test_transient_delay);
 	suite_add_tcase(s, tc);
 	return s;
 }
