@@ -50,7 +50,8 @@ inherited_variable(const char *entry)
 
 /* The program itself, in the supervisor's process group, with an explicit environment. */
 static void
-exec_program(const struct exec_runner *r, int stdin_fd, const struct exec_item *item)
+exec_program(const struct exec_runner *r, int stdin_fd, int output_fd,
+	     const struct exec_item *item)
 {
 	extern char **environ;
 	char *env[64 + 10];
@@ -60,6 +61,10 @@ exec_program(const struct exec_runner *r, int stdin_fd, const struct exec_item *
 	dup2(stdin_fd, STDIN_FILENO);
 	if (stdin_fd != STDIN_FILENO)
 		close(stdin_fd);
+	/* Its output goes to the node's pipe (exec_output.c), never to the node's own
+	 * descriptors, which a stalled log reader could block. */
+	dup2(output_fd, STDOUT_FILENO);
+	dup2(output_fd, STDERR_FILENO);
 	for (char **e = environ; *e && n < 64; e++)
 		if (inherited_variable(*e))
 			env[n++] = *e;
@@ -159,7 +164,8 @@ end_descendants(void)
  * overlaps with the next leader.
  */
 static void
-supervise(const struct exec_runner *r, int stdin_fd, const struct exec_item *item, pid_t node)
+supervise(const struct exec_runner *r, int stdin_fd, int output_fd, const struct exec_item *item,
+	  pid_t node)
 {
 	struct sigaction sa = {.sa_handler = on_told_to_end};
 	int status;
@@ -180,7 +186,7 @@ supervise(const struct exec_runner *r, int stdin_fd, const struct exec_item *ite
 		_exit(127);
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
-		exec_program(r, stdin_fd, item);
+		exec_program(r, stdin_fd, output_fd, item);
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR || told_to_end) {
@@ -218,6 +224,7 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	if (w->rpid != r->child_pid)
 		return;		/* a child we gave up on */
+	exec_output_finish(&r->output);	/* its last lines before what follows it */
 	if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == 0) {
 		ev_timer_stop(loop, &r->child_timer);
 		r->child_pid = 0;
@@ -266,6 +273,7 @@ run_child(struct exec_runner *r)
 	struct exec_item item;
 	char why[160];
 	FILE *input;
+	int output_fd;
 	pid_t pid, node;
 
 	r->hooks->item(r->owner, r->index, &item);
@@ -285,10 +293,7 @@ run_child(struct exec_runner *r)
 		finish(r, why);
 		return;
 	}
-	log_flush();		/* nothing buffered twice */
-	node = getpid();
-	pid = fork();
-	if (pid < 0) {
+	if (!exec_output_open(&r->output, item.counter, &output_fd)) {
 		int err = errno;
 
 		fclose(input);
@@ -296,8 +301,21 @@ run_child(struct exec_runner *r)
 		finish(r, why);
 		return;
 	}
+	log_flush();		/* nothing buffered twice */
+	node = getpid();
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		close(output_fd);
+		fclose(input);
+		snprintf(why, sizeof(why), "handler_exec %s", strerror(err));
+		finish(r, why);
+		return;
+	}
 	if (pid == 0)
-		supervise(r, fileno(input), &item, node);
+		supervise(r, fileno(input), output_fd, &item, node);
+	close(output_fd);	/* the supervisor and the program hold it: EOF when all are gone */
 	fclose(input);
 	setpgid(pid, pid);	/* also in the child: whichever runs first */
 	r->child_pid = pid;
@@ -363,6 +381,7 @@ exec_runner_init(struct exec_runner *r, struct ev_loop *loop, const struct exec_
 	r->hooks = hooks;
 	r->owner = owner;
 	ev_child_init(&r->child_watcher, child_cb, 0, 0);
+	exec_output_init(&r->output, loop);
 	ev_init(&r->child_timer, child_timeout_cb);
 }
 

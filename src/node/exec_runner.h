@@ -9,6 +9,8 @@
 
 #include <ev.h>
 
+#include "exec_output.h"
+
 /* What one program is run for. */
 struct exec_item {
 	const char *channel;
@@ -41,6 +43,7 @@ struct exec_runner {
 	bool child_timed_out;	/* we ended it: its timeout, or exec_runner_end() */
 	bool ended_by_stop;	/* ... exec_runner_end() */
 	bool tempfail;		/* the failing program exited 75 (EX_TEMPFAIL) */
+	struct exec_output output;	/* the running program's stdout and stderr */
 	size_t index;		/* the item running */
 	size_t size;		/* items in the batch */
 };

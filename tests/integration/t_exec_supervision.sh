@@ -67,3 +67,37 @@ exec_stop_case() {
 
 test_sigterm_ends_a_hanging_program_and_hands_over_k1() { exec_stop_case 1 317; }
 test_sigterm_ends_a_hanging_program_and_hands_over_k4() { exec_stop_case 4 318; }
+
+# A program's output goes to the node's log, line by line and marked with its event, with
+# hostile bytes escaped; never to the node's own descriptors.
+test_exec_output_is_logged_with_its_event() {
+	local log
+	log=$(node_log "$CLUSTER" node1)
+	start_node "$CLUSTER" node1 --handler-exec \
+		"echo \"out-\$(cat)\"; printf 'err-\\033[31mred\\n' >&2"
+	wait_for "a leader" 5000 leader_ready "$CLUSTER"
+	send_notifications test_channel 2 ev
+	wait_for "counter 2" 5000 counter_is "$CLUSTER" 2
+	grep -q 'handler_exec output (counter=0): out-ev-1$' "$log" || fail "stdout: $(grep -m3 output "$log")"
+	grep -q 'handler_exec output (counter=1): out-ev-2$' "$log" || fail "the second event's"
+	grep -q 'handler_exec output (counter=0): err-\\x1b\[31mred$' "$log" || fail "stderr: $(grep -m3 err- "$log")"
+	! grep -q $'\033' "$log" || fail "an escape byte reached the log"
+}
+
+# Nobody reads the node's log (a full pipe): programs that print 100 kB each still run
+# and exit at once, and every event is processed.
+test_exec_output_never_waits_for_a_stalled_log_reader() {
+	local fifo=$WORK/$CLUSTER.fifo reader
+	mkfifo "$fifo"
+	sleep 600 <"$fifo" &
+	reader=$!
+	"$ROOT/clustered_nodes" --node node1 --cluster "$CLUSTER" --dbname "$NODE_CONNINFO" \
+		--handler-timeout 5s --handler-exec "head -c 100000 /dev/zero | tr '\\0' x; echo" 2>"$fifo" &
+	NODE_PID[node1]=$!
+	wait_for "a leader" 5000 leader_ready "$CLUSTER"
+	send_notifications test_channel 20 loud
+	wait_for "counter 20 with nobody reading the log" 20000 counter_is "$CLUSTER" 20
+	assert_eq "$(q "SELECT count(*) FROM clustered_nodes.dead_letters WHERE cluster = '$CLUSTER'")" 0 "dead letters"
+	kill "$reader" 2>/dev/null || true
+	wait "$reader" 2>/dev/null || true
+}
