@@ -195,19 +195,35 @@ apply_handler_timeout(struct config *c, const char *text, const char **why)
 			      "is out of range (100ms to 1h)", why);
 }
 
+/* A whole number from min to max (range: how an error names that). */
 static bool
-apply_max_attempts(struct config *c, const char *text, const char **why)
+apply_count(unsigned long *slot, const char *text, unsigned long min, unsigned long max,
+	    const char *range, const char **why)
 {
 	char *end;
 	unsigned long value;
 
 	if (text[0] < '0' || text[0] > '9' || (value = strtoul(text, &end, 10), *end != '\0') ||
-	    value < 1 || value > 100) {
-		*why = "must be a whole number from 1 to 100";
+	    value < min || value > max) {
+		*why = range;
 		return false;
 	}
-	c->max_attempts = value;
+	*slot = value;
 	return true;
+}
+
+static bool
+apply_max_attempts(struct config *c, const char *text, const char **why)
+{
+	return apply_count(&c->max_attempts, text, 1, 100, "must be a whole number from 1 to 100",
+			   why);
+}
+
+static bool
+apply_transient_retries(struct config *c, const char *text, const char **why)
+{
+	return apply_count(&c->transient_retries, text, 0, 1000,
+			   "must be a whole number from 0 to 1000", why);
 }
 
 static bool
@@ -401,21 +417,6 @@ static void
 show_max_attempts(const struct config *c, char *buf, size_t size)
 {
 	snprintf(buf, size, "%lu", c->max_attempts);
-}
-
-static bool
-apply_transient_retries(struct config *c, const char *text, const char **why)
-{
-	char *end;
-	unsigned long value;
-
-	if (text[0] < '0' || text[0] > '9' || (value = strtoul(text, &end, 10), *end != '\0') ||
-	    value > 1000) {
-		*why = "must be a whole number from 0 to 1000";
-		return false;
-	}
-	c->transient_retries = value;
-	return true;
 }
 
 static void
