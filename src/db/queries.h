@@ -105,14 +105,14 @@
  * a role's 50 ms would turn every wait into a busy loop.  $1 idle s, $2 interval s,
  * $3 count, $4 user timeout ms.
  */
-#define SQL_NO_STATEMENT_LIMITS \
-	"SELECT set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)"
+#define NO_STATEMENT_LIMITS \
+	"set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)"
+#define SQL_NO_STATEMENT_LIMITS "SELECT " NO_STATEMENT_LIMITS
 #define SQL_SESSION_TIMEOUTS \
 	"SELECT set_config('tcp_keepalives_idle', $1, false), " \
 	"  set_config('tcp_keepalives_interval', $2, false), " \
 	"  set_config('tcp_keepalives_count', $3, false), " \
-	"  set_config('tcp_user_timeout', $4, false), " \
-	"  set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)"
+	"  set_config('tcp_user_timeout', $4, false), " NO_STATEMENT_LIMITS
 
 /*
  * Taking the lead of a partition (0 in the single-leader mode), inside BEGIN ... LISTEN

@@ -4,8 +4,9 @@
  * CLUSTERED_NODES_* and what it needs of the node's environment (PATH, HOME, locale,
  * never credentials) as its environment, under a supervisor process (supervise()) that
  * ends whatever the program started when the program ends, times out or the node dies,
- * so no program's process outlives its step or its node.  The runner reports once per batch: all succeeded, or
- * which one failed and why (a non-zero exit, a signal, the timeout).
+ * so no program's process outlives its step or its node.  The runner reports once per
+ * batch: all succeeded, or which one failed and why (a non-zero exit, a signal, the
+ * timeout).
  */
 #include <dirent.h>
 #include <errno.h>
