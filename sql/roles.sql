@@ -1,6 +1,6 @@
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations (it needs schema version 11), as a role that may create
+-- Apply after the migrations (it needs schema version 12), as a role that may create
 -- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
@@ -26,8 +26,8 @@ BEGIN;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 11) THEN
-        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 011_warm_sessions.sql, in the same folder as this file)';
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 12) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 012_whole_errors.sql, in the same folder as this file)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
@@ -85,7 +85,11 @@ GRANT EXECUTE ON FUNCTION
     clustered_nodes.name_problem(text),
     -- a standby's session made ready to lead, and the lock checked after handlers (sql/011)
     clustered_nodes.warm_up(text, text),
-    clustered_nodes.check_still_leads(text, integer)
+    clustered_nodes.check_still_leads(text, integer),
+    -- attempts counted across failovers, dead letters with their SQLSTATE (sql/012)
+    clustered_nodes.record_attempt(text, bigint, integer),
+    clustered_nodes.dead_letter(text, integer, bigint, text, text, bigint, bigint, text, integer,
+                                text, text)
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its

@@ -77,6 +77,10 @@ run_check(const struct config *c)
 		printf("warning: schema version %lld runs, but each takeover compiles the lead's "
 		       "functions on its critical path until %s is applied\n", version,
 		       "sql/011_warm_sessions.sql");
+	else if (version < SCHEMA_VERSION_WHOLE_ERRORS)
+		printf("warning: schema version %lld runs, but dead letters lose their SQLSTATE and "
+		       "a failover loses a failing event's attempts until %s is applied\n", version,
+		       "sql/012_whole_errors.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

@@ -3,6 +3,7 @@
 #include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -36,6 +37,17 @@ pgconn_one_line(char *buf, size_t size, const char *message)
 		buf[--len] = '\0';
 	if (len == 0)
 		snprintf(buf, size, "unknown error");
+}
+
+char *
+pgconn_one_line_dup(const char *message)
+{
+	size_t size = strlen(message ? message : "") + sizeof("unknown error");
+	char *buf = malloc(size);
+
+	if (buf != NULL)
+		pgconn_one_line(buf, size, message);	/* room for all: nothing is cut */
+	return buf;
 }
 
 /*

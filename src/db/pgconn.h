@@ -77,5 +77,7 @@ long pgconn_transport_silence_ms(const struct pgconn *c);
 
 /* Copies a libpq message into buf as one line (newlines become spaces). */
 void pgconn_one_line(char *buf, size_t size, const char *message);
+/* ... the whole of it, in memory the caller frees; NULL if there is none. */
+char *pgconn_one_line_dup(const char *message);
 
 #endif

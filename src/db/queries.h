@@ -8,19 +8,24 @@
 
 #include "names.h"
 
-/* The newest schema version (sql/NNN_*.sql) this binary knows, which partitioned
- * clusters need; the single-leader mode runs on SCHEMA_VERSION_SINGLE already (009 moves a
- * primary key that nodes of 0.1.0 still rely on while an upgrade is under way, and 010's
- * row-level security would refuse their direct writes), and `--check` warns until 010,
- * which keeps tenants apart, and then 011, which warms a node's session before a takeover,
- * are applied. */
-#define SCHEMA_VERSION 11
+/* The newest schema version (sql/NNN_*.sql) this binary knows.  The single-leader mode
+ * runs on SCHEMA_VERSION_SINGLE already (009 moves a primary key that nodes of 0.1.0 still
+ * rely on while an upgrade is under way, and 010's row-level security would refuse their
+ * direct writes), partitioned clusters on SCHEMA_VERSION_PARTITIONS; `--check` warns
+ * until 010, which keeps tenants apart, 011, which warms a node's session before a
+ * takeover, and 012, from which dead letters keep their SQLSTATE and whole error and
+ * attempts are counted across failovers, are applied. */
+#define SCHEMA_VERSION 12
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
 /* From this version a node warms its session when it registers (SQL_WARM_UP). */
 #define SCHEMA_VERSION_WARM_UP 11
+/* From this version SQL_RECORD_ATTEMPT_AT and SQL_DEAD_LETTER_WHOLE exist. */
+#define SCHEMA_VERSION_WHOLE_ERRORS 12
+/* What a partitioned cluster needs (the fence, the turn, the liveness rule of 011). */
+#define SCHEMA_VERSION_PARTITIONS 11
 #define SCHEMA_VERSION_NEEDED(partitions) \
-	((partitions) > 1 ? SCHEMA_VERSION : SCHEMA_VERSION_SINGLE)
+	((partitions) > 1 ? SCHEMA_VERSION_PARTITIONS : SCHEMA_VERSION_SINGLE)
 
 /* On connect: the schema version present. */
 #define SQL_SCHEMA_VERSION \
@@ -145,8 +150,17 @@
 #define SQL_FETCH_EVENTS \
 	"SELECT * FROM clustered_nodes.fetch_events($1, $2::integer, $3::text[], $4::integer)"
 
+/* With each lease renewal: does the session listen on every channel of $1 and $2 (text[])?
+ * A handler's UNLISTEN is undone in its own step; this is the check that it held. */
+#define SQL_LISTENING \
+	"SELECT NOT EXISTS (SELECT unnest($1::text[] || $2::text[]) " \
+	"EXCEPT SELECT pg_listening_channels())"
+
 /* A suspect durable event's attempt, committed before it runs.  $1 cluster, $2 event id. */
 #define SQL_RECORD_ATTEMPT "SELECT clustered_nodes.record_attempt($1, $2::bigint)"
+/* ... any durable event running alone, as the attempt it is ($3, from 1): sql/012. */
+#define SQL_RECORD_ATTEMPT_AT \
+	"SELECT clustered_nodes.record_attempt($1, $2::bigint, $3::integer)"
 
 /* In a step: how long one handler call may run ($1 ms; "0" lifts it before COMMIT). */
 #define SQL_STATEMENT_TIMEOUT "SELECT set_config('statement_timeout', $1, true)"
@@ -173,6 +187,10 @@
 #define SQL_DEAD_LETTER \
 	"SELECT clustered_nodes.dead_letter($1, $2::integer, $3::bigint, $4, $5, $6::bigint, " \
 	"$7::bigint, $8, $9::integer, $10)"
+/* ... with $11 the error's SQLSTATE or NULL, the error whole (sql/012). */
+#define SQL_DEAD_LETTER_WHOLE \
+	"SELECT clustered_nodes.dead_letter($1, $2::integer, $3::bigint, $4, $5, $6::bigint, " \
+	"$7::bigint, $8, $9::integer, $10, $11)"
 
 /* A partition handed over: clear our mark ($1 cluster, $2 partition, $3 term); SQL_RELEASE
  * then frees its lock and handoff key and wakes the cluster's other nodes. */

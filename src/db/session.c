@@ -177,6 +177,8 @@ on_result(struct pgconn *c, const PGresult *res)
 				 state ? state : "");
 			pgconn_one_line(b->outcome.error, sizeof(b->outcome.error),
 					PQresultErrorMessage(res));
+			b->whole_error = pgconn_one_line_dup(PQresultErrorMessage(res));
+			b->outcome.whole_error = b->whole_error;
 		}
 		break;
 	case PGRES_PIPELINE_ABORTED:
@@ -208,6 +210,7 @@ on_batch_done(struct pgconn *c)
 	struct batch_outcome outcome;
 	batch_done_fn done;
 	void *ctx;
+	char *whole_error;
 
 	if (b == NULL || (s->building && s->count == 1)) {
 		session_reset(s, "a sync arrived that nothing asked for");
@@ -217,6 +220,8 @@ on_batch_done(struct pgconn *c)
 	outcome = b->outcome;
 	done = b->done;
 	ctx = b->done_ctx;
+	whole_error = b->whole_error;	/* ours now: the slot may be reused by the completion */
+	b->whole_error = NULL;
 	s->head = (s->head + 1) % SESSION_MAX_BATCHES;
 	s->count--;
 	if (s->slow_reported) {
@@ -225,6 +230,7 @@ on_batch_done(struct pgconn *c)
 	}
 	arm_deadline(s);
 	done(ctx, &outcome);
+	free(whole_error);
 }
 
 static void
@@ -362,6 +368,8 @@ session_free(struct session *s)
 	for (unsigned i = 0; i < SESSION_MAX_BATCHES; i++) {
 		free(s->ring[i].stmts);
 		s->ring[i].stmts = NULL;
+		free(s->ring[i].whole_error);
+		s->ring[i].whole_error = NULL;
 	}
 }
 
@@ -400,6 +408,8 @@ building_batch(struct session *s)
 	b->nstmts = 0;
 	b->next = 0;
 	memset(&b->outcome, 0, sizeof(b->outcome));
+	free(b->whole_error);	/* a batch dropped with its session */
+	b->whole_error = NULL;
 	b->outcome.failed_tag = -1;
 	b->outcome.failed_item = -1;
 	return b;

@@ -21,7 +21,10 @@ struct batch_outcome {
 	int failed_tag;
 	int failed_item;
 	char sqlstate[6];
-	char error[512];
+	char error[512];	/* the message on one line, cut to fit: for log lines */
+	/* The whole message on one line, never cut (NULL if memory ran out): what a dead
+	 * letter keeps.  Valid only while the completion runs. */
+	const char *whole_error;
 };
 
 /* Called once per batch, when its sync point is reached: every reader has run by then. */
@@ -62,6 +65,7 @@ struct batch {
 	batch_done_fn done;
 	void *done_ctx;
 	struct batch_outcome outcome;
+	char *whole_error;	/* owns outcome.whole_error */
 };
 
 /* Batches in flight at once: a step may queue behind a lease renewal; in a partitioned

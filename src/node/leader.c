@@ -11,6 +11,7 @@
 
 #include "escape.h"
 #include "leader.h"
+#include "leader_listen.h"
 #include "leader_plan.h"
 #include "leader_release.h"
 #include "leader_step.h"
@@ -85,19 +86,17 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	l->fence_term = 0;
 	l->stopping = false;	/* handed over, or lost with the session, earlier: a new term */
 	l->unlistened = false;
+	l->deaf = false;
 	/* One implicit transaction (the batch's sync commits it, or rolls it back on an error,
 	 * leaving no aborted transaction behind for other partitions' batches). */
 	if (!session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l))
 		return;
-	/* Every data channel, then the durable events' wake-up channel (the session's other
-	 * partitions may listen already: LISTEN again is harmless), and the fence. */
-	for (int i = 0; i < l->cfg->nchannels; i++)
-		if (!step_add_listen(l, TAG_LISTEN, l->cfg->channels[i]))
-			return;
-	/* Last, the handoff key if the lock came without it, before the commit makes us the
+	/* Every data channel, the durable events' wake-up channel and the fence (the
+	 * session's other partitions may listen already: LISTEN again is harmless).
+	 * Last, the handoff key if the lock came without it, before the commit makes us the
 	 * recorded leader: whoever reads us as leader then finds the key held, and can wait on
 	 * it.  Last, because the wait sets lock_timeout for the rest of the transaction. */
-	if ((l->shared && !step_add_listen(l, TAG_LISTEN, FENCE_CHANNEL)) || !step_add_listen(l, TAG_LISTEN, EVENTS_CHANNEL) ||
+	if (!listen_add_all(l, TAG_LISTEN) ||
 	    (!holds_handoff && !session_add(l->session, TAG_HANDOFF, 0, SQL_WAIT_TAKE_HANDOFF, 1,
 					    handoff, step_read_handoff, l)) ||
 	    !session_send(l->session, on_promoted, l, true))
@@ -166,7 +165,8 @@ schedule_retry(struct leader *l)
  * event's max_attempts, but for the first transient_retries transient ones; the events
  * before it are good and go first. */
 static void
-note_handler_failure(struct leader *l, size_t failing, const char *error, bool transient)
+note_handler_failure(struct leader *l, size_t failing, const char *error, const char *sqlstate,
+		     bool transient)
 {
 	const char *channel, *payload;
 	long long id;
@@ -177,7 +177,7 @@ note_handler_failure(struct leader *l, size_t failing, const char *error, bool t
 	else
 		leader_plan_failed(&l->failure, failing);
 	l->failure_durable = l->step.durable;
-	snprintf(l->head_error, sizeof(l->head_error), "%s", error);
+	step_keep_head_error(l, sqlstate, "%s", error);
 	if (l->failure.last_transient)
 		log_warn("handler failed for payload=\"%s\" (transient, retry %lu of %lu): %s",
 			 step_escaped(l, payload), l->failure.head_transient,
@@ -193,7 +193,7 @@ static void
 on_step_done(struct leader *l, enum step_end end, size_t failing, const char *error)
 {
 	if (end == STEP_HANDLER_FAILED) {
-		note_handler_failure(l, failing, error, l->step.transient);
+		note_handler_failure(l, failing, error, l->step.outcome.sqlstate, l->step.transient);
 		schedule_retry(l);
 		return;
 	}
@@ -222,7 +222,7 @@ exec_done(void *owner, size_t succeeded, const char *why)
 
 	leader_plan_observe(&l->exec_cost, succeeded + (why ? 1 : 0), ev_time() - l->exec_started);
 	if (why != NULL) {
-		note_handler_failure(l, succeeded, why, exec_runner_failed_transiently(&l->exec));
+		note_handler_failure(l, succeeded, why, "", exec_runner_failed_transiently(&l->exec));
 		if (succeeded == 0) {
 			schedule_retry(l);
 			return;
@@ -237,14 +237,40 @@ static const struct exec_hooks exec_hooks = {
 };
 
 static void
+run_programs(struct leader *l, size_t size)
+{
+	l->exec_started = ev_time();
+	exec_runner_start(&l->exec, size);
+	arm_stop_exec(l);	/* a batch started while stopping gets what is left of the budget */
+}
+
+/* The head event's attempt is committed: its program may run. */
+static void
+on_exec_attempt_recorded(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	if (o->failed) {
+		session_reset(l->session, "recording an attempt failed: %s", o->error);
+		return;
+	}
+	run_programs(l, 1);
+}
+
+static void
 start_exec(struct leader *l)
 {
 	size_t available = step_choose_source(l);
+	size_t size = step_next_size(l, available, MAX_EXEC_BATCH, true, &l->exec_cost);
 
 	fsm_set(l->fsm, ST_HANDLING, "running the exec handler");
-	l->exec_started = ev_time();
-	exec_runner_start(&l->exec, step_next_size(l, available, MAX_EXEC_BATCH, true, &l->exec_cost));
-	arm_stop_exec(l);	/* a batch started while stopping gets what is left of the budget */
+	/* A program is not in the session's transaction: its attempt commits, and is
+	 * answered, before it starts. */
+	if (step_attempt_counted(l, size)) {
+		step_record_attempt(l, on_exec_attempt_recorded);
+		return;
+	}
+	run_programs(l, size);
 }
 
 /* ---- what next ---- */
@@ -280,6 +306,7 @@ leader_next(struct leader *l)
 
 	/* The leader has nothing in flight: decide what comes next. */
 	give_turn_back(l);	/* nothing is in flight: what had the turn is over */
+	leader_report_drops(l, false);
 	if (l->stopping)	/* no more retries: durable events stay for the next leader */
 		ev_timer_stop(l->loop, &l->retry_timer);
 	step_check_head_event(l);
@@ -438,6 +465,7 @@ leader_stop(struct leader *l)
 void
 leader_halt(struct leader *l)
 {
+	leader_report_drops(l, true);
 	exec_runner_abort(&l->exec);
 	ev_timer_stop(l->loop, &l->retry_timer);
 	ev_timer_stop(l->loop, &l->stop_exec_timer);
@@ -576,4 +604,8 @@ leader_free(struct leader *l)
 	l->escaped_payload = NULL;
 	free(l->channels_array);
 	l->channels_array = NULL;
+	free(l->head_error);
+	l->head_error = NULL;
+	free(l->step.whole_error);
+	l->step.whole_error = NULL;
 }

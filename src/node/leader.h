@@ -69,7 +69,7 @@ struct step {
 	step_done_fn done;
 	size_t failing;		/* STEP_HANDLER_FAILED: which event, and why */
 	bool transient;		/* ... and whether it may pass by itself (its SQLSTATE) */
-	char error[512];
+	char *whole_error;	/* ... the step batch's whole error (outcome's is gone by then) */
 	/* How the step's own batch ended; read once the housekeeping batch behind it is
 	 * back too, so that nothing of the step is in flight when the leader goes on. */
 	struct batch_outcome outcome;
@@ -112,13 +112,16 @@ struct leader {
 	bool lease_due;
 	bool stopping;
 	bool unlistened;	/* stopping: the data LISTENs are gone */
+	bool deaf;		/* the last check found the session not listening on them all */
+	double listening_checked_at;	/* ev_now() of that check */
 	void (*after_unlisten)(struct leader *l);	/* leader_unlisten()'s then */
 
 	/* A failing event: the good ones before it committed, then it alone with backoff,
 	 * then dead-lettered. */
 	struct failure_state failure;
 	bool failure_durable;	/* the failing event is a durable one (else a notification) */
-	char head_error[512];
+	char *head_error;	/* its last error, whole: what its dead letter keeps */
+	char head_sqlstate[6];	/* ... and that error's SQLSTATE ("" for a program's) */
 	ev_timer retry_timer;
 	ev_timer stop_exec_timer;	/* stopping: a program still running then is ended */
 	/* Durable events up to this id were in a step whose session died with a handler in
@@ -180,6 +183,8 @@ void leader_free(struct leader *l);
 void leader_take_lead(struct leader *l, bool holds_handoff);
 /* A notification on a data channel; the leader owns it from now on. */
 void leader_enqueue(struct leader *l, PGnotify *note);
+/* Logs the drops not logged yet: `now`, or if the last report is a second old. */
+void leader_report_drops(struct leader *l, bool now);
 /* clustered_nodes.notify() committed an event: fetch at the next chance. */
 void leader_events_woken(struct leader *l);
 /* End of a loop pass: start a step for what arrived during it. */

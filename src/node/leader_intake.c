@@ -7,13 +7,25 @@
 #include "leader.h"
 #include "log.h"
 
-/* The backlog is full: the notification is dropped, counted by channel, and the drops are
- * logged at most once a second.  An OOM kill would lose all of the backlog instead. */
+void
+leader_report_drops(struct leader *l, bool now)
+{
+	if (l->dropped_unlogged == 0 || (!now && ev_now(l->loop) - l->drop_logged_at < 1.0))
+		return;
+	log_warn("the backlog is at its limit (%zu notifications, %zu of %lu bytes): dropped %llu "
+		 "plain notification(s) since the last report; durable events are never dropped",
+		 l->queue.count, l->queue.bytes, l->backlog_limit, l->dropped_unlogged);
+	l->dropped_unlogged = 0;
+	l->drop_logged_at = ev_now(l->loop);
+}
+
+/* The backlog is full (or memory ran out): the notification is dropped, counted by
+ * channel, and the drops are logged at most once a second; the last ones when the leader
+ * goes on (leader_next) or stops, so that the log adds up to the metric.  An OOM kill
+ * would lose all of the backlog instead. */
 static void
 drop(struct leader *l, PGnotify *note)
 {
-	double now = ev_now(l->loop);
-
 	for (int c = 0; c < l->cfg->nchannels; c++)
 		if (strcmp(l->cfg->channels[c], note->relname) == 0) {
 			l->stats->dropped[c]++;
@@ -21,13 +33,7 @@ drop(struct leader *l, PGnotify *note)
 		}
 	PQfreemem(note);
 	l->dropped_unlogged++;
-	if (now - l->drop_logged_at < 1.0)
-		return;
-	log_warn("the backlog is at its limit (%zu notifications, %zu of %lu bytes): dropped %llu "
-		 "plain notification(s) since the last report; durable events are never dropped",
-		 l->queue.count, l->queue.bytes, l->backlog_limit, l->dropped_unlogged);
-	l->dropped_unlogged = 0;
-	l->drop_logged_at = now;
+	leader_report_drops(l, false);
 }
 
 void
@@ -39,7 +45,7 @@ leader_enqueue(struct leader *l, PGnotify *note)
 	}
 	if (!notifyq_push(&l->queue, note)) {
 		log_error("out of memory queueing a notification; dropping it");
-		PQfreemem(note);
+		drop(l, note);
 	}
 }
 

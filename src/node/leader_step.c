@@ -9,11 +9,13 @@
  * the handler's (rolled back, reported), anything else drops the session.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
+#include "leader_listen.h"
 #include "leader_step.h"
 #include "log.h"
 #include "pgarray.h"
@@ -99,8 +101,8 @@ step_check_head_event(struct leader *l)
 	l->failure_durable = true;
 	if ((unsigned long) e->attempts > l->failure.head_attempts) {
 		l->failure.head_attempts = (unsigned long) e->attempts;
-		snprintf(l->head_error, sizeof(l->head_error), "the handler's session ended while it "
-			 "ran (%d times)", e->attempts);
+		step_keep_head_error(l, "", "the handler's session ended while it ran (%d times)",
+				       e->attempts);
 	}
 }
 
@@ -183,19 +185,6 @@ add_advance(struct leader *l, size_t count)
 				  read_counter_before, l);
 }
 
-bool
-step_add_listen(struct leader *l, int tag, const char *channel)
-{
-	char *quoted = session_quote_identifier(l->session, channel);
-	char sql[2 * NAME_MAX_BYTES + 16];
-
-	if (quoted == NULL)
-		return false;
-	snprintf(sql, sizeof(sql), "LISTEN %s", quoted);
-	PQfreemem(quoted);
-	return session_add(l->session, tag, 0, sql, 0, NULL, NULL, NULL);
-}
-
 /*
  * After the SQL handler's calls, inside the step: whatever they did to the session is
  * undone before the commit, and the lock is checked.  SET ROLE is reset, the session's
@@ -218,14 +207,10 @@ add_session_restore(struct leader *l)
 	    !session_add_cached(l->session, TAG_RESTORE, 0, SQL_SESSION_TIMEOUTS, 4, timeouts,
 				NULL, NULL))
 		return false;
-	if (!l->unlistened && !l->stopping) {
-		for (int i = 0; i < l->cfg->nchannels; i++)
-			if (!step_add_listen(l, TAG_RESTORE, l->cfg->channels[i]))
-				return false;
-		if ((l->shared && !step_add_listen(l, TAG_RESTORE, FENCE_CHANNEL)) ||
-		    !step_add_listen(l, TAG_RESTORE, EVENTS_CHANNEL))
-			return false;
-	}
+	/* A shared session listens for the other partitions' leaders too, whether this one
+	 * stops or not. */
+	if ((l->shared || (!l->unlistened && !l->stopping)) && !listen_add_all(l, TAG_RESTORE))
+		return false;
 	/* The check needs sql/011's grant; older schemas go without it (the next step's
 	 * advance() finds a lost lock, after this one committed). */
 	return l->session->schema_version < SCHEMA_VERSION_WARM_UP ||
@@ -304,8 +289,8 @@ handler_failed(struct leader *l, size_t failing, const char *error, const char *
 	l->step.size = 0;
 	l->step.failing = failing;
 	l->step.transient = leader_plan_sqlstate_is_transient(sqlstate);
-	snprintf(l->step.error, sizeof(l->step.error), "%s", error);
-	l->step.done(l, STEP_HANDLER_FAILED, l->step.failing, l->step.error);
+	l->step.done(l, STEP_HANDLER_FAILED, l->step.failing,
+		     l->step.whole_error ? l->step.whole_error : error);
 }
 
 /* What a failed step means, by the statement that failed; false if it committed. */
@@ -354,6 +339,9 @@ on_stepped(void *ctx, const struct batch_outcome *o)
 	struct leader *l = ctx;
 
 	l->step.outcome = *o;
+	l->step.outcome.whole_error = NULL;	/* freed when this returns: keep a copy */
+	free(l->step.whole_error);
+	l->step.whole_error = o->whole_error ? strdup(o->whole_error) : NULL;
 }
 
 /* The housekeeping that follows a step, in a transaction of its own, is back: the step
@@ -383,26 +371,40 @@ on_attempt_recorded(void *ctx, const struct batch_outcome *o)
 		session_reset(l->session, "recording an attempt failed: %s", o->error);
 }
 
-/*
- * A durable event whose step's session died (its handler may end sessions) runs alone,
- * and its attempt is committed before it runs, in a transaction of its own: if the handler
- * ends the session again, the count survives for whichever node leads next.
- */
-static bool
-record_attempt(struct leader *l)
+bool
+step_attempt_counted(const struct leader *l, size_t size)
 {
-	char id_text[24];
-	const char *params[] = {l->cfg->cluster, id_text};
-	struct durable_event *e = &l->events.items[0];
+	const struct durable_event *e = &l->events.items[0];
 
-	if (!l->step.durable || l->step.size != 1 || l->cfg->handler_sql[0] == '\0' ||
-	    (e->id > l->suspect_max_id && e->attempts == 0))
-		return true;
-	snprintf(id_text, sizeof(id_text), "%lld", e->id);
-	if (!session_add(l->session, TAG_ATTEMPT, 0, SQL_RECORD_ATTEMPT, 2, params, NULL, NULL) ||
-	    !session_send(l->session, on_attempt_recorded, l, true))
+	if (!l->step.durable || size != 1 || l->failure.prefix > 0)
 		return false;
-	e->attempts++;
+	if (l->session->schema_version < SCHEMA_VERSION_WHOLE_ERRORS)
+		/* 011's record_attempt(): only for events whose session died under a SQL handler */
+		return l->cfg->handler_sql[0] != '\0' &&
+		    !(e->id > l->suspect_max_id && e->attempts == 0);
+	return l->failure.isolate && l->failure_durable;
+}
+
+bool
+step_record_attempt(struct leader *l, batch_done_fn done)
+{
+	char id_text[24], attempt_text[24];
+	const char *params[] = {l->cfg->cluster, id_text, attempt_text};
+	struct durable_event *e = &l->events.items[0];
+	bool numbered = l->session->schema_version >= SCHEMA_VERSION_WHOLE_ERRORS;
+	/* The failures this leader counted (steps that rolled back recorded nothing) or
+	 * read from the table, and this one. */
+	unsigned long attempt = l->failure.head_attempts + 1;
+
+	snprintf(id_text, sizeof(id_text), "%lld", e->id);
+	snprintf(attempt_text, sizeof(attempt_text), "%lu", attempt);
+	if (!session_add(l->session, TAG_ATTEMPT, 0,
+			 numbered ? SQL_RECORD_ATTEMPT_AT : SQL_RECORD_ATTEMPT, numbered ? 3 : 2,
+			 params, NULL, NULL) ||
+	    !session_send(l->session, done ? done : on_attempt_recorded, l, true))
+		return false;
+	if (!numbered)
+		e->attempts++;	/* (numbered: the count is this leader's own head_attempts) */
 	return true;
 }
 
@@ -410,21 +412,53 @@ void
 step_send(struct leader *l, size_t size, step_done_fn done)
 {
 	begin_step(l, size, done);
-	if (!record_attempt(l))
+	/* Pipelined: its own sync commits it before the step's statements run. */
+	if (step_attempt_counted(l, size) && !step_record_attempt(l, NULL))
 		return;
 	/* No BEGIN or COMMIT: a batch's statements run in the implicit transaction that its
 	 * sync ends, which commits them, or rolls them back when one fails.  So a failed step
 	 * never leaves the session inside an aborted transaction that the batches pipelined
 	 * behind it (another partition's) would run into. */
 	if (!add_advance(l, size) || !add_handlers(l) ||
+	    (l->deaf && !l->stopping && !listen_add_all(l, TAG_RESTORE)) ||
 	    !session_send(l->session, on_stepped, l, true) ||
 	    !membership_add_housekeeping(l->membership) || !add_take_handoff(l) ||
+	    !listen_add_check(l, TAG_HOUSEKEEPING) ||
 	    !session_send(l->session, on_housekept, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, size ? "processing notifications" : "lease renewal");
 }
 
 /* ---- dead letters ---- */
+void
+step_keep_head_error(struct leader *l, const char *sqlstate, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+	char *text;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	text = len >= 0 ? malloc((size_t) len + 1) : NULL;
+	if (text == NULL) {
+		log_error("out of memory keeping a handler's error (%d bytes)", len);
+		return;		/* the one kept before stays */
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, (size_t) len + 1, fmt, ap);
+	va_end(ap);
+	free(l->head_error);
+	l->head_error = text;
+	snprintf(l->head_sqlstate, sizeof(l->head_sqlstate), "%s", sqlstate ? sqlstate : "");
+}
+
+
+static const char *
+head_error(const struct leader *l)
+{
+	return l->head_error ? l->head_error : "unknown error";
+}
 
 static void
 on_dead_lettered(void *ctx, const struct batch_outcome *o)
@@ -438,7 +472,7 @@ on_dead_lettered(void *ctx, const struct batch_outcome *o)
 	step_item(l, 0, &channel, &payload, &id);
 	log_error("dead-lettered payload=\"%s\" on \"%s\" after %lu failed attempts, with state: "
 		  "counter=%" PRId64 ": %s", step_escaped(l, payload), channel, l->failure.head_attempts,
-		  l->counter, l->head_error);
+		  l->counter, head_error(l));
 	step_committed(l, NULL);
 }
 
@@ -457,10 +491,13 @@ step_send_dead_letter(struct leader *l, step_done_fn done)
 	snprintf(attempts_text, sizeof(attempts_text), "%lu", l->failure.head_attempts);
 	const char *letter[] = {l->cfg->cluster, l->partition_text, l->term_text, channel, payload,
 		l->step.durable ? id_text : NULL, counter_text, l->cfg->node, attempts_text,
-		l->head_error};
+		head_error(l), l->head_sqlstate[0] ? l->head_sqlstate : NULL};
+	bool whole = l->session->schema_version >= SCHEMA_VERSION_WHOLE_ERRORS;
 
 	if (!add_advance(l, 1) ||	/* one implicit transaction, as a step */
-	    !session_add(l->session, TAG_DEAD_LETTER, 0, SQL_DEAD_LETTER, 10, letter, NULL, NULL) ||
+	    !session_add(l->session, TAG_DEAD_LETTER, 0,
+			 whole ? SQL_DEAD_LETTER_WHOLE : SQL_DEAD_LETTER, whole ? 11 : 10, letter,
+			 NULL, NULL) ||
 	    !session_send(l->session, on_dead_lettered, l, true))
 		return;
 	fsm_set(l->fsm, ST_PROCESSING, "dead-lettering an event");

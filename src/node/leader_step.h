@@ -29,6 +29,23 @@ const char *step_escaped(struct leader *l, const char *payload);
  * was reset: then nothing is called.
  */
 void step_send(struct leader *l, size_t size, step_done_fn done);
+/*
+ * Whether a step (or programs) over `size` events is an attempt the events table counts:
+ * a durable event that runs alone because it failed before, or was in flight when a
+ * session died.  Such an attempt is committed before it runs, in a transaction of its
+ * own, so that the count survives for whichever node leads next (sql/012; on 011, only
+ * events whose session died under a SQL handler).
+ */
+bool step_attempt_counted(const struct leader *l, size_t size);
+/* Sends that commit; `done` (or, NULL, a check that resets the session if it failed)
+ * hears of it.  False if the session went. */
+bool step_record_attempt(struct leader *l, batch_done_fn done);
+
+/* Keeps the failing head event's error, whole, and its SQLSTATE ("" if none): what its
+ * dead letter will say. */
+void step_keep_head_error(struct leader *l, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The head event failed max_attempts times: count it and record it in dead_letters. */
 void step_send_dead_letter(struct leader *l, step_done_fn done);
 /* Reads whether this session took the handoff key (a standby may hold it for an instant;
@@ -36,7 +53,5 @@ void step_send_dead_letter(struct leader *l, step_done_fn done);
 void step_read_handoff(void *ctx, const PGresult *res);
 /* Programs are running: renew the lease outside any step. */
 void step_send_renewal(struct leader *l);
-/* LISTEN on channel (quoted), as statement `tag` of the batch being built. */
-bool step_add_listen(struct leader *l, int tag, const char *channel);
 
 #endif

@@ -86,6 +86,10 @@ const struct lock_squatter *node_lock_squatter(const struct node *n);
 /* Partitioned: how many partitions this node should take while a session that does not
  * lead them holds their lock; the lowest in *first (0 and -1 for a single leader). */
 int node_squatted_partitions(const struct node *n, int *first);
+/* How many partitions this node leads whose session the last check found not listening
+ * on all of their channels (the first in *first, else -1); they listen again within a
+ * step. */
+int node_deaf_partitions(const struct node *n, int *first);
 /* The partition whose holder node_lock_squatter() names (0 for a single leader). */
 int node_lock_squatter_partition(const struct node *n);
 /* Memory held by received, unprocessed notifications. */

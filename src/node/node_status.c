@@ -163,6 +163,20 @@ node_squatted_partitions(const struct node *n, int *first)
 	return n->leads.count > 1 ? acquirer_squatted(&n->leads.acquirer, first) : 0;
 }
 
+int
+node_deaf_partitions(const struct node *n, int *first)
+{
+	int deaf = 0;
+
+	*first = -1;
+	for (int p = 0; p < n->leads.count; p++)
+		if (node_state_holds_lock(leads_state(&n->leads, p)) && n->leads.slots[p].leader.deaf) {
+			if (deaf++ == 0)
+				*first = p;
+		}
+	return deaf;
+}
+
 /* ---- systemd ---- */
 
 /* What the node is, for STATUS=: the role and term (sent at once when they change), then

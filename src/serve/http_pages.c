@@ -55,8 +55,14 @@ iso_time(double t, char *buf, size_t size)
 static void
 render_healthz(const struct node *n, FILE *out, struct page *page)
 {
+	int first, deaf = node_deaf_partitions(n, &first);
+
 	page->content_type = TEXT;
-	if (session_up(n)) {
+	if (session_up(n) && deaf > 0) {
+		page->status = 503;
+		fprintf(out, "unhealthy: the session of %d led partition(s) (first: %d) does not listen "
+			"on all of their channels; listening again\n", deaf, first);
+	} else if (session_up(n)) {
 		page->status = 200;
 		fprintf(out, "ok: %s\n", node_state_name(node_current_state(n)));
 	} else {
@@ -68,12 +74,16 @@ render_healthz(const struct node *n, FILE *out, struct page *page)
 static void
 render_readyz(const struct node *n, FILE *out, struct page *page)
 {
-	int first, squatted = node_squatted_partitions(n, &first);
+	int first, squatted = node_squatted_partitions(n, &first), deaf_first;
+	int deaf = node_deaf_partitions(n, &deaf_first);
 
 	page->content_type = TEXT;
 	page->status = 503;
 	if (node_is_stopping(n))
 		fprintf(out, "not ready: stopping\n");
+	else if (deaf > 0)
+		fprintf(out, "not ready: the session of %d led partition(s) (first: %d) does not "
+			"listen on all of their channels; listening again\n", deaf, deaf_first);
 	else if (squatted > 0) {
 		const struct lock_squatter *q = node_lock_squatter(n);
 

@@ -11,9 +11,16 @@ source "$ROOT/tests/integration/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/clustered_nodes.test.XXXXXX")
 [ "$(id -u)" -eq 0 ] && chmod 755 "$WORK"
 cleanup() {
+	local i
 	pkill -9 -f "^$ROOT/clustered_nodes " 2>/dev/null || true
 	pgtmp_stop
-	if [ "${KEEP_LOGS:-0}" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
+	if [ "${KEEP_LOGS:-0}" = 1 ]; then echo "logs kept in $WORK"; return; fi
+	# A killed node's last write may land while the folder goes: try again for a while.
+	for ((i = 0; i < 50; i++)); do
+		rm -rf "$WORK" 2>/dev/null && return
+		sleep 0.1
+	done
+	rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -1,8 +1,9 @@
 # Integration tests: a SQL handler cannot break the leader's session.  A handler that runs
 # UNLISTEN *, RESET ALL, SET ROLE or changes a keepalive setting (from inside a function,
 # where no start-up check sees it) leaves the leader listening, with its settings and its
-# role, and the term unchanged; one that lets the lock go commits nothing; a handler
-# statement that ends the transaction is refused at start.  At K = 1 and K = 4.
+# role, and the term unchanged; one that lets the lock go commits nothing; an UNLISTEN at
+# the step's commit is seen and undone; a handler statement that ends the transaction is
+# refused at start.  At K = 1 and K = 4.
 
 hs_table() { echo "app.\"${CLUSTER:0:50}_fx\""; }
 hs_func() { echo "app.\"${CLUSTER:0:50}_h\""; }
@@ -87,6 +88,39 @@ handler_unlock_case() {
 
 test_handler_that_unlocks_commits_nothing_k1() { handler_unlock_case 1; }
 test_handler_that_unlocks_commits_nothing_k4() { handler_unlock_case 4; }
+
+# An UNLISTEN that runs after the node's own restore, at the step's commit (a deferred
+# constraint trigger): the leader's check of pg_listening_channels() sees it, /readyz and
+# /healthz say so, and the session listens again; a notification sent afterwards is
+# processed, the term unchanged.
+deaf_case() {
+	local k=$1 port url terms t=app."\"${CLUSTER: -45}_d\"" f=app."\"${CLUSTER: -45}_deafen\""
+	q "CREATE SCHEMA IF NOT EXISTS app; GRANT USAGE ON SCHEMA app TO clustered_nodes_node;
+	   CREATE TABLE $t (payload text); GRANT INSERT ON $t TO clustered_nodes_node;
+	   CREATE FUNCTION $f() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	   BEGIN
+	       IF NEW.payload = 'deafen' THEN EXECUTE 'UNLISTEN *'; END IF;
+	       RETURN NULL;
+	   END \$\$;
+	   CREATE CONSTRAINT TRIGGER deafen AFTER INSERT ON $t DEFERRABLE INITIALLY DEFERRED
+	       FOR EACH ROW EXECUTE FUNCTION $f()" >/dev/null
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	start_node "$CLUSTER" node1 --partitions "$k" --http "$port" --handler-sql "INSERT INTO $t VALUES (\$2)"
+	wait_for "every partition led" 10000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM clustered_nodes.cluster_state s JOIN pg_stat_activity a ON a.pid = s.leader_pid WHERE s.cluster = '$CLUSTER'\")\" = $k ]"
+	wait_for "ready" 5000 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $url/readyz)\" = 200 ]"
+	terms=$(hs_terms)
+	q "NOTIFY test_channel, 'deafen'" >/dev/null
+	wait_for "/readyz: not listening" 10000 bash -c "curl -s $url/readyz | grep -q 'does not listen on all of their channels'"
+	assert_eq "$(http_code "$url/healthz")" 503 "/healthz while not listening"
+	wait_for "/readyz: ready again" 10000 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $url/readyz)\" = 200 ]"
+	q "NOTIFY test_channel, 'after'" >/dev/null
+	wait_for "2 counted" 5000 hs_counted_is 2
+	assert_eq "$(hs_terms)" "$terms" "terms"
+}
+
+test_handler_unlisten_at_commit_is_seen_and_undone_k1() { deaf_case 1; }
+test_handler_unlisten_at_commit_is_seen_and_undone_k4() { deaf_case 4; }
 
 test_handler_statement_that_ends_the_transaction_is_refused_at_start() {
 	local rc=0 out

@@ -135,6 +135,9 @@ test_memory_stays_bounded_in_a_burst_and_durable_events_are_not_starved() {
 	dropped=$(curl -s "$(q "SELECT status_url FROM clustered_nodes.members WHERE cluster = '$CLUSTER'")metrics" |
 		sed -n 's/^clustered_nodes_notifications_dropped_total{channel="burst_ch"} //p')
 	[ "${dropped:-0}" -gt 0 ] || fail "no drop counted in /metrics"
+	# Every drop is logged too, the last ones within a second of the last drop.
+	wait_for "the drops logged adding up to the metric ($dropped)" 10000 bash -c \
+		"[ \"\$(grep -o 'dropped [0-9]* plain' '$(node_log "$CLUSTER" node1)' | awk '{ n += \$2 } END { print n + 0 }')\" = $dropped ]"
 	alive "$pid" || fail "the node died"
 }
 

@@ -1,7 +1,7 @@
 # Integration tests: limits set by others do not multiply the node's cost.  A
 # statement_timeout of 50 ms on the nodes' role would cut every standby's wait (and every
-# watch session's) short; the node's sessions set it off for themselves.  At K = 1 and
-# K = 4.
+# watch session's) short; the node's sessions set it off for themselves: waits last
+# longer, and idle nodes stay quiet.  At K = 1 and K = 4.
 
 # Transactions of the database over 3 s (a measurement window, not a synchronisation) at
 # most $1.
@@ -12,6 +12,14 @@ quiet_window() {
 	x1=$(q "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
 	echo "$((x1 - x0)) transactions in 3 s" >&2
 	[ $((x1 - x0)) -le "$1" ]
+}
+
+# A node of this test (application clustered_nodes:nodeN or clustered_nodes-watch:nodeN)
+# has been in a wait_lock() call for over 500 ms.
+long_wait_seen() {
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'cn_node'
+	        AND state = 'active' AND query LIKE '%wait_lock%'
+	        AND now() - query_start > interval '500 ms'")" -ge 1 ]
 }
 
 role_limits_case() {
@@ -30,6 +38,9 @@ role_limits_case() {
 	wait_for "a quiet 3 s window" 20000 quiet_window 40
 	assert_eq "$(q "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")" 0 \
 		"the test's own session (unaffected)"
+	# A wait of theirs (a standby's on its own session, K = 1; the watch session's, K > 1)
+	# runs longer than the role's 50 ms.
+	wait_for "a wait of over 500 ms" 10000 long_wait_seen
 	send_notifications test_channel 3 after
 	wait_for "3 counted" 5000 bash -c "[ \"\$(psql -X -At -c \"SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'\")\" = 3 ]"
 }

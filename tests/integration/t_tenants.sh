@@ -106,6 +106,8 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 				"SELECT clustered_nodes.advance('$c', 0, 1, 0, 9223372036854775807, 60000, '{}')" \
 				"SELECT clustered_nodes.record_attempt('$c', 1)" \
 				"SELECT clustered_nodes.dead_letter('$c', 0, 1, 'c', 'p', NULL, 0, 'n', 1, 'e')" \
+				"SELECT clustered_nodes.record_attempt('$c', 1, 1)" \
+				"SELECT clustered_nodes.dead_letter('$c', 0, 1, 'c', 'p', NULL, 0, 'n', 1, 'e', '22012')" \
 				"SELECT clustered_nodes.release_lead('$c', 0, 1)" \
 				"SELECT * FROM clustered_nodes.cluster_partitions('$c', 8, 'payload')" \
 				"SELECT clustered_nodes.register('$c', 'spy', 'h', 1, '0', NULL)" \
@@ -130,7 +132,9 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 			"SELECT clustered_nodes.check_may_act(repeat('x', 64))" \
 			"SELECT clustered_nodes.check_may_act('')" \
 			"SELECT clustered_nodes.warm_up(E'x\\x1b[31m', 'n')" \
-			"SELECT clustered_nodes.notify(E'ch\\x07', 'p')")
+			"SELECT clustered_nodes.notify(E'ch\\x07', 'p')" \
+			"SELECT clustered_nodes.record_attempt('$a', 1, -1)" \
+			"SELECT clustered_nodes.dead_letter('$a', 0, 1, 'c', 'p', NULL, 0, 'n', 1, 'e', E'x\\x1b[31m')")
 		all_refused "$out" "hostile names"
 		# A's login leads a cluster it made up (unbound) with B's channel: refused, and it
 		# reads none of B's events.
