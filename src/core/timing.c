@@ -65,3 +65,19 @@ look_interval_ms(unsigned long lease_timeout_ms, unsigned long heartbeat_interva
 
 	return ms > heartbeat_interval_ms ? heartbeat_interval_ms : ms;
 }
+
+unsigned long
+standby_wait_ms(unsigned long look_ms, int rank, int members, double random01)
+{
+	int looks = (members + SAFETY_READERS - 1) / SAFETY_READERS;
+
+	if (rank < 0 || rank < SAFETY_READERS || looks <= 1)
+		return look_ms;
+	if (looks > SLOW_LOOKS_MAX)
+		looks = SLOW_LOOKS_MAX;
+	if (random01 < 0)
+		random01 = 0;
+	if (random01 > 1)
+		random01 = 1;
+	return (unsigned long) ((double) look_ms * looks * (1.0 - 0.2 * random01));
+}

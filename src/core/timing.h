@@ -61,6 +61,26 @@ void fault_timing_format(const struct fault_timing *t, struct fault_timing_text 
  */
 unsigned long look_interval_ms(unsigned long lease_timeout_ms, unsigned long heartbeat_interval_ms);
 
+/* Nodes that read the map in each look interval, between them: enough that a hung
+ * leader's lapsed lease or a squatter is seen within about a look interval, few enough
+ * that a cluster of hundreds of idle nodes costs the server little. */
+#define SAFETY_READERS 8
+/* The longest wait of a standby that is not one of them, in look intervals (with the
+ * defaults, one lease_timeout: the vacuum horizon a wait holds back). */
+#define SLOW_LOOKS_MAX 4
+
+/*
+ * How long an idle standby of a single-leader cluster waits on the leader's handoff key
+ * before it looks again.  `rank` is how many live members come before it in name order
+ * (-1 not known yet), `members` how many there are.  The first SAFETY_READERS wait a look
+ * interval, so that a lapsed lease or a squatter is seen within one while any of them is
+ * alive; the others wait a look interval per SAFETY_READERS members, at most
+ * SLOW_LOOKS_MAX of them, less up to a fifth at random (random01, 0 to 1) so that the
+ * standbys a takeover woke together drift apart.  A takeover never waits for it: the
+ * key's release wakes every waiter at once.
+ */
+unsigned long standby_wait_ms(unsigned long look_ms, int rank, int members, double random01);
+
 /* The longest one SQL handler call may run before it counts as a failed attempt:
  * handler_timeout, but at most half the answer deadline and half the lease (a leader is
  * evicted only when its session has done nothing for a whole lease: each call that ends

@@ -287,6 +287,14 @@
 	"JOIN pg_stat_activity a ON a.pid = m.backend_pid " \
 	"WHERE m.cluster = $1 ORDER BY m.node COLLATE \"C\""
 
+/* K = 1, with each look: how many live members come before $2 in name order, and how
+ * many there are (timing.h's standby_wait_ms()).  One scan of the backends' status, hashed
+ * (one lookup per member costs several times as much).  $1 cluster. */
+#define SQL_LOOK_RANK \
+	"SELECT count(*) FILTER (WHERE m.node COLLATE \"C\" < $2 COLLATE \"C\"), count(*) " \
+	"FROM clustered_nodes.members m JOIN pg_stat_get_activity(NULL) a ON a.pid = m.backend_pid " \
+	"WHERE m.cluster = $1"
+
 /* A partitioned cluster's nodes hear hand-overs here (payload: the cluster). */
 #define SQL_LISTEN_HANDOFF "LISTEN " HANDOFF_CHANNEL
 

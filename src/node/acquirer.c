@@ -38,7 +38,7 @@
 #define WATCH_CONNECT_TIMEOUT_S 10.0
 
 enum acquirer_tag {
-	TAG_LISTEN, TAG_ANNOUNCE, TAG_WAIT, TAG_MAP, TAG_MEMBERS, TAG_HOUSEKEEPING, TAG_TRY
+	TAG_LISTEN, TAG_ANNOUNCE, TAG_WAIT, TAG_MAP, TAG_MEMBERS, TAG_RANK, TAG_HOUSEKEEPING, TAG_TRY
 };
 
 static void poll_map(struct acquirer *pt);
@@ -73,6 +73,21 @@ read_map(void *ctx, const PGresult *res)
 		else if (v->free_since == 0)
 			v->free_since = now;
 	}
+}
+
+/* K = 1: the rank is read with every this many looks (it moves only when members come
+ * and go; the read scans every backend's status). */
+#define RANK_EVERY_LOOKS 4
+
+static void
+read_rank(void *ctx, const PGresult *res)
+{
+	struct acquirer *pt = ctx;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 2)
+		return;
+	pt->rank = atoi(PQgetvalue(res, 0, 0));
+	pt->live_members = atoi(PQgetvalue(res, 0, 1));
 }
 
 static void
@@ -353,14 +368,18 @@ look(struct acquirer *pt, bool after_wait)
 	char partitions[12], wait_ms[16];
 	const char *map_params[] = {pt->cfg->cluster, partitions, pt->handoff_array};
 	const char *member_params[] = {pt->cfg->cluster};
+	const char *rank_params[] = {pt->cfg->cluster, pt->cfg->node};
 	const char *wait_params[] = {pt->handoff_keys[0], wait_ms, pt->lock_keys[0]};
 
 	if (pt->in_flight || !session_is_up(pt->session))
 		return;
 	pt->poll_soon = false;
 	snprintf(partitions, sizeof(partitions), "%d", pt->cfg->partitions);
+	/* K = 1: most standbys of a large cluster look less often (timing.h). */
 	snprintf(wait_ms, sizeof(wait_ms), "%lu",
-		 look_interval_ms(pt->cfg->lease_timeout_ms, pt->cfg->heartbeat_interval_ms));
+		 standby_wait_ms(look_interval_ms(pt->cfg->lease_timeout_ms,
+						  pt->cfg->heartbeat_interval_ms),
+				 pt->rank, pt->live_members, (double) arc4random() / UINT32_MAX));
 	pt->nmembers_read = 0;
 	if (pt->waits_here) {
 		/* One partition: nothing to share, so the plan needs no members: take it when it
@@ -387,6 +406,9 @@ look(struct acquirer *pt, bool after_wait)
 	    (!pt->waits_here &&
 	     !session_add_cached(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
 				 read_members, pt)) ||
+	    (pt->waits_here && pt->looks++ % RANK_EVERY_LOOKS == 0 &&
+	     !session_add_cached(pt->session, TAG_RANK, 0, SQL_LOOK_RANK, 2, rank_params,
+				 read_rank, pt)) ||
 	    !membership_add_housekeeping(pt->membership) ||
 	    !session_send(pt->session, on_polled, pt, !after_wait))
 		return;
@@ -415,11 +437,6 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- the node's calls ---- */
-
-/* Nodes that read the map in each look interval, between them: enough that a hung
- * leader's lapsed lease or a squatter is seen within about a look interval, few enough
- * that a cluster of hundreds of idle nodes costs the server little. */
-#define SAFETY_READERS 8
 
 /*
  * How long until this node reads the map with nothing announced: a look interval
@@ -577,20 +594,30 @@ acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session
 	pt->lock_keys = lock_keys;
 	pt->handoff_keys = handoff_keys;
 	pt->waits_here = cfg->partitions == 1;
+	pt->rank = -1;
 	pt->hooks = hooks;
 	pt->owner = owner;
 	ev_init(&pt->poll_timer, poll_timer_cb);
 	/* A wait holds the database's vacuum horizon: a look interval at most. */
 	leader_watch_init(&pt->watch, loop, keywords, values, WATCH_CONNECT_TIMEOUT_S,
 		   look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms), &watch_hooks, pt);
+	wait_cancel_init(&pt->cancel, loop, keywords, values, &pt->waiting_here);
 	pt->members = calloc(BALANCE_MAX_NODES, sizeof(*pt->members));
 	pt->handoff_array = key_array(handoff_keys, cfg->partitions);
 	return pt->members != NULL && pt->handoff_array != NULL;
 }
 
 void
+acquirer_end_wait(struct acquirer *pt)
+{
+	if (pt->waiting_here)
+		wait_cancel_send(&pt->cancel, session_backend_pid(pt->session));
+}
+
+void
 acquirer_free(struct acquirer *pt)
 {
+	wait_cancel_free(&pt->cancel);
 	leader_watch_free(&pt->watch);
 	free(pt->members);
 	free(pt->handoff_array);

@@ -20,6 +20,7 @@
 #include "settings.h"
 #include "squatter.h"
 #include "leader_watch.h"
+#include "wait_cancel.h"
 
 struct acquirer_hooks {
 	/* This session now holds partition p's lock (and, if holds_handoff, its handoff key):
@@ -69,6 +70,9 @@ struct acquirer {
 	char (*members)[NAME_MAX_BYTES + 1];
 	int nmembers;
 	int nmembers_read;	/* filled by the poll in flight */
+	int rank, live_members;	/* K = 1: SQL_LOOK_RANK's last answer (-1, 0 before it) */
+	unsigned looks;		/* K = 1: looks sent, to read the rank with every few */
+	struct wait_cancel cancel;	/* K = 1: ends the wait when the node stops */
 	struct acquirer_try {
 		bool tried;	/* in the round in flight */
 		bool won;	/* the lock */
@@ -115,5 +119,8 @@ void acquirer_retry_soon(struct acquirer *pt);
 void acquirer_poke(struct acquirer *pt);
 /* Stop requested, or the session is gone: no more polls or takes (until begin). */
 void acquirer_halt(struct acquirer *pt);
+/* K = 1, stopping: a wait on the leader's handoff key in flight on the node's session is
+ * cancelled from another session, so that what the stop sends behind it goes at once. */
+void acquirer_end_wait(struct acquirer *pt);
 
 #endif

@@ -308,6 +308,7 @@ void
 leads_stop(struct leads *ps)
 {
 	ps->stopping = true;
+	acquirer_end_wait(&ps->acquirer);	/* the deregistration queues behind it */
 	acquirer_halt(&ps->acquirer);
 	for (int p = 0; p < ps->count; p++)
 		if (node_state_holds_lock(leads_state(ps, p)))

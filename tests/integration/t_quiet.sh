@@ -54,3 +54,42 @@ test_standbys_listen_on_nothing_and_wake_on_the_handoff_key() {
 	send_notifications test_channel 2 after
 	wait_for "counter 2" 5000 counter_is "$CLUSTER" 2
 }
+
+# A standby's stop does not wait for its wait on the handoff key (here 20 s: a look
+# interval of --heartbeat-interval 20s): the wait is cancelled from a second session, and
+# the node deregisters and exits 0 at once.  K = 1.
+test_a_standby_stops_without_waiting_for_its_wait() {
+	local t0 rc=0 elapsed
+	start_node "$CLUSTER" node1 --heartbeat-interval 20s --lease-timeout 80s
+	wait_for "node1 leading" 5000 leader_ready "$CLUSTER"
+	start_node "$CLUSTER" node2 --heartbeat-interval 20s --lease-timeout 80s
+	wait_for "node2 waiting on the handoff key" 5000 bash -c \
+		"[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'clustered_nodes:node2' AND state = 'active' AND query LIKE '%wait_lock%'\")\" = 1 ]"
+	t0=$(now_ms)
+	kill -TERM "${NODE_PID[node2]}"
+	wait "${NODE_PID[node2]}" || rc=$?
+	elapsed=$(( $(now_ms) - t0 ))
+	echo "the standby stopped in $elapsed ms"
+	assert_eq "$rc" 0 "the standby's exit status"
+	[ "$elapsed" -lt 5000 ] || fail "the standby took $elapsed ms to stop (its wait lasts 20 s)"
+	assert_eq "$(q "SELECT count(*) FROM clustered_nodes.members WHERE cluster = '$CLUSTER' AND node = 'node2'")" 0 \
+		"node2's members row after its stop"
+}
+
+# In a single-leader cluster of more than 8 nodes, the standbys after the first 8 in name
+# order wait longer than a look interval (here 500 ms: --lease-timeout 2s); they take
+# over as fast, woken by the key's release.
+test_a_large_clusters_later_standbys_wait_longer() {
+	local i leader term
+	for i in 01 02 03 04 05 06 07 08 09 10 11; do
+		start_node "$CLUSTER" "node$i" --lease-timeout 2s
+	done
+	wait_for "11 members" 10000 bash -c "[ \"\$(psql -X -At -c \"SELECT count(*) FROM clustered_nodes.members WHERE cluster = '$CLUSTER'\")\" = 11 ]"
+	wait_for "a wait longer than a look interval" 10000 bash -c \
+		"[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'clustered_nodes:node%' AND state = 'active' AND query LIKE '%wait_lock%' AND now() - query_start > interval '650 ms'\")\" -ge 1 ]"
+	leader=$(leader_ready "$CLUSTER")
+	term=$(term_of "$CLUSTER")
+	kill -9 "${NODE_PID[$leader]}"
+	wait "${NODE_PID[$leader]}" 2>/dev/null || true
+	wait_for "a new leader" 5000 leader_ready "$CLUSTER" "$term"
+}

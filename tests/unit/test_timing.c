@@ -70,6 +70,33 @@ START_TEST(test_look_interval)
 }
 END_TEST
 
+/* The first SAFETY_READERS standbys look every look interval; the others less often, the
+ * more there are, at most SLOW_LOOKS_MAX intervals, less up to a fifth at random. */
+START_TEST(test_standby_wait)
+{
+	static const struct {
+		int rank, members;
+		double random01;
+		unsigned long want;
+	} rows[] = {
+		{-1, 51, 0.0, 2500},	/* rank not read yet */
+		{0, 51, 1.0, 2500},
+		{7, 51, 0.5, 2500},	/* the eighth */
+		{8, 9, 0.0, 5000},	/* the ninth of 9: two looks */
+		{8, 16, 0.0, 5000},
+		{8, 17, 0.0, 7500},
+		{30, 51, 0.0, 10000},	/* 7 looks, at most 4 */
+		{30, 51, 1.0, 8000},	/* less a fifth */
+		{30, 51, 7.0, 8000},	/* a random value out of range is clamped */
+		{3, 3, 0.0, 2500},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ck_assert_uint_eq(standby_wait_ms(2500, rows[i].rank, rows[i].members, rows[i].random01),
+				  rows[i].want);
+}
+END_TEST
+
 Suite *
 timing_suite(void)
 {
@@ -78,6 +105,7 @@ timing_suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_look_interval);
+	tcase_add_test(tc, test_standby_wait);
 	tcase_add_test(tc, test_demotion_precedes_release_for_every_setting);
 	suite_add_tcase(s, tc);
 	return s;
