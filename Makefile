@@ -129,7 +129,7 @@ $(BUILD)/ha_producer: tests/ha/producer.c | $(BUILD)
 
 # The node's routing of payloads read from stdin, for tests/integration/t_json_routing.sh.
 $(BUILD)/route_payloads: tests/integration/route_payloads.c $(BUILD)/event_route.o \
-		$(BUILD)/json_field.o $(BUILD)/escape.o | $(BUILD)
+		$(BUILD)/json_field.o $(BUILD)/json_lex.o $(BUILD)/escape.o | $(BUILD)
 	@echo "  CC    $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 

@@ -244,3 +244,37 @@ config_load(struct config *c, const struct cli *a, char *err, size_t errlen)
 		return rc;
 	return check_together(c, err, errlen);
 }
+
+bool
+config_init(struct config *c)
+{
+	char host[256];
+	const char *why;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < settings_count; i++)
+		if (settings[i].default_value != NULL &&
+		    !settings[i].apply(c, settings[i].default_value, &why))
+			return false;
+	/* The node name defaults to the short host name, if that is a valid name. */
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	host[strcspn(host, ".")] = '\0';
+	return setting_by_key("node")->apply(c, name_problem(host) == NULL ? host : "node", &why);
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->node);
+	free(c->dbname);
+	free(c->cluster);
+	free(c->http);
+	free(c->http_hosts);
+	free(c->handler_sql);
+	free(c->handler_exec);
+	for (int i = 0; i < c->nchannels; i++)
+		free(c->channels[i]);
+	memset(c, 0, sizeof(*c));
+}

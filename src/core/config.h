@@ -18,4 +18,8 @@
  */
 int config_load(struct config *c, const struct cli *a, char *err, size_t errlen);
 
+/* Every setting at its default; the node name defaults to the short host name. */
+bool config_init(struct config *c);
+void config_free(struct config *c);
+
 #endif

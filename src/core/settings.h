@@ -69,10 +69,6 @@ const struct setting *setting_by_key(const char *key);
 /* The default as --help shows it. */
 const char *setting_default_shown(const struct setting *s);
 
-/* Every setting at its default; the node name defaults to the short host name. */
-bool config_init(struct config *c);
-void config_free(struct config *c);
-
 /* Replaces the channel list (each validated, no duplicates). */
 bool config_set_channels(struct config *c, const char *const *channels, int n,
 			 const char **why);
