@@ -192,15 +192,16 @@
 	"SELECT clustered_nodes.dead_letter($1, $2::integer, $3::bigint, $4, $5, $6::bigint, " \
 	"$7::bigint, $8, $9::integer, $10, $11)"
 
-/* A partition handed over: clear our mark ($1 cluster, $2 partition, $3 term); SQL_RELEASE
- * then frees its lock and handoff key and wakes the cluster's other nodes. */
+/* A partition handed over: clear our mark ($1 cluster, $2 partition, $3 term; it needs the
+ * lock); SQL_RELEASE then frees its lock and handoff key and wakes the cluster's other
+ * nodes, in a transaction of its own, so that they need not wait for this one's row. */
 #define SQL_CLEAR_PARTITION "SELECT clustered_nodes.release_lead($1, $2::integer, $3::bigint)"
 
 /* Graceful stop: forget the data channels. */
 #define SQL_UNLISTEN_ALL "UNLISTEN *"
 
 /*
- * Graceful stop: clear our leader mark (if still ours; $1 cluster, $2 term), release the
+ * Graceful stop, after SQL_CLEAR_PARTITION has committed: release the
  * lock and the handoff key, which wakes the standbys and a partitioned cluster's watches
  * ($1 cluster, $2 lock key, $3 handoff key, $4 whether we hold it).  The NOTIFY wakes a
  * partitioned cluster's nodes, which LISTEN on the handoff channel (and single-leader
@@ -321,6 +322,16 @@
 	"SELECT h.pid, h.usename, h.application_name, h.client_addr, coalesce(h.member, ''), " \
 	"  clustered_nodes.evict($1, $2::integer, h.pid, 0) " \
 	"FROM clustered_nodes.lock_holder($1, $2::integer) h WHERE h.pid <> pg_backend_pid()"
+
+/*
+ * First in a transaction on a takeover's path (a standby's look, a take-over, a hand-over):
+ * its commit does not wait for the WAL flush, which would cost a disk write on the path
+ * (fsync on: a few ms).  None of them is work that must survive a crash of the server:
+ * a lost look or hand-over is looked at again; a take-over whose commit is lost leaves no
+ * leader behind (the crash ended its session), and the take-over's first step commits with
+ * the flush, which makes everything before it in the WAL durable too.
+ */
+#define SQL_NO_FLUSH_WAIT "SELECT set_config('synchronous_commit', 'off', true)"
 
 /* A partitioned node's graceful stop, after its last hand-over: wake the others. */
 #define SQL_NOTIFY_HANDOFF "SELECT pg_notify('" HANDOFF_CHANNEL "', $1)"

@@ -399,7 +399,8 @@ look(struct acquirer *pt, bool after_wait)
 		return;
 	pt->announce = false;
 	pt->tries[0].tried = pt->tries[0].won = false;
-	if ((after_wait && !session_add_cached(pt->session, TAG_WAIT, 0, SQL_WAIT_HANDOFF_THEN_TRY,
+	if (!session_add_cached(pt->session, TAG_MAP, 0, SQL_NO_FLUSH_WAIT, 0, NULL, NULL, NULL) ||
+	    (after_wait && !session_add_cached(pt->session, TAG_WAIT, 0, SQL_WAIT_HANDOFF_THEN_TRY,
 					       3, wait_params, read_wait_try, &pt->tries[0])) ||
 	    !session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params,
 				read_map, pt) ||

@@ -25,6 +25,7 @@
 enum leader_tag { TAG_TAKE_LEAD, TAG_HANDOFF, TAG_LISTEN, TAG_FETCH };
 
 static void leader_next(struct leader *l);
+static bool send_fetch(struct leader *l);
 static void arm_stop_exec(struct leader *l);
 
 /* ---- taking the lead ---- */
@@ -60,7 +61,6 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 	snprintf(l->term_text, sizeof(l->term_text), "%" PRId64, l->term);
 	session_healthy(l->session);
 	membership_want_heartbeat(l->membership);	/* the member row and the view at once */
-	l->events_due = true;	/* catch up on events sent while nobody led */
 	memset(&l->failure, 0, sizeof(l->failure));
 	l->stats->failovers++;
 	fsm_set(l->fsm, ST_LEADER, "term raised and channels listened");
@@ -71,7 +71,7 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 	else
 		log_info("starting psql listener: cluster=%s term=%" PRId64 " counter=%" PRId64
 			 " channels=%d", l->cfg->cluster, l->term, l->counter, l->cfg->nchannels);
-	leader_next(l);
+	fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");	/* (pipelined) */
 }
 
 void
@@ -89,7 +89,9 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	l->deaf = false;
 	/* One implicit transaction (the batch's sync commits it, or rolls it back on an error,
 	 * leaving no aborted transaction behind for other partitions' batches). */
-	if (!session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l))
+	if (!session_add_cached(l->session, TAG_TAKE_LEAD, 0, SQL_NO_FLUSH_WAIT, 0, NULL, NULL,
+				NULL) ||
+	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l))
 		return;
 	/* Every data channel, the durable events' wake-up channel and the fence (the
 	 * session's other partitions may listen already: LISTEN again is harmless).
@@ -100,6 +102,12 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	    (!holds_handoff && !session_add(l->session, TAG_HANDOFF, 0, SQL_WAIT_TAKE_HANDOFF, 1,
 					    handoff, step_read_handoff, l)) ||
 	    !session_send(l->session, on_promoted, l, true))
+		return;
+	/* The catch-up on events sent while nobody led, pipelined behind the take-over: its
+	 * own transaction, after the take-over's commit has made the LISTENs active (so that
+	 * nothing falls between its snapshot and the wake-ups), and a round trip less before
+	 * the first step.  on_promoted() leaves the next move to its completion. */
+	if (!send_fetch(l))
 		return;
 	fsm_set(l->fsm, ST_PROMOTING, "won the leader lock");
 }
@@ -129,8 +137,8 @@ on_fetched(void *ctx, const struct batch_outcome *o)
 	leader_next(l);
 }
 
-static void
-fetch_events(struct leader *l)
+static bool
+send_fetch(struct leader *l)
 {
 	char limit[12];
 	const char *params[] = {l->cfg->cluster, l->partition_text, l->channels_array, limit};
@@ -138,11 +146,16 @@ fetch_events(struct leader *l)
 	snprintf(limit, sizeof(limit), "%d", EVENTS_BATCH);
 	l->events_due = false;
 	l->events_wake_at_fetch = l->events_wake;
-	if (!session_add_cached(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 4, params, read_events,
-				l) ||
-	    !session_send(l->session, on_fetched, l, true))
-		return;
-	fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");
+	return session_add_cached(l->session, TAG_FETCH, 0, SQL_FETCH_EVENTS, 4, params,
+				  read_events, l) &&
+	    session_send(l->session, on_fetched, l, true);
+}
+
+static void
+fetch_events(struct leader *l)
+{
+	if (send_fetch(l))
+		fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");
 }
 
 /* Waits with backoff before the head event's next attempt, or goes on at once. */

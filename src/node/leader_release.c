@@ -1,7 +1,7 @@
 /* A leader's graceful end: when asked to stop, UNLISTEN first (then finish what was
- * received); then the hand-over, in one transaction: clear our mark, free the lock and the
- * handoff key, which wakes whoever waits on it.  Part of the leader (leader.c decides when
- * each is due). */
+ * received); then the hand-over: clear our mark, then free the lock and the handoff key,
+ * which wakes whoever waits on it.  Part of the leader (leader.c decides when each is
+ * due). */
 #include <inttypes.h>
 
 #include "leader_release.h"
@@ -25,6 +25,14 @@ release_failed(struct leader *l, const struct batch_outcome *o)
 		session_reset(l->session, "release failed (%s); closing the session, which frees "
 			      "the lock", o->error);
 	return true;
+}
+
+static void
+on_cleared(void *ctx, const struct batch_outcome *o)
+{
+	struct leader *l = ctx;
+
+	release_failed(l, o);	/* (then the release behind it never answers) */
 }
 
 static void
@@ -54,8 +62,14 @@ leader_release(struct leader *l)
 		log_warn("%s%zu received notification(s) left unprocessed: handing over (at most "
 			 "%.0f ms to finish what was received, or their handler is failing)",
 			 l->log_label, l->queue.count, l->step_budget_ms);
-	if (!session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_PARTITION, 3, clear_params, NULL,
+	/* Our mark first (it needs the lock), committed in a transaction of its own, then the
+	 * locks, pipelined right behind it: whoever they wake takes the lead without waiting
+	 * for a transaction of ours that holds the state row. */
+	if (!session_add_cached(l->session, TAG_RELEASE, 0, SQL_NO_FLUSH_WAIT, 0, NULL, NULL,
+				NULL) ||
+	    !session_add(l->session, TAG_RELEASE, 0, SQL_CLEAR_PARTITION, 3, clear_params, NULL,
 			 NULL) ||
+	    !session_send(l->session, on_cleared, l, true) ||
 	    !session_add(l->session, TAG_RELEASE, 0, SQL_RELEASE, 4, release_params, NULL, NULL) ||
 	    !session_send(l->session, on_released, l, true))
 		return;
