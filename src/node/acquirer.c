@@ -25,6 +25,7 @@
 #include "log.h"
 #include "acquirer.h"
 #include "acquirer_evict.h"
+#include "acquirer_map.h"
 #include "acquirer_watch.h"
 #include "queries.h"
 #include "timing.h"
@@ -46,71 +47,9 @@ static void look(struct acquirer *pt, bool after_wait);
 static void look_again_in(struct acquirer *pt, double retry_s);
 static void arm_safety_read(struct acquirer *pt);
 
-/* ---- reading the map ---- */
-
-static void
-read_map(void *ctx, const PGresult *res)
-{
-	struct acquirer *pt = ctx;
-	double now = ev_now(pt->loop);
-
-	for (int r = 0; r < PQntuples(res) && PQnfields(res) >= 8; r++) {
-		int p = atoi(PQgetvalue(res, r, 0));
-		struct partition_view *v;
-
-		if (p < 0 || p >= pt->cfg->partitions)
-			continue;
-		v = &pt->view[p];
-		snprintf(v->leader, sizeof(v->leader), "%s", PQgetvalue(res, r, 1));
-		v->leader_pid = strtoll(PQgetvalue(res, r, 2), NULL, 10);
-		v->term = strtoll(PQgetvalue(res, r, 3), NULL, 10);
-		v->counter = strtoll(PQgetvalue(res, r, 4), NULL, 10);
-		v->lapsed = strcmp(PQgetvalue(res, r, 5), "t") == 0;
-		v->elected_at = strtod(PQgetvalue(res, r, 6), NULL);
-		v->leader_live = strcmp(PQgetvalue(res, r, 7), "t") == 0 && v->leader_pid != 0;
-		if (v->leader_live || pt->hooks->state_of(pt->owner, p) != ST_STANDBY)
-			v->free_since = 0;
-		else if (v->free_since == 0)
-			v->free_since = now;
-	}
-}
-
 /* K = 1: the rank is read with every this many looks (it moves only when members come
  * and go; the read scans every backend's status). */
 #define RANK_EVERY_LOOKS 4
-
-static void
-read_rank(void *ctx, const PGresult *res)
-{
-	struct acquirer *pt = ctx;
-
-	if (PQntuples(res) != 1 || PQnfields(res) != 2)
-		return;
-	pt->rank = atoi(PQgetvalue(res, 0, 0));
-	pt->live_members = atoi(PQgetvalue(res, 0, 1));
-}
-
-static void
-read_members(void *ctx, const PGresult *res)
-{
-	struct acquirer *pt = ctx;
-	int n = PQntuples(res);
-
-	if (n > BALANCE_MAX_NODES)
-		n = BALANCE_MAX_NODES;
-	for (int r = 0; r < n; r++)
-		snprintf(pt->members[r], NAME_MAX_BYTES + 1, "%s", PQgetvalue(res, r, 0));
-	pt->nmembers_read = n;
-}
-
-int
-acquirer_member_index(const struct acquirer *pt, const char *name)
-{
-	for (int i = 0; i < pt->nmembers; i++)
-		if (strcmp(pt->members[i], name) == 0)
-			return i;
-	return -1;
-}
 
 /* ---- taking ---- */
 
@@ -403,13 +342,13 @@ look(struct acquirer *pt, bool after_wait)
 	    (after_wait && !session_add_cached(pt->session, TAG_WAIT, 0, SQL_WAIT_HANDOFF_THEN_TRY,
 					       3, wait_params, read_wait_try, &pt->tries[0])) ||
 	    !session_add_cached(pt->session, TAG_MAP, 0, SQL_PARTITION_MAP, 3, map_params,
-				read_map, pt) ||
+				acquirer_read_map, pt) ||
 	    (!pt->waits_here &&
 	     !session_add_cached(pt->session, TAG_MEMBERS, 0, SQL_LIVE_MEMBERS, 1, member_params,
-				 read_members, pt)) ||
+				 acquirer_read_members, pt)) ||
 	    (pt->waits_here && pt->looks++ % RANK_EVERY_LOOKS == 0 &&
 	     !session_add_cached(pt->session, TAG_RANK, 0, SQL_LOOK_RANK, 2, rank_params,
-				 read_rank, pt)) ||
+				 acquirer_read_rank, pt)) ||
 	    !membership_add_housekeeping(pt->membership) ||
 	    !session_send(pt->session, on_polled, pt, !after_wait))
 		return;
