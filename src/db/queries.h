@@ -212,6 +212,12 @@
 	"  CASE WHEN $4::boolean THEN pg_advisory_unlock($3::bigint) END, " \
 	"  pg_notify('" HANDOFF_CHANNEL "', $1)"
 
+/* The server processes alive now, as a set of pids: only their pids are read from the
+ * backends' status (pg_stat_activity and pg_stat_get_activity() build some thirty columns
+ * per backend, the text of its query included, which costs a look several times more). */
+#define LIVE_BACKEND_PIDS \
+	"(SELECT pg_stat_get_backend_pid(b) FROM pg_stat_get_backend_idset() b)"
+
 /*
  * A cluster's members and how alive their sessions are, for the status endpoint's view
  * and `status`.  $1 cluster.  Columns: node, role (partitioned: "leads N"), host, pid,
@@ -227,10 +233,9 @@
 	"  m.host, m.pid, m.version, coalesce(m.term::text, ''), " \
 	"  round(extract(epoch FROM clock_timestamp() - m.heartbeat_at)::numeric, 1), " \
 	"  coalesce(m.backend_pid, 0), " \
-	"  CASE WHEN a.pid IS NULL THEN 'gone' ELSE 'live' END, " \
+	"  CASE WHEN m.backend_pid IN " LIVE_BACKEND_PIDS " THEN 'live' ELSE 'gone' END, " \
 	"  coalesce(m.status_url, '') " \
 	"FROM clustered_nodes.members m " \
-	"LEFT JOIN pg_stat_activity a ON a.pid = m.backend_pid " \
 	"WHERE m.cluster = $1 ORDER BY m.node"
 
 /* The cluster's state row for the view: term, counter, leader, elected_at, queue usage,
@@ -285,16 +290,15 @@
  * must see the same order).  $1 cluster. */
 #define SQL_LIVE_MEMBERS \
 	"SELECT m.node FROM clustered_nodes.members m " \
-	"JOIN pg_stat_activity a ON a.pid = m.backend_pid " \
-	"WHERE m.cluster = $1 ORDER BY m.node COLLATE \"C\""
+	"WHERE m.cluster = $1 AND m.backend_pid IN " LIVE_BACKEND_PIDS " " \
+	"ORDER BY m.node COLLATE \"C\""
 
 /* K = 1, with each look: how many live members come before $2 in name order, and how
- * many there are (timing.h's standby_wait_ms()).  One scan of the backends' status, hashed
- * (one lookup per member costs several times as much).  $1 cluster. */
+ * many there are (timing.h's standby_wait_ms()).  $1 cluster. */
 #define SQL_LOOK_RANK \
 	"SELECT count(*) FILTER (WHERE m.node COLLATE \"C\" < $2 COLLATE \"C\"), count(*) " \
-	"FROM clustered_nodes.members m JOIN pg_stat_get_activity(NULL) a ON a.pid = m.backend_pid " \
-	"WHERE m.cluster = $1"
+	"FROM clustered_nodes.members m " \
+	"WHERE m.cluster = $1 AND m.backend_pid IN " LIVE_BACKEND_PIDS
 
 /* A partitioned cluster's nodes hear hand-overs here (payload: the cluster). */
 #define SQL_LISTEN_HANDOFF "LISTEN " HANDOFF_CHANNEL
