@@ -238,7 +238,10 @@ on_notify(struct pgconn *c, PGnotify *note)
 {
 	struct session *s = c->owner;
 
-	s->hooks->notify(s->owner, note);
+	if (s->hooks->notify != NULL)
+		s->hooks->notify(s->owner, note);
+	else
+		PQfreemem(note);	/* it listens to nothing */
 }
 
 static void
@@ -297,7 +300,8 @@ deadline_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_start(loop, &s->deadline_timer);
 		return;
 	}
-	s->hooks->overdue(s->owner, waited, silence);
+	if (s->hooks->overdue != NULL)
+		s->hooks->overdue(s->owner, waited, silence);
 }
 
 /* ---- the API ---- */
@@ -348,7 +352,8 @@ session_connect(struct session *s)
 		ev_timer_start(s->loop, &s->retry_timer);
 		return;
 	}
-	s->hooks->connecting(s->owner);
+	if (s->hooks->connecting != NULL)
+		s->hooks->connecting(s->owner);
 }
 
 void

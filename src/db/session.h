@@ -30,7 +30,8 @@ struct batch_outcome {
 /* Called once per batch, when its sync point is reached: every reader has run by then. */
 typedef void (*batch_done_fn)(void *ctx, const struct batch_outcome *outcome);
 
-/* What the session tells its owner. */
+/* What the session tells its owner.  connected and lost are required; the others may be
+ * NULL: nothing to tell (a notification is then freed, an overdue answer waited for). */
 struct session_hooks {
 	/* A connection attempt has started. */
 	void (*connecting)(void *owner);

@@ -77,12 +77,6 @@ wait_next(struct leader_watch *w)
 }
 
 static void
-on_connecting(void *owner)
-{
-	(void) owner;
-}
-
-static void
 on_connected(void *owner)
 {
 	struct leader_watch *w = owner;
@@ -105,27 +99,10 @@ on_lost(void *owner, const char *reason)
 	log_debug("watch session lost: %s", reason);
 }
 
-static void
-on_notify(void *owner, PGnotify *note)
-{
-	(void) owner;
-	PQfreemem(note);	/* the watch listens to nothing */
-}
-
-static void
-on_overdue(void *owner, unsigned long waited_ms, long silence_ms)
-{
-	(void) owner;
-	(void) waited_ms;
-	(void) silence_ms;	/* waits are unbounded: nothing is ever overdue */
-}
-
+/* It listens to nothing, and its waits are sent unbounded: nothing is ever overdue. */
 static const struct session_hooks leader_watch_session_hooks = {
-	.connecting = on_connecting,
 	.connected = on_connected,
 	.lost = on_lost,
-	.notify = on_notify,
-	.overdue = on_overdue,
 };
 
 void

@@ -24,12 +24,6 @@ on_cancelled(void *ctx, const struct batch_outcome *o)
 }
 
 static void
-on_connecting(void *owner)
-{
-	(void) owner;
-}
-
-static void
 on_connected(void *owner)
 {
 	struct wait_cancel *c = owner;
@@ -54,27 +48,11 @@ on_lost(void *owner, const char *reason)
 	log_debug("the session that cancels our wait was lost: %s", reason);
 }
 
-static void
-on_notify(void *owner, PGnotify *note)
-{
-	(void) owner;
-	PQfreemem(note);	/* it listens to nothing */
-}
-
-static void
-on_overdue(void *owner, unsigned long waited_ms, long silence_ms)
-{
-	(void) owner;
-	(void) waited_ms;
-	(void) silence_ms;	/* the node's stop deadline bounds it */
-}
-
+/* It listens to nothing; an answer that is late is waited for (the node's stop deadline
+ * bounds it). */
 static const struct session_hooks wait_cancel_hooks = {
-	.connecting = on_connecting,
 	.connected = on_connected,
 	.lost = on_lost,
-	.notify = on_notify,
-	.overdue = on_overdue,
 };
 
 void
