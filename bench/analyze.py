@@ -247,6 +247,14 @@ def cmd_report(results, out_json):
     if 'poll_sigterm' in t:
         target('handoff_p99', t['poll_sigterm']['p99_ms'] <= 25,
                f"graceful handoff p99 <= 25 ms: {t['poll_sigterm']['p99_ms']:.1f} ms")
+    if 'poll_sigterm' in t and t['poll_sigterm']['lost_per_gap']:
+        target('lost_per_planned_move', max(t['poll_sigterm']['lost_per_gap']) == 0,
+               f"plain NOTIFYs lost per SIGTERM hand-over = 0: "
+               f"{max(t['poll_sigterm']['lost_per_gap'])} at most")
+    for case in ('poll_sigkill', 'wait_sigkill'):
+        if case in t and t[case]['lost_per_gap']:
+            lost = t[case]['lost_per_gap']
+            print(f"  lost per crash ({case}, reported, no target): {min(lost)}-{max(lost)}")
     if 'wait_sigkill' in t:
         target('takeover_wait_p50', t['wait_sigkill']['p50_ms'] <= 35,
                f"SIGKILL takeover median <= 35 ms (wait mode): {t['wait_sigkill']['p50_ms']:.1f} ms")
@@ -304,6 +312,25 @@ def cmd_report(results, out_json):
                 target(f'idle_k{k}_n51', row['server_cpu_pct'] <= 5 and row['xact_per_s'] <= 100,
                        f"51 idle nodes at K = {k} cost <= 5 % of a core and <= 100 transactions/s: "
                        f"{row['server_cpu_pct']:.1f} %, {row['xact_per_s']:.1f}/s")
+
+    cap = {c: d[f'notify_capacity.{c}.tps'] for c in ('k1_n4', 'k8_n4', 'k8_n16')
+           if f'notify_capacity.{c}.tps' in d}
+    if 'k1_n4' in cap:
+        mean = {c: sum(v if isinstance(v, list) else [v]) / len(v if isinstance(v, list) else [v])
+                for c, v in cap.items()}
+        figures['notify_capacity'] = {c: {'tps': cap[c], 'mean_tps': mean[c],
+                                          'ratio_to_single': mean[c] / mean['k1_n4']}
+                                      for c in cap}
+        print('\nNOTIFY capacity: pgbench NOTIFYs on a channel no node listens on, beside an idle '
+              'cluster (mean of the rounds)')
+        for c in cap:
+            print(f"  {c:<8} {mean[c]:>10.0f} NOTIFY/s  ratio to the single leader "
+                  f"{mean[c] / mean['k1_n4']:.3f}")
+        for c in ('k8_n4', 'k8_n16'):
+            if c in mean:
+                target(f'notify_capacity_{c}', mean[c] / mean['k1_n4'] >= 0.95,
+                       f"NOTIFY capacity beside K = 8 of {c.split('_n')[1]} nodes >= 0.95 of a "
+                       f"single leader's: {mean[c] / mean['k1_n4']:.3f}")
 
     print('\nTargets')
     print('\n'.join(verdicts))

@@ -291,6 +291,33 @@ idle_cost() {
 	echo "  idle cost K=$k, $n nodes: server $(calc "$s1 * 100 / ($hz * $secs)") % of a core, $(calc "($x1 - $x0 - 2) / $secs") transactions/s, nodes $(calc "($n1 - $n0) * 100 / ($hz * $secs)") %" >&2
 }
 
+# ---- the NOTIFY path: what a cluster's listeners cost everyone's NOTIFYs ----
+# notify_capacity: pgbench sends NOTIFYs on a channel no node listens on, for DURATION
+# seconds, while a single-leader cluster of 4 nodes, a K = 8 cluster of 4 and one of 16
+# run idle beside it (PostgreSQL 15 signals every listening backend of the database on
+# each NOTIFY's commit, whatever its channel).  Alternated twice, each shape started
+# afresh; the ratio of each shape's NOTIFY rate to the single leader's.
+notify_capacity() {
+	local round shape k n cl i tps
+	echo "SELECT pg_notify('bench_unrelated', 'x');" >"$WORK/unrelated.sql"
+	for round in 1 2; do
+		for shape in k1_n4 k8_n4 k8_n16; do
+			k=${shape%_n*}; k=${k#k}; n=${shape#*_n}
+			cl=bench_cap_${shape}_$round
+			for ((i = 1; i <= n; i++)); do
+				start_node "$cl" "cap$i" --listen bench_cap --partitions "$k" >/dev/null 2>&1
+			done
+			wait_for "$n nodes registered" 60000 all_registered "$cl" "$n"
+			wait_for "$k partitions spread over $n nodes" 60000 balanced "$cl" "$k" "$n"
+			tps=$(pgb -f "$WORK/unrelated.sql" -c 4 -j 2 -T "$DURATION" |
+				awk '/^tps/ { print $3; exit }')
+			record "notify_capacity.$shape.tps" "$tps"
+			kill_nodes
+		done
+	done
+	echo "  NOTIFY capacity measured" >&2
+}
+
 # ---- partition takeover: one of N nodes SIGKILLed, KILLS times ----
 # Every partition led by a live node other than $3 (the victim).
 led_without() {
@@ -470,6 +497,7 @@ partition_takeover 8 4
 partition_takeover 64 10
 footprint
 for k in 1 16; do for n in $IDLE_NODES; do idle_cost "$k" "$n"; done; done
+notify_capacity
 
 suffix=
 [ "$QUICK" = 1 ] && suffix=-quick

@@ -1,6 +1,6 @@
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations (it needs schema version 12), as a role that may create
+-- Apply after the migrations (it needs schema version 13), as a role that may create
 -- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
@@ -26,8 +26,8 @@ BEGIN;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 12) THEN
-        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 012_whole_errors.sql, in the same folder as this file)';
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 13) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 013_lossless_moves.sql, in the same folder as this file)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
@@ -89,7 +89,9 @@ GRANT EXECUTE ON FUNCTION
     -- attempts counted across failovers, dead letters with their SQLSTATE (sql/012)
     clustered_nodes.record_attempt(text, bigint, integer),
     clustered_nodes.dead_letter(text, integer, bigint, text, text, bigint, bigint, text, integer,
-                                text, text)
+                                text, text),
+    -- a handed-over partition's plain notifications forwarded as durable events (sql/013)
+    clustered_nodes.forward(text, integer, text[], text[])
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its

@@ -81,6 +81,10 @@ run_check(const struct config *c)
 		printf("warning: schema version %lld runs, but dead letters lose their SQLSTATE and "
 		       "a failover loses a failing event's attempts until %s is applied\n", version,
 		       "sql/012_whole_errors.sql");
+	else if (version < SCHEMA_VERSION_FORWARD)
+		printf("warning: schema version %lld runs, but a planned move (a hand-over, a node "
+		       "joining or leaving) loses the plain notifications in flight until %s is "
+		       "applied\n", version, "sql/013_lossless_moves.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

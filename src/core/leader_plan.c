@@ -86,8 +86,6 @@ next_ignoring_turns(const struct leader_facts *f)
 {
 	const struct failure_state *fs = &f->failure;
 
-	if (f->stopping && !f->unlistened)
-		return LEADER_UNLISTEN;
 	if (f->stopping && f->drain_over)
 		return LEADER_RELEASE;
 	/* Events known to be good are committed at once, backoff or not. */

@@ -38,7 +38,6 @@ void leader_plan_committed(struct failure_state *st, size_t size);
 /* What the leader knows when nothing is in flight. */
 struct leader_facts {
 	bool stopping;
-	bool unlistened;	/* stopping: the data LISTENs are gone */
 	bool drain_over;	/* stopping: the time to process what was received is up */
 	bool retry_waiting;	/* backing off before retrying a failed event */
 	bool lease_due;
@@ -56,7 +55,6 @@ enum leader_action {
 	LEADER_IDLE,		/* nothing to do */
 	LEADER_WAIT_RETRY,	/* the retry timer will call again */
 	LEADER_RENEW,		/* an empty step: the lease */
-	LEADER_UNLISTEN,	/* stopping: take no new notifications */
 	LEADER_DEAD_LETTER,	/* the head event failed max_attempts times */
 	LEADER_EXEC,		/* run the exec handler over the next events */
 	LEADER_STEP,		/* a step over the next events (or an empty one for housekeeping) */

@@ -16,8 +16,10 @@
 #define HANDOFF_CHANNEL "clustered_nodes_handoff"
 /* The channel clustered_nodes.notify() wakes the leader on for durable events. */
 #define EVENTS_CHANNEL "clustered_nodes_events"
-/* Partitioned clusters: take_lead() notifies "partition:term" here; a leader processes a
- * partition's plain notifications only after its own fence (sql/008). */
+/* Every take-over notifies its fence here ("partition:term:cluster"; partitioned
+ * clusters' take_lead() also "partition:term", sql/008): a leader processes a partition's
+ * plain notifications only after its own fence, and one that handed the partition over
+ * forwards what it receives until the next leader's fence (sql/013). */
 #define FENCE_CHANNEL "clustered_nodes_fence"
 
 /*

@@ -69,6 +69,20 @@ notifyq_drop(struct notifyq *q, size_t k)
 	q->count -= k;
 }
 
+PGnotify *
+notifyq_shift(struct notifyq *q)
+{
+	PGnotify *n;
+
+	if (q->count == 0)
+		return NULL;
+	n = notifyq_at(q, 0);
+	q->bytes -= notifyq_cost(n);
+	q->head = (q->head + 1) & (q->capacity - 1);
+	q->count--;
+	return n;
+}
+
 void
 notifyq_free(struct notifyq *q)
 {

@@ -28,6 +28,8 @@ bool notifyq_push(struct notifyq *q, PGnotify *n);
 PGnotify *notifyq_at(const struct notifyq *q, size_t i);
 /* Frees and removes the k oldest entries. */
 void notifyq_drop(struct notifyq *q, size_t k);
+/* Removes the oldest entry and hands it to the caller (who frees it), or NULL if empty. */
+PGnotify *notifyq_shift(struct notifyq *q);
 void notifyq_free(struct notifyq *q);
 
 #endif

@@ -13,15 +13,18 @@
  * rely on while an upgrade is under way, and 010's row-level security would refuse their
  * direct writes), partitioned clusters on SCHEMA_VERSION_PARTITIONS; `--check` warns
  * until 010, which keeps tenants apart, 011, which warms a node's session before a
- * takeover, and 012, from which dead letters keep their SQLSTATE and whole error and
- * attempts are counted across failovers, are applied. */
-#define SCHEMA_VERSION 12
+ * takeover, 012, from which dead letters keep their SQLSTATE and whole error and
+ * attempts are counted across failovers, and 013, which makes planned moves lossless for
+ * plain notifications, are applied. */
+#define SCHEMA_VERSION 13
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
 /* From this version a node warms its session when it registers (SQL_WARM_UP). */
 #define SCHEMA_VERSION_WARM_UP 11
 /* From this version SQL_RECORD_ATTEMPT_AT and SQL_DEAD_LETTER_WHOLE exist. */
 #define SCHEMA_VERSION_WHOLE_ERRORS 12
+/* From this version SQL_FORWARD exists. */
+#define SCHEMA_VERSION_FORWARD 13
 /* What a partitioned cluster needs (the fence, the turn, the liveness rule of 011). */
 #define SCHEMA_VERSION_PARTITIONS 11
 #define SCHEMA_VERSION_NEEDED(partitions) \
@@ -130,6 +133,21 @@
 	"SELECT * FROM clustered_nodes.take_lead($1, $2::integer, $3, $4::bigint, $5::text[])"
 
 /*
+ * In the take-over's transaction, after SQL_TAKE_LEAD, at every K: the fence as
+ * "partition:term:cluster", for the leader that handed the partition over and still
+ * listens (sql/013): it forwards what it received before this, and nothing after.  $1
+ * cluster, $2 partition.
+ */
+#define SQL_SEND_FENCE \
+	"SELECT pg_notify('" FENCE_CHANNEL "', s.partition || ':' || s.term || ':' || s.cluster) " \
+	"FROM clustered_nodes.cluster_state s WHERE s.cluster = $1 AND s.partition = $2::integer"
+
+/* A handed-over partition's received plain notifications, as its durable events, in
+ * order (sql/013).  $1 cluster, $2 partition, $3 channels, $4 payloads (text[] each). */
+#define SQL_FORWARD \
+	"SELECT clustered_nodes.forward($1, $2::integer, $3::text[], $4::text[])"
+
+/*
  * A processing step's first statement: raise partition $2's counter by $5 if this session
  * holds its lock and term $3 and counter $4 are still ours, move the lease forward by $6
  * ms, delete the step's durable events $7.  Any mismatch raises CN001 (CN002 without the
@@ -197,9 +215,6 @@
  * nodes, in a transaction of its own, so that they need not wait for this one's row. */
 #define SQL_CLEAR_PARTITION "SELECT clustered_nodes.release_lead($1, $2::integer, $3::bigint)"
 
-/* Graceful stop: forget the data channels. */
-#define SQL_UNLISTEN_ALL "UNLISTEN *"
-
 /*
  * Graceful stop, after SQL_CLEAR_PARTITION has committed: release the
  * lock and the handoff key, which wakes the standbys and a partitioned cluster's watches
@@ -217,6 +232,12 @@
  * per backend, the text of its query included, which costs a look several times more). */
 #define LIVE_BACKEND_PIDS \
 	"(SELECT pg_stat_get_backend_pid(b) FROM pg_stat_get_backend_idset() b)"
+
+/* Whether another member of cluster $1 is alive to take what we hand over: without one, no
+ * fence will come, and a stopping node need not wait for it. */
+#define SQL_OTHER_MEMBER_LIVE \
+	"SELECT EXISTS (SELECT 1 FROM clustered_nodes.members m WHERE m.cluster = $1 " \
+	"  AND m.backend_pid <> pg_backend_pid() AND m.backend_pid IN " LIVE_BACKEND_PIDS ")"
 
 /*
  * A cluster's members and how alive their sessions are, for the status endpoint's view

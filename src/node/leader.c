@@ -85,13 +85,13 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	l->holds_handoff = holds_handoff;
 	l->fence_term = 0;
 	l->stopping = false;	/* handed over, or lost with the session, earlier: a new term */
-	l->unlistened = false;
 	l->deaf = false;
 	/* One implicit transaction (the batch's sync commits it, or rolls it back on an error,
 	 * leaving no aborted transaction behind for other partitions' batches). */
 	if (!session_add_cached(l->session, TAG_TAKE_LEAD, 0, SQL_NO_FLUSH_WAIT, 0, NULL, NULL,
 				NULL) ||
-	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l))
+	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l) ||
+	    !session_add_cached(l->session, TAG_TAKE_LEAD, 0, SQL_SEND_FENCE, 2, params, NULL, NULL))
 		return;
 	/* Every data channel, the durable events' wake-up channel and the fence (the
 	 * session's other partitions may listen already: LISTEN again is harmless).
@@ -325,7 +325,6 @@ leader_next(struct leader *l)
 	step_check_head_event(l);
 	f = (struct leader_facts) {
 		.stopping = l->stopping,
-		.unlistened = l->unlistened,
 		.drain_over = l->stopping && (ev_now(l->loop) - l->stop_at) * 1000 >= l->step_budget_ms,
 		.retry_waiting = ev_is_active(&l->retry_timer),
 		.lease_due = l->lease_due,
@@ -354,9 +353,6 @@ leader_next(struct leader *l)
 	case LEADER_RENEW:
 		step_choose_source(l);
 		step_send(l, 0, on_step_done);
-		break;
-	case LEADER_UNLISTEN:
-		leader_unlisten(l, leader_next);
 		break;
 	case LEADER_DEAD_LETTER:
 		step_send_dead_letter(l, on_step_done);
@@ -464,8 +460,9 @@ leader_poke(struct leader *l)
 void
 leader_stop(struct leader *l)
 {
+	if (!l->stopping && l->hooks->stopping != NULL)
+		l->hooks->stopping(l->owner, l);
 	l->stopping = true;
-	l->unlistened = l->shared;	/* the session's other partitions still listen */
 	l->stop_at = ev_now(l->loop);
 	if (l->fsm->state == ST_LEADER)
 		leader_next(l);

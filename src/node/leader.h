@@ -33,6 +33,12 @@ enum leader_flight {
 };
 
 struct leader_hooks {
+	/* A leader begins to stop: notifications it no longer takes may be kept elsewhere.
+	 * NULL: none. */
+	void (*stopping)(void *owner, struct leader *l);
+	/* Its hand-over is about to be sent (what it received and did not process is in
+	 * l->queue: the hook may take it).  NULL: none. */
+	void (*releasing)(void *owner, struct leader *l);
 	/* A stopping leader handed over (or gave up trying).  The single leader: end with exit
 	 * status 0.  A partition's leader: the partition is free for another node. */
 	void (*released)(void *owner, struct leader *l, const char *reason);
@@ -95,7 +101,7 @@ struct leader {
 	bool shared;
 	char partition_text[12];
 	char log_label[24];	/* "partition P: " when shared, else "" */
-	long long fence_term;	/* shared: the term whose take-over fence came back */
+	long long fence_term;	/* the term whose take-over fence came back */
 	enum leader_flight flight;	/* the session's turn, as we have it or want it */
 	char *channels_array;	/* the channels as a text[] literal, for take_lead and fetches */
 	bool want_view;		/* remember recent notifications for the status page */
@@ -111,10 +117,8 @@ struct leader {
 	bool events_due;	/* fetch: woken, took the lead, or the catch-up timer */
 	bool lease_due;
 	bool stopping;
-	bool unlistened;	/* stopping: the data LISTENs are gone */
 	bool deaf;		/* the last check found the session not listening on them all */
 	double listening_checked_at;	/* ev_now() of that check */
-	void (*after_unlisten)(struct leader *l);	/* leader_unlisten()'s then */
 
 	/* A failing event: the good ones before it committed, then it alone with backoff,
 	 * then dead-lettered. */
@@ -191,14 +195,14 @@ void leader_events_woken(struct leader *l);
 void leader_before_wait(struct leader *l);
 /* Housekeeping is due: an idle leader sends it now. */
 void leader_poke(struct leader *l);
-/* Stop requested (the node stops, or hands this partition over): finish the step in
- * flight, UNLISTEN (unless the session's other partitions still listen), drain what was
- * received for at most one step budget, release. */
+/* Stop requested (the node stops, or hands this partition over): take no new
+ * notifications (they go to the forwarding: hooks.stopping), finish the step in flight,
+ * drain what was received for at most one step budget, release (hooks.releasing first). */
 void leader_stop(struct leader *l);
-/* A plain notification of this partition, received while we lead it (shared: after our
- * fence): ours. */
+/* A plain notification of this partition, received while we lead it, after our take-over's
+ * fence and before a stop: ours. */
 bool leader_accepts_notifications(const struct leader *l);
-/* Shared: the fence of our take-over of term `term` came back. */
+/* The fence of our take-over of term `term` came back. */
 void leader_fence_seen(struct leader *l, long long term);
 /* The session is gone: whatever was received and not committed is lost (logged). */
 void leader_forget(struct leader *l);

@@ -59,8 +59,8 @@ leader_events_woken(struct leader *l)
 bool
 leader_accepts_notifications(const struct leader *l)
 {
-	return node_state_holds_lock(l->fsm->state) && l->promoted &&
-	    (!l->shared || l->fence_term == l->term);
+	return node_state_holds_lock(l->fsm->state) && l->promoted && !l->stopping &&
+	    l->fence_term == l->term;
 }
 
 void

@@ -28,8 +28,7 @@ listen_add_all(struct leader *l, int tag)
 	for (int i = 0; i < l->cfg->nchannels; i++)
 		if (!add_listen(l, tag, l->cfg->channels[i]))
 			return false;
-	return (!l->shared || add_listen(l, tag, FENCE_CHANNEL)) &&
-	    add_listen(l, tag, EVENTS_CHANNEL);
+	return add_listen(l, tag, FENCE_CHANNEL) && add_listen(l, tag, EVENTS_CHANNEL);
 }
 
 static void
@@ -50,10 +49,9 @@ bool
 listen_add_check(struct leader *l, int tag)
 {
 	const char *params[] = {l->channels_array,
-		l->shared ? "{" EVENTS_CHANNEL "," FENCE_CHANNEL "}" : "{" EVENTS_CHANNEL "}"};
+		"{" EVENTS_CHANNEL "," FENCE_CHANNEL "}"};
 
-	if (l->stopping || l->unlistened ||	/* (a stopping single leader lets them go) */
-	    ev_now(l->loop) - l->listening_checked_at < LISTENING_CHECK_INTERVAL_S)
+	if (l->stopping || ev_now(l->loop) - l->listening_checked_at < LISTENING_CHECK_INTERVAL_S)
 		return true;
 	l->listening_checked_at = ev_now(l->loop);
 	return session_add_cached(l->session, tag, 0, SQL_LISTENING, 2, params, read_listening, l);

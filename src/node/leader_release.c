@@ -1,7 +1,7 @@
-/* A leader's graceful end: when asked to stop, UNLISTEN first (then finish what was
- * received); then the hand-over: clear our mark, then free the lock and the handoff key,
- * which wakes whoever waits on it.  Part of the leader (leader.c decides when each is
- * due). */
+/* A leader's graceful end, the hand-over: clear our mark, then free the lock and the
+ * handoff key, which wakes whoever waits on it.  What arrives meanwhile, and what was
+ * received and not processed, the hooks may forward (forward.c).  Part of the leader
+ * (leader.c decides when it is due). */
 #include <inttypes.h>
 
 #include "leader_release.h"
@@ -9,9 +9,9 @@
 #include "queries.h"
 
 /* What each statement of these batches is (apart from leader.c's tags). */
-enum release_tag { TAG_UNLISTEN = 200, TAG_RELEASE };
+enum release_tag { TAG_RELEASE = 200 };
 
-/* A stopping leader's UNLISTEN or release failed: the lock may still be ours; closing the
+/* A stopping leader's release failed: the lock may still be ours; closing the
  * session releases it (and the LISTENs) all the same. */
 static bool
 release_failed(struct leader *l, const struct batch_outcome *o)
@@ -58,9 +58,12 @@ leader_release(struct leader *l)
 	const char *release_params[] = {l->cfg->cluster, l->lock_key_text, l->handoff_key_text,
 		l->holds_handoff ? "true" : "false"};
 
+	if (l->hooks->releasing != NULL)
+		l->hooks->releasing(l->owner, l);	/* first: ahead of the hand-over's batch */
 	if (l->queue.count > 0)
-		log_warn("%s%zu received notification(s) left unprocessed: handing over (at most "
-			 "%.0f ms to finish what was received, or their handler is failing)",
+		log_warn("%s%zu received notification(s) left unprocessed are lost with the "
+			 "hand-over (at most %.0f ms to finish what was received, or their handler "
+			 "is failing; from schema version 13 they are forwarded to the next leader)",
 			 l->log_label, l->queue.count, l->step_budget_ms);
 	/* Our mark first (it needs the lock), committed in a transaction of its own, then the
 	 * locks, pipelined right behind it: whoever they wake takes the lead without waiting
@@ -75,24 +78,4 @@ leader_release(struct leader *l)
 		return;
 	fsm_set(l->fsm, ST_RELEASING, l->shared ? "handing over" :
 		"releasing the leader lock and waking the standbys");
-}
-
-static void
-on_unlistened(void *ctx, const struct batch_outcome *o)
-{
-	struct leader *l = ctx;
-
-	if (!release_failed(l, o))
-		l->after_unlisten(l);
-}
-
-void
-leader_unlisten(struct leader *l, void (*then)(struct leader *l))
-{
-	l->after_unlisten = then;
-	if (!session_add(l->session, TAG_UNLISTEN, 0, SQL_UNLISTEN_ALL, 0, NULL, NULL, NULL) ||
-	    !session_send(l->session, on_unlistened, l, true))
-		return;
-	l->unlistened = true;
-	fsm_set(l->fsm, ST_RELEASING, "stop requested: UNLISTEN, then finish what was received");
 }

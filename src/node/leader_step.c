@@ -207,9 +207,9 @@ add_session_restore(struct leader *l)
 	    !session_add_cached(l->session, TAG_RESTORE, 0, SQL_SESSION_TIMEOUTS, 4, timeouts,
 				NULL, NULL))
 		return false;
-	/* A shared session listens for the other partitions' leaders too, whether this one
-	 * stops or not. */
-	if ((l->shared || (!l->unlistened && !l->stopping)) && !listen_add_all(l, TAG_RESTORE))
+	/* Whether this leader stops or not: the session's other partitions, and a hand-over's
+	 * forwarding until the next leader's fence (forward.c), need what it listens on. */
+	if (!listen_add_all(l, TAG_RESTORE))
 		return false;
 	/* The check needs sql/011's grant; older schemas go without it (the next step's
 	 * advance() finds a lost lock, after this one committed). */

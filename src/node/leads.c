@@ -10,7 +10,9 @@
  * Plain notifications reach the session once for all partitions; each goes to the
  * partition its key hashes to, and is processed only if this node leads that partition
  * and has seen the fence of its take-over (sql/008): a notification received before the
- * fence was committed before the take-over, and belongs to the previous leader.
+ * fence was committed before the take-over, and belongs to the previous leader.  One for
+ * a partition this node hands over goes to the forwarding (forward.c) until the next
+ * leader's fence.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -102,7 +104,14 @@ on_left(void *ctx, const struct batch_outcome *o)
 
 	if (o->failed)
 		log_warn("could not remove our members row: %s", o->error);
-	ps->hooks->left(ps->owner);
+	/* Deregistered: the others take what we gave at once.  The session stays until the
+	 * forwarding of what we handed over is done (forward.c). */
+	if (!forward_busy(&ps->forward)) {
+		ps->hooks->left(ps->owner);
+		return;
+	}
+	ps->left = true;
+	log_info("deregistered; forwarding what arrives until the next leaders' fences");
 }
 
 /* Remove our members row and wake the others, which now count one node less and take
@@ -127,8 +136,21 @@ leave(struct leads *ps)
 static void
 leave_if_done(struct leads *ps)
 {
-	if (ps->stopping && !any_led(ps))
+	/* (K = 1: the node's own machine stays in "releasing" once the lead is handed over) */
+	if (ps->stopping && (!any_led(ps) || ps->single_released))
 		leave(ps);
+}
+
+/* What a hand-over forwards is on its way: a node that left may end. */
+static void
+on_forward_idle(void *owner)
+{
+	struct leads *ps = owner;
+
+	if (ps->left) {
+		ps->left = false;
+		ps->hooks->left(ps->owner);
+	}
 }
 
 /* ---- the leaders' and the acquirer's news ---- */
@@ -141,7 +163,8 @@ on_released(void *owner, struct leader *l, const char *reason)
 	leader_halt(l);
 	if (ps->count == 1) {
 		/* The node's own machine: a single leader hands over only when it stops. */
-		leave(ps);
+		ps->single_released = true;
+		leave_if_done(ps);
 		return;
 	}
 	fsm_restart(l->fsm, reason);
@@ -159,7 +182,25 @@ on_refused(void *owner, const char *reason)
 	ps->hooks->refused(ps->owner, reason);
 }
 
+static void
+on_stopping(void *owner, struct leader *l)
+{
+	struct leads *ps = owner;
+
+	forward_hold(&ps->forward, l->partition);
+}
+
+static void
+on_releasing(void *owner, struct leader *l)
+{
+	struct leads *ps = owner;
+
+	forward_start(&ps->forward, l->partition, l->term, &l->queue);
+}
+
 static const struct leader_hooks leader_hooks = {
+	.stopping = on_stopping,
+	.releasing = on_releasing,
 	.released = on_released,
 	.turn_busy = turn_busy,
 	.may_step = may_step,
@@ -261,6 +302,7 @@ leads_route(struct leads *ps, PGnotify *note)
 		route_wake_up(ps, note->extra);
 	} else if (strcmp(note->relname, FENCE_CHANNEL) == 0) {
 		route_fence(ps, note);
+		forward_fence(&ps->forward, note);
 	} else if (strcmp(note->relname, HANDOFF_CHANNEL) == 0) {
 		if (strcmp(note->extra, ps->cfg->cluster) == 0)
 			acquirer_poll_soon(&ps->acquirer);
@@ -271,6 +313,8 @@ leads_route(struct leads *ps, PGnotify *note)
 			leader_enqueue(&ps->slots[p].leader, note);
 			return;
 		}
+		if (forward_take(&ps->forward, p, note))
+			return;
 		/* Another node's partition, or ours before our fence: not ours to process. */
 	}
 	PQfreemem(note);
@@ -283,6 +327,8 @@ leads_begin(struct leads *ps)
 {
 	ps->turn_holder = -1;
 	ps->leaving = false;
+	ps->left = false;
+	ps->single_released = false;
 	fsm_set(ps->node_fsm, ST_STANDBY, ps->count > 1 ?
 		"registered; taking our share of the partitions" : "registered");
 	acquirer_begin(&ps->acquirer);
@@ -320,6 +366,7 @@ void
 leads_forget(struct leads *ps)
 {
 	acquirer_halt(&ps->acquirer);
+	forward_forget(&ps->forward);
 	for (int p = 0; p < ps->count; p++) {
 		struct partition_slot *slot = &ps->slots[p];
 
@@ -329,12 +376,15 @@ leads_forget(struct leads *ps)
 	}
 	ps->turn_holder = -1;
 	ps->leaving = false;
+	ps->left = false;
+	ps->single_released = false;
 }
 
 void
 leads_halt(struct leads *ps)
 {
 	acquirer_halt(&ps->acquirer);
+	forward_forget(&ps->forward);
 	for (int p = 0; p < ps->count; p++) {
 		leader_halt(&ps->slots[p].leader);
 		leader_stop_timers(&ps->slots[p].leader);
@@ -405,7 +455,8 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 	ps->slots = calloc((size_t) ps->count, sizeof(*ps->slots));
 	ps->lock_keys = calloc((size_t) ps->count, sizeof(*ps->lock_keys));
 	ps->handoff_keys = calloc((size_t) ps->count, sizeof(*ps->handoff_keys));
-	if (ps->slots == NULL || ps->lock_keys == NULL || ps->handoff_keys == NULL)
+	if (ps->slots == NULL || ps->lock_keys == NULL || ps->handoff_keys == NULL ||
+	    !forward_init(&ps->forward, loop, session, cfg, ps->count, on_forward_idle, ps))
 		return false;
 	for (int p = 0; p < ps->count; p++) {
 		struct partition_slot *slot = &ps->slots[p];
@@ -449,6 +500,7 @@ leads_free(struct leads *ps)
 	free(ps->lock_keys);
 	free(ps->handoff_keys);
 	acquirer_free(&ps->acquirer);
+	forward_free(&ps->forward);
 	ps->slots = NULL;
 	ps->lock_keys = NULL;
 	ps->handoff_keys = NULL;

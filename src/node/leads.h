@@ -15,6 +15,7 @@
 #include "leader.h"
 #include "membership.h"
 #include "acquirer.h"
+#include "forward.h"
 #include "session.h"
 #include "settings.h"
 #include "stats.h"
@@ -46,10 +47,13 @@ struct leads {
 	char (*lock_keys)[24];	/* slots[p].lock_key_text, as the acquirer reads them */
 	char (*handoff_keys)[24];	/* ... and slots[p].handoff_key_text */
 	struct acquirer acquirer;
+	struct forward forward;	/* what partitions handed over receive until their fence */
 	int turn_holder;	/* the partition whose step has the session, or -1 */
 	int turn_last;		/* the last to have had it: the next turn starts after it */
 	bool stopping;
+	bool single_released;	/* K = 1: the stop's hand-over is done */
 	bool leaving;		/* the deregistration is in flight */
+	bool left;		/* ... and done: the node ends once forwarding is done */
 };
 
 bool leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,

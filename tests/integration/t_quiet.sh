@@ -20,7 +20,7 @@ test_standbys_listen_on_nothing_and_wake_on_the_handoff_key() {
 	start_node "$CLUSTER" node2 --http "$pb" --poll-interval 10s --log-level debug
 	wait_for "node2 standing by" 5000 grep -q '→ standby: registered' "$(node_log "$CLUSTER" node2)"
 	leader=node1 lp=$pa standby=node2 sp=$pb
-	wait_for "the leader's LISTENs in its /status" 5000 listens_on "$lp" "clustered_nodes_events,test_channel"
+	wait_for "the leader's LISTENs in its /status" 5000 listens_on "$lp" "clustered_nodes_events,clustered_nodes_fence,test_channel"
 	wait_for "the standby's view" 5000 bash -c "! curl -s http://127.0.0.1:$sp/status | grep -q '\"view_age_s\":null'"
 	assert_eq "$(listening "$sp")" "" "channels the standby's session listens on"
 	# The standby waits on the handoff key (a shared lock request that is not granted).
@@ -39,7 +39,7 @@ test_standbys_listen_on_nothing_and_wake_on_the_handoff_key() {
 	echo "handover after SIGTERM: $(( $(now_ms) - t0 )) ms"
 	wait "${NODE_PID[$leader]}" 2>/dev/null || true
 	unset "NODE_PID[$leader]"
-	wait_for "the new leader's LISTENs" 5000 listens_on "$sp" "clustered_nodes_events,test_channel"
+	wait_for "the new leader's LISTENs" 5000 listens_on "$sp" "clustered_nodes_events,clustered_nodes_fence,test_channel"
 	# SIGKILL: the dead session lets the handoff key go; the standby wakes at once.
 	start_node "$CLUSTER" node1 --http "$pa" --poll-interval 10s
 	wait_for "node1 standing by again" 5000 bash -c "[ \$(grep -c '→ standby: registered' '$(node_log "$CLUSTER" node1)') -ge 2 ]"

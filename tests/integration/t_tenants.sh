@@ -83,7 +83,8 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 				"SELECT clustered_nodes.evict($alias, $p, 0)" \
 				"SELECT * FROM clustered_nodes.lock_holder($alias)" \
 				"SELECT * FROM clustered_nodes.cluster_partitions($alias, 1, 'payload')" \
-				"SELECT clustered_nodes.register($alias, 'x', 'h', 1, '0', NULL)")
+				"SELECT clustered_nodes.register($alias, 'x', 'h', 1, '0', NULL)" \
+				"SELECT clustered_nodes.forward($alias, 0, ARRAY['$ca'], ARRAY['x'])")
 			all_refused "$out" "A through the alias of B's partition $k"
 			[[ "$out" == *"contains a control character"* ]] || fail "the alias was not refused as a name: $out"
 			# A squatter of A's login on B's partition key cannot record a row with it.
@@ -112,6 +113,8 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 				"SELECT * FROM clustered_nodes.cluster_partitions('$c', 8, 'payload')" \
 				"SELECT clustered_nodes.register('$c', 'spy', 'h', 1, '0', NULL)" \
 				"SELECT clustered_nodes.warm_up('$c', 'spy')" \
+				"SELECT clustered_nodes.forward('$c', 0, ARRAY['$ca'], ARRAY['forged'])" \
+				"SELECT clustered_nodes.forward('$c', 0, ARRAY['$cb'], ARRAY['forged'])" \
 				"SELECT clustered_nodes.check_may_act('$c')")
 			all_refused "$out" "$login against $c"
 			# Reading: no row of the other tenant's cluster is visible.
@@ -124,7 +127,8 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 		for p in -1 4 64 2147483647; do
 			out=$(as_login $lb "SELECT * FROM clustered_nodes.lock_holder('$b', $p)" \
 				"SELECT clustered_nodes.evict('$b', $p, 1, 1)" \
-				"SELECT * FROM clustered_nodes.fetch_events('$b', $p, ARRAY['$cb'], 10)")
+				"SELECT * FROM clustered_nodes.fetch_events('$b', $p, ARRAY['$cb'], 10)" \
+				"SELECT clustered_nodes.forward('$b', $p, ARRAY['$cb'], ARRAY['x'])")
 			all_refused "$out" "partition $p"
 		done
 		out=$(as_login $la "SELECT clustered_nodes.check_may_act(E'x\\x1b[31m')" \
@@ -134,7 +138,13 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 			"SELECT clustered_nodes.warm_up(E'x\\x1b[31m', 'n')" \
 			"SELECT clustered_nodes.notify(E'ch\\x07', 'p')" \
 			"SELECT clustered_nodes.record_attempt('$a', 1, -1)" \
-			"SELECT clustered_nodes.dead_letter('$a', 0, 1, 'c', 'p', NULL, 0, 'n', 1, 'e', E'x\\x1b[31m')")
+			"SELECT clustered_nodes.dead_letter('$a', 0, 1, 'c', 'p', NULL, 0, 'n', 1, 'e', E'x\\x1b[31m')" \
+			"SELECT clustered_nodes.forward('$a', 0, ARRAY['$cb'], ARRAY['onto the other tenant''s channel'])" \
+			"SELECT clustered_nodes.forward('$a', 0, ARRAY[E'ch\\x07'], ARRAY['p'])" \
+			"SELECT clustered_nodes.forward('$a', 0, ARRAY['$ca', '$ca'], ARRAY['one'])" \
+			"SELECT clustered_nodes.forward('$a', 0, ARRAY['$ca'], ARRAY[NULL])" \
+			"SELECT clustered_nodes.forward('$a', 0, NULL, NULL)" \
+			"SELECT clustered_nodes.forward('$a', 0, array_fill('$ca'::text, ARRAY[10001]), array_fill('p'::text, ARRAY[10001]))")
 		all_refused "$out" "hostile names"
 		# A's login leads a cluster it made up (unbound) with B's channel: refused, and it
 		# reads none of B's events.

@@ -21,6 +21,7 @@ main(void)
 	srunner_add_suite(runner, listen_addr_suite());
 	srunner_add_suite(runner, lockkey_suite());
 	srunner_add_suite(runner, names_suite());
+	srunner_add_suite(runner, notifyq_suite());
 	srunner_add_suite(runner, partition_suite());
 	srunner_add_suite(runner, pgarray_suite());
 	srunner_add_suite(runner, redact_suite());

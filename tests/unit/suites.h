@@ -17,6 +17,7 @@ Suite *leader_plan_suite(void);
 Suite *listen_addr_suite(void);
 Suite *lockkey_suite(void);
 Suite *names_suite(void);
+Suite *notifyq_suite(void);
 Suite *partition_suite(void);
 Suite *pgarray_suite(void);
 Suite *redact_suite(void);

@@ -13,6 +13,9 @@ START_TEST(test_text_arrays)
 	ck_assert_str_eq(buf, "{\"plain\",\"with space\",\"q\\\"uote\",\"back\\\\slash\",\"\",\"{},\"}");
 	pg_text_array(buf, sizeof(buf), items, 0);
 	ck_assert_str_eq(buf, "{}");
+	/* Sizing without a buffer, as forward.c does before it allocates one. */
+	ck_assert_uint_eq(pg_text_array(NULL, 0, items, 6), strlen(
+		"{\"plain\",\"with space\",\"q\\\"uote\",\"back\\\\slash\",\"\",\"{},\"}"));
 }
 END_TEST
 
