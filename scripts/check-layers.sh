@@ -27,7 +27,7 @@ import glob, os, subprocess, sys
 
 src_dir, build = sys.argv[1], sys.argv[2]
 names = ['core', 'db', 'node', 'serve', 'cmd']
-CONNECTION_ALLOWED = {'oneshot.c', 'cmd_check.c', 'cmd_status.c'}   # and all of db
+CONNECTION_ALLOWED = {'oneshot.c', 'cmd_check.c', 'cmd_status.c', 'cmd_history.c'}   # and all of db
 # libpq functions that need no connection: reading a result, freeing, parsing a conninfo.
 RESULT_ONLY = {'PQgetvalue', 'PQntuples', 'PQnfields', 'PQgetisnull', 'PQgetlength',
                'PQresultStatus', 'PQresStatus', 'PQresultErrorMessage', 'PQresultErrorField',

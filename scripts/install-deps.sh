@@ -17,12 +17,34 @@ packages=(
 	chromium               # the status page's browser test
 )
 
+# promtool, which checks /metrics in the tests, comes out of Debian's prometheus package
+# without installing it (the package would install and start a Prometheus server).
+PROMTOOL_DIR=${PROMTOOL_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build/tools}
+fetch_promtool() {
+	local tmp deb
+	[ -x "$PROMTOOL_DIR/promtool" ] && return 0
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) ||
+		{ [ "$(id -u)" -eq 0 ] && apt-get update -qq &&
+		  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); } || true
+	deb=$(ls "$tmp"/prometheus_*.deb 2>/dev/null | head -n 1)
+	if [ -n "$deb" ] && dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/bin/promtool; then
+		mkdir -p "$PROMTOOL_DIR"
+		mv "$tmp/usr/bin/promtool" "$PROMTOOL_DIR/promtool"
+	fi
+	rm -rf "$tmp"
+	[ -x "$PROMTOOL_DIR/promtool" ]
+}
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	fetch_promtool || echo "could not fetch promtool (apt-get download prometheus)" >&2
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "missing Debian packages: ${missing[*]}" >&2
@@ -33,3 +55,4 @@ echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fetch_promtool

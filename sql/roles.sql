@@ -1,6 +1,6 @@
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations (it needs schema version 13), as a role that may create
+-- Apply after the migrations (it needs schema version 14), as a role that may create
 -- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
@@ -26,8 +26,8 @@ BEGIN;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 13) THEN
-        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 013_lossless_moves.sql, in the same folder as this file)';
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 14) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 014_history.sql, in the same folder as this file)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
@@ -48,7 +48,8 @@ GRANT USAGE ON SCHEMA clustered_nodes TO clustered_nodes_node, clustered_nodes_p
 REVOKE ALL ON ALL TABLES IN SCHEMA clustered_nodes FROM clustered_nodes_node, clustered_nodes_producer;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA clustered_nodes FROM clustered_nodes_node, clustered_nodes_producer;
 GRANT SELECT ON clustered_nodes.schema_migrations, clustered_nodes.cluster_state,
-    clustered_nodes.members, clustered_nodes.clusters TO clustered_nodes_node;
+    clustered_nodes.members, clustered_nodes.clusters, clustered_nodes.history
+    TO clustered_nodes_node;
 
 -- Writing: only through the functions, which check the caller.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA clustered_nodes FROM PUBLIC, clustered_nodes_node,
@@ -91,7 +92,9 @@ GRANT EXECUTE ON FUNCTION
     clustered_nodes.dead_letter(text, integer, bigint, text, text, bigint, bigint, text, integer,
                                 text, text),
     -- a handed-over partition's plain notifications forwarded as durable events (sql/013)
-    clustered_nodes.forward(text, integer, text[], text[])
+    clustered_nodes.forward(text, integer, text[], text[]),
+    -- durable events waiting and dead letters, for /metrics (sql/014)
+    clustered_nodes.backlog(text)
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its

@@ -85,6 +85,9 @@ run_check(const struct config *c)
 		printf("warning: schema version %lld runs, but a planned move (a hand-over, a node "
 		       "joining or leaving) loses the plain notifications in flight until %s is "
 		       "applied\n", version, "sql/013_lossless_moves.sql");
+	else if (version < SCHEMA_VERSION_HISTORY)
+		printf("warning: schema version %lld runs, but the cluster keeps no history of its "
+		       "terms until %s is applied\n", version, "sql/014_history.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

@@ -5,14 +5,16 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "escape.h"
 #include "json.h"
 #include "lockkey.h"
 #include "oneshot.h"
 #include "queries.h"
+#include "cmd_history.h"
 #include "cmd_status.h"
 
 #define MAX_PROBLEMS 16
+/* How many of the last terms status shows (`history` shows more). */
+#define RECENT_TERMS 5
 
 static const char SQL_STATE[] =
 	"SELECT term, counter, leader, leader_pid, "
@@ -43,35 +45,12 @@ enum { PT_PARTITION, PT_TERM, PT_COUNTER, PT_LEADER, PT_LEADER_PID, PT_HOLDER, P
 /* Columns of SQL_LOCK_HOLDER: the session that holds the lock, whatever the table says. */
 enum { HOLDER_PID, HOLDER_USER, HOLDER_APPLICATION, HOLDER_CLIENT, HOLDER_MEMBER };
 
-/*
- * A value as a person may see it on a terminal: control characters, escapes and bidi
- * overrides shown as \xHH / \u{HHHH} (escape_for_log), so that a hostile name in a table
- * cannot drive the operator's terminal.  Valid until eight more calls.
- */
-static const char *
-shown(const PGresult *res, int row, int col)
-{
-	static char ring[8][ESCAPE_MAX_LEN(256)];
-	static unsigned next;
-	char *buf = ring[next++ % 8];
-	const char *v = PQgetvalue(res, row, col);
-	size_t len = strlen(v);
-
-	escape_for_log(buf, sizeof(ring[0]), v, len < 256 ? len : 256);
-	return buf;
-}
+#define shown oneshot_shown
 
 static PGresult *
 query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "clustered_nodes: status query failed: %s", PQerrorMessage(conn));
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return oneshot_query(conn, "status", sql, nparams, params);
 }
 
 static void print_members_and_problems_json(PGresult *members, char problems[][256],
@@ -112,7 +91,7 @@ print_json(const struct config *c, PGresult *state, PGresult *holder, PGresult *
 	print_members_and_problems_json(members, problems, nproblems);
 }
 
-/* "members":[...],"problems":[...]} */
+/* "members":[...],"problems":[...] (the caller closes the object) */
 static void
 print_members_and_problems_json(PGresult *members, char problems[][256], int nproblems)
 {
@@ -140,7 +119,7 @@ print_members_and_problems_json(PGresult *members, char problems[][256], int npr
 		printf(i ? "," : "");
 		json_write_string(stdout, problems[i]);
 	}
-	printf("]}\n");
+	printf("]");
 }
 
 static void
@@ -341,6 +320,11 @@ run_status(const struct config *c, bool json)
 		rc = PQntuples(holder) == 1 && PQntuples(state) == 1 && !PQgetisnull(state, 0, 3) &&
 		     strcmp(PQgetvalue(state, 0, 3), PQgetvalue(holder, 0, HOLDER_PID)) == 0 &&
 		     strcmp(PQgetvalue(state, 0, ST_LAPSED), "f") == 0 ? 0 : EXIT_NO_LEADER;
+	}
+	if (members != NULL) {	/* printed: the last terms, then the end of the JSON object */
+		history_print_recent(conn, c, version, RECENT_TERMS, json);
+		if (json)
+			printf("}\n");
 	}
 	PQclear(count);
 	PQclear(parts);

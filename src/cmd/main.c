@@ -11,6 +11,7 @@
 #include "log.h"
 #include "node.h"
 #include "cmd_check.h"
+#include "cmd_history.h"
 #include "cmd_status.h"
 #include "version.h"
 
@@ -100,6 +101,9 @@ main(int argc, char **argv)
 		break;
 	case CMD_STATUS:
 		rc = run_status(&cfg, cli.json);
+		break;
+	case CMD_HISTORY:
+		rc = run_history(&cfg, &cli);
 		break;
 	default:
 		rc = run_node(&cfg, &cli);

@@ -2,7 +2,9 @@
  * schema check.  Blocking libpq is fine here: no event loop runs. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "escape.h"
 #include "oneshot.h"
 #include "pgconn.h"
 #include "queries.h"
@@ -44,4 +46,34 @@ oneshot_schema_current(PGconn *conn, int needed, long long *version)
 		return false;
 	}
 	return true;
+}
+
+PGresult *
+oneshot_query(PGconn *conn, const char *what, const char *sql, int nparams,
+	      const char *const *params)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char line[512];
+
+		pgconn_one_line(line, sizeof(line), PQerrorMessage(conn));
+		fprintf(stderr, "clustered_nodes: %s query failed: %s\n", what, line);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+const char *
+oneshot_shown(const PGresult *res, int row, int col)
+{
+	static char ring[8][ESCAPE_MAX_LEN(256)];
+	static unsigned next;
+	char *buf = ring[next++ % 8];
+	const char *v = PQgetvalue(res, row, col);
+	size_t len = strlen(v);
+
+	escape_for_log(buf, sizeof(ring[0]), v, len < 256 ? len : 256);
+	return buf;
 }

@@ -18,4 +18,15 @@ PGconn *oneshot_connect(const struct config *c, const char *what);
  */
 bool oneshot_schema_current(PGconn *conn, int needed, long long *version);
 
+/* A query's rows, or NULL after printing "<what> query failed: ..." to stderr. */
+PGresult *oneshot_query(PGconn *conn, const char *what, const char *sql, int nparams,
+			const char *const *params);
+
+/*
+ * A value as a person may see it on a terminal: control characters, escapes and bidi
+ * overrides shown as \xHH / \u{HHHH} (escape_for_log), so that a hostile name in a table
+ * cannot drive the operator's terminal.  Valid until eight more calls.
+ */
+const char *oneshot_shown(const PGresult *res, int row, int col);
+
 #endif

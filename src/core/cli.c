@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "escape.h"
+#include "event_route.h"
 #include "redact.h"
 
 /* Options that are not settings; their codes lie above any character. */
@@ -13,6 +14,9 @@ enum {
 	OPT_CONFIG = 256,
 	OPT_CHECK,
 	OPT_JSON,
+	OPT_PARTITION,
+	OPT_SINCE,
+	OPT_LIMIT,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_SETTING_BASE = 512,	/* + index into settings[] */
@@ -38,6 +42,8 @@ cli_print_usage(FILE *out)
 		"       clustered_nodes status [--json] [OPTION]...\n"
 		"                                             show the cluster (exit 0: a leader holds\n"
 		"                                             the lock, 2: none does)\n"
+		"       clustered_nodes history [--json] [--partition N] [--since WHEN] [--limit N]\n"
+		"                               [OPTION]...   the cluster's terms, newest first\n"
 		"\n"
 		"Exactly one node of a cluster, the leader, reacts to PostgreSQL notifications and\n"
 		"persists its counter; the others stand by and take over when its session ends.\n"
@@ -64,7 +70,11 @@ cli_print_usage(FILE *out)
 		"                                 CLUSTERED_NODES_CONFIG)\n"
 		"      --check                    validate the settings, connect, check the schema;\n"
 		"                                 print \"configuration OK\" or the problem\n"
-		"      --json                     with status: print JSON\n"
+		"      --json                     with status or history: print JSON\n"
+		"      --partition N              with history: only partition N\n"
+		"      --since WHEN               with history: terms begun in the last TIME (10min,\n"
+		"                                 2h) or since a timestamp (2026-12-06 18:00Z)\n"
+		"      --limit N                  with history: at most N terms (default 50)\n"
 		"  -h, --help                     print this help and exit\n"
 		"  -V, --version                  print the version and exit\n"
 		"\n"
@@ -88,6 +98,22 @@ cli_print_usage(FILE *out)
 		"  78  configuration problem: a bad config file or environment value, the\n"
 		"      schema missing or too old, another live node with the same name, or\n"
 		"      partitions or partition_key other than the cluster's\n");
+}
+
+/* A decimal number from min to max, nothing else. */
+static bool
+parse_count(const char *text, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	v = strtol(text, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return false;
+	*out = (int) v;
+	return true;
 }
 
 static int
@@ -115,8 +141,12 @@ cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen)
 
 	memset(a, 0, sizeof(*a));
 	a->command = CMD_RUN;
+	a->partition = -1;
 	if (argc > 1 && strcmp(argv[1], "status") == 0) {
 		a->command = CMD_STATUS;
+		first = 2;
+	} else if (argc > 1 && strcmp(argv[1], "history") == 0) {
+		a->command = CMD_HISTORY;
 		first = 2;
 	}
 	for (size_t i = 0; i < settings_count; i++) {
@@ -131,6 +161,9 @@ cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen)
 	long_options[n++] = (struct option) {"config", required_argument, NULL, OPT_CONFIG};
 	long_options[n++] = (struct option) {"check", no_argument, NULL, OPT_CHECK};
 	long_options[n++] = (struct option) {"json", no_argument, NULL, OPT_JSON};
+	long_options[n++] = (struct option) {"partition", required_argument, NULL, OPT_PARTITION};
+	long_options[n++] = (struct option) {"since", required_argument, NULL, OPT_SINCE};
+	long_options[n++] = (struct option) {"limit", required_argument, NULL, OPT_LIMIT};
 	long_options[n++] = (struct option) {"help", no_argument, NULL, 'h'};
 	long_options[n++] = (struct option) {"version", no_argument, NULL, 'V'};
 	long_options[n] = (struct option) {NULL, 0, NULL, 0};
@@ -167,13 +200,28 @@ cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen)
 			a->config_path = optarg;
 			break;
 		case OPT_CHECK:
-			if (a->command == CMD_STATUS)
-				return usage_error(err, errlen, "--check", NULL,
-						   "does not go with status");
+			if (a->command == CMD_STATUS || a->command == CMD_HISTORY)
+				return usage_error(err, errlen, "--check", NULL, a->command == CMD_STATUS ?
+						   "does not go with status" : "does not go with history");
 			a->command = CMD_CHECK;
 			break;
 		case OPT_JSON:
 			a->json = true;
+			break;
+		case OPT_PARTITION:
+			if (!parse_count(optarg, 0, MAX_PARTITIONS - 1, &a->partition))
+				return usage_error(err, errlen, "--partition", optarg,
+						   "is not a partition number (0 to 63)");
+			break;
+		case OPT_SINCE:
+			if (optarg[0] == '\0')
+				return usage_error(err, errlen, "--since", NULL, "needs a value");
+			a->since = optarg;
+			break;
+		case OPT_LIMIT:
+			if (!parse_count(optarg, 1, 100000, &a->limit))
+				return usage_error(err, errlen, "--limit", optarg,
+						   "is not a number from 1 to 100000");
 			break;
 		case 'h':
 			a->command = CMD_HELP;
@@ -190,8 +238,11 @@ cli_parse(struct cli *a, int argc, char **argv, char *err, size_t errlen)
 	}
 	if (optind < argc)
 		return usage_error(err, errlen, "unexpected argument", argv[optind], "(see --help)");
-	if (a->json && a->command != CMD_STATUS)
-		return usage_error(err, errlen, "--json", NULL, "only goes with status");
+	if (a->json && a->command != CMD_STATUS && a->command != CMD_HISTORY)
+		return usage_error(err, errlen, "--json", NULL, "only goes with status or history");
+	if ((a->partition >= 0 || a->since != NULL || a->limit > 0) && a->command != CMD_HISTORY)
+		return usage_error(err, errlen, a->partition >= 0 ? "--partition" : a->since != NULL ?
+				   "--since" : "--limit", NULL, "only goes with history");
 	return 0;
 }
 

@@ -14,6 +14,7 @@ enum command {
 	CMD_RUN,		/* run the node */
 	CMD_CHECK,		/* --check: validate, connect, check the schema */
 	CMD_STATUS,		/* status [--json] */
+	CMD_HISTORY,		/* history [--json] [--partition N] [--since WHEN] [--limit N] */
 	CMD_HELP,
 	CMD_VERSION,
 };
@@ -21,6 +22,10 @@ enum command {
 struct cli {
 	enum command command;
 	bool json;
+	/* history's filters: -1, NULL and 0 when not given */
+	int partition;
+	const char *since;
+	int limit;
 	const char *config_path;
 	/* Setting values in the order given (strings borrowed from argv, but for those
 	 * cli_hide_secrets() copied). */

@@ -9,6 +9,42 @@ const double step_bucket_bounds[STEP_BUCKETS] = {
 	0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
 };
 
+const char *const takeover_reason_text[TAKEOVER_REASONS] = {
+	"first lead", "handed over", "session ended", "lease lapsed", "server restarted", "unknown",
+};
+const char *const takeover_reason_label[TAKEOVER_REASONS] = {
+	"first_lead", "handed_over", "session_ended", "lease_lapsed", "server_restarted", "unknown",
+};
+
+enum takeover_reason
+takeover_reason_of(const char *text)
+{
+	for (int r = 0; r < TAKEOVER_UNKNOWN; r++)
+		if (strcmp(text, takeover_reason_text[r]) == 0)
+			return (enum takeover_reason) r;
+	return TAKEOVER_UNKNOWN;
+}
+
+void
+stats_count_second(struct node_stats *s, double now, unsigned notifications)
+{
+	long long second = (long long) now;
+	struct rate_second *r = &s->rate[second % RATE_SECONDS];
+
+	if (r->second != second)
+		*r = (struct rate_second) {.second = second};
+	r->steps++;
+	r->notifications += notifications;
+}
+
+struct rate_second
+stats_second(const struct node_stats *s, long long second)
+{
+	const struct rate_second *r = &s->rate[((second % RATE_SECONDS) + RATE_SECONDS) % RATE_SECONDS];
+
+	return r->second == second ? *r : (struct rate_second) {.second = second};
+}
+
 void
 stats_observe_step(struct node_stats *s, double seconds)
 {

@@ -19,6 +19,8 @@ view_read_state(struct cluster_view *v, const PGresult *res, double now)
 	snprintf(v->leader, sizeof(v->leader), "%s", PQgetvalue(res, 0, 2));
 	snprintf(v->elected_at, sizeof(v->elected_at), "%s", PQgetvalue(res, 0, 3));
 	v->queue_usage = strtod(PQgetvalue(res, 0, 4), NULL);
+	v->lease_age = PQnfields(res) > 7 && !PQgetisnull(res, 0, 7) ?
+	    strtod(PQgetvalue(res, 0, 7), NULL) : -1;
 	v->nlistening = 0;
 	for (const char *p = PQgetvalue(res, 0, 6); *p && v->nlistening < MAX_LISTENING;) {
 		size_t len = strcspn(p, "\n");
@@ -46,6 +48,39 @@ view_read_members(struct cluster_view *v, const PGresult *res)
 		m->pid = atoi(PQgetvalue(res, i, 3));
 		snprintf(m->session, sizeof(m->session), "%s", PQgetvalue(res, i, 8));
 		m->heartbeat_age = strtod(PQgetvalue(res, i, 6), NULL);
+		snprintf(m->status_url, sizeof(m->status_url), "%s",
+			 PQnfields(res) > 9 ? PQgetvalue(res, i, 9) : "");
 	}
 	v->nmembers = n;
+}
+
+void
+view_read_terms(struct cluster_view *v, const PGresult *res)
+{
+	int n = PQntuples(res);
+
+	if (PQnfields(res) < 6)
+		return;
+	if (n > VIEW_MAX_TERMS)
+		n = VIEW_MAX_TERMS;
+	for (int i = 0; i < n; i++) {
+		struct term_view *t = &v->terms[i];
+
+		t->partition = atoi(PQgetvalue(res, i, 0));
+		t->term = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		snprintf(t->leader, sizeof(t->leader), "%s", PQgetvalue(res, i, 2));
+		snprintf(t->reason, sizeof(t->reason), "%s", PQgetvalue(res, i, 3));
+		t->began_ago = strtod(PQgetvalue(res, i, 4), NULL);
+		t->ended_ago = strtod(PQgetvalue(res, i, 5), NULL);
+	}
+	v->nterms = n;
+}
+
+void
+view_read_backlog(struct cluster_view *v, const PGresult *res)
+{
+	if (PQntuples(res) != 1 || PQnfields(res) < 2)
+		return;
+	v->events_waiting = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	v->dead_letters = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 }

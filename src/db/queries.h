@@ -14,9 +14,9 @@
  * direct writes), partitioned clusters on SCHEMA_VERSION_PARTITIONS; `--check` warns
  * until 010, which keeps tenants apart, 011, which warms a node's session before a
  * takeover, 012, from which dead letters keep their SQLSTATE and whole error and
- * attempts are counted across failovers, and 013, which makes planned moves lossless for
- * plain notifications, are applied. */
-#define SCHEMA_VERSION 13
+ * attempts are counted across failovers, 013, which makes planned moves lossless for
+ * plain notifications, and 014, which keeps the history of terms, are applied. */
+#define SCHEMA_VERSION 14
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
 /* From this version a node warms its session when it registers (SQL_WARM_UP). */
@@ -25,6 +25,8 @@
 #define SCHEMA_VERSION_WHOLE_ERRORS 12
 /* From this version SQL_FORWARD exists. */
 #define SCHEMA_VERSION_FORWARD 13
+/* From this version clustered_nodes.history exists (SQL_TAKEOVER_STORY, `history`). */
+#define SCHEMA_VERSION_HISTORY 14
 /* What a partitioned cluster needs (the fence, the turn, the liveness rule of 011). */
 #define SCHEMA_VERSION_PARTITIONS 11
 #define SCHEMA_VERSION_NEEDED(partitions) \
@@ -141,6 +143,16 @@
 #define SQL_SEND_FENCE \
 	"SELECT pg_notify('" FENCE_CHANNEL "', s.partition || ':' || s.term || ':' || s.cluster) " \
 	"FROM clustered_nodes.cluster_state s WHERE s.cluster = $1 AND s.partition = $2::integer"
+
+/* In the take-over's transaction, after SQL_TAKE_LEAD, from schema version 14: the term's
+ * history row, for the log line (sql/014).  $1 cluster, $2 partition.  Columns: previous
+ * leader (or ''), reason, gap in ms (or ''). */
+#define SQL_TAKEOVER_STORY \
+	"SELECT coalesce(h.previous_leader, ''), h.reason, " \
+	"  coalesce(round(h.gap_ms::numeric, 1)::text, '') " \
+	"FROM clustered_nodes.history h JOIN clustered_nodes.cluster_state s " \
+	"  ON s.cluster = h.cluster AND s.partition = h.partition AND s.term = h.term " \
+	"WHERE s.cluster = $1 AND s.partition = $2::integer"
 
 /* A handed-over partition's received plain notifications, as its durable events, in
  * order (sql/013).  $1 cluster, $2 partition, $3 channels, $4 payloads (text[] each). */
@@ -259,13 +271,33 @@
 	"FROM clustered_nodes.members m " \
 	"WHERE m.cluster = $1 ORDER BY m.node"
 
+/* The page's timeline: the terms of the history (sql/014) that ran within the last 10
+ * minutes, at most 256 (the newest).  $1 cluster.  Columns: partition, term, leader,
+ * reason, seconds since it began, seconds since it ended (-1 while it runs). */
+#define SQL_VIEW_TERMS \
+	"SELECT partition, term, leader, reason, began_ago, ended_ago FROM (" \
+	"  SELECT h.partition, h.term, h.leader, h.reason, " \
+	"    round(extract(epoch FROM clock_timestamp() - h.began_at)::numeric, 3) AS began_ago, " \
+	"    coalesce(round(extract(epoch FROM clock_timestamp() - h.ended_at)::numeric, 3), -1) " \
+	"      AS ended_ago " \
+	"  FROM clustered_nodes.history h WHERE h.cluster = $1 " \
+	"    AND (h.ended_at IS NULL OR h.ended_at > clock_timestamp() - interval '10 minutes') " \
+	"  ORDER BY h.began_at DESC LIMIT 256) x ORDER BY partition, term"
+
+/* For /metrics: the cluster's durable events waiting and dead letters (sql/014).  $1
+ * cluster. */
+#define SQL_VIEW_BACKLOG "SELECT * FROM clustered_nodes.backlog($1)"
+
 /* The cluster's state row for the view: term, counter, leader, elected_at, queue usage,
- * whether the row exists, and the channels this session listens on.  $1 cluster. */
+ * whether the row exists, the channels this session listens on, and the seconds since the
+ * leader's last commit (its lease's age; NULL without a leader).  $1 cluster. */
 #define SQL_VIEW_STATE \
 	"SELECT s.term, s.counter, coalesce(s.leader, ''), " \
 	"  coalesce(to_char(s.elected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), " \
 	"  pg_notification_queue_usage(), s.cluster IS NOT NULL, " \
-	"  (SELECT coalesce(string_agg(c, E'\\n' ORDER BY c), '') FROM pg_listening_channels() c) " \
+	"  (SELECT coalesce(string_agg(c, E'\\n' ORDER BY c), '') FROM pg_listening_channels() c), " \
+	"  CASE WHEN s.leader IS NOT NULL " \
+	"    THEN round(extract(epoch FROM clock_timestamp() - s.updated_at)::numeric, 3) END " \
 	"FROM (SELECT 1) one LEFT JOIN clustered_nodes.cluster_state s " \
 	"  ON s.cluster = $1 AND s.partition = 0"
 

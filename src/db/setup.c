@@ -24,6 +24,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[11] = "sql/011_warm_sessions.sql",
 	[12] = "sql/012_whole_errors.sql",
 	[13] = "sql/013_lossless_moves.sql",
+	[14] = "sql/014_history.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */

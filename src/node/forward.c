@@ -25,6 +25,8 @@
 /* What one batch forwards at most: NOTIFY payloads are under 8000 bytes, so a batch stays
  * under a few megabytes of parameters. */
 #define FORWARD_BATCH 500
+/* The longest a hand-over waits for the next leader's fence. */
+#define FORWARD_WAIT_MAX_S 5.0
 
 static void flush(struct forward *fw, int p, bool check);
 
@@ -217,8 +219,11 @@ forward_init(struct forward *fw, struct ev_loop *loop, struct session *session,
 	fw->idle = idle;
 	fw->owner = owner;
 	/* The next leader is woken by our hand-over and takes over in milliseconds when it
-	 * waits, within a look interval when it polls: a lease's length is ample. */
+	 * waits, within a look interval when it polls.  Bounded by a lease, and by half of the
+	 * 10 s a stopping node gives itself (node.c), so that the stop is never cut short. */
 	fw->wait_s = (cfg->lease_timeout_ms > 0 ? (double) cfg->lease_timeout_ms : 10000.) / 1000.;
+	if (fw->wait_s > FORWARD_WAIT_MAX_S)
+		fw->wait_s = FORWARD_WAIT_MAX_S;
 	fw->slots = calloc((size_t) count, sizeof(*fw->slots));
 	if (fw->slots == NULL)
 		return false;

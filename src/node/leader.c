@@ -42,6 +42,25 @@ read_promoted(void *ctx, const PGresult *res)
 	l->counter = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 }
 
+/* The term's history row (schema 14 on): who had the lead, why it moved, and the gap. */
+static void
+read_story(void *ctx, const PGresult *res)
+{
+	struct leader *l = ctx;
+	char previous[ESCAPE_MAX_LEN(NAME_MAX_BYTES)];
+	const char *prev, *gap;
+
+	if (PQntuples(res) != 1)
+		return;
+	prev = PQgetvalue(res, 0, 0);
+	gap = PQgetvalue(res, 0, 2);
+	escape_for_log(previous, sizeof(previous), prev, strnlen(prev, NAME_MAX_BYTES));
+	l->story_reason = takeover_reason_of(PQgetvalue(res, 0, 1));
+	l->story_gap_ms = gap[0] ? strtod(gap, NULL) : -1;
+	snprintf(l->story, sizeof(l->story), " previous=%s reason=\"%s\" gap_ms=%s",
+		 prev[0] ? previous : "-", takeover_reason_text[l->story_reason], gap[0] ? gap : "-");
+}
+
 static void
 on_promoted(void *ctx, const struct batch_outcome *o)
 {
@@ -62,15 +81,20 @@ on_promoted(void *ctx, const struct batch_outcome *o)
 	session_healthy(l->session);
 	membership_want_heartbeat(l->membership);	/* the member row and the view at once */
 	memset(&l->failure, 0, sizeof(l->failure));
-	l->stats->failovers++;
+	l->stats->takeovers[l->story_reason]++;
+	if (l->story_reason != TAKEOVER_FIRST_LEAD)
+		l->stats->failovers++;	/* (before schema 14, every lead taken: reason unknown) */
+	if (l->story_gap_ms >= 0)
+		l->stats->last_takeover_gap_ms = l->story_gap_ms;
 	fsm_set(l->fsm, ST_LEADER, "term raised and channels listened");
 	if (l->shared)
 		log_info("leading partition %d: cluster=%s term=%" PRId64 " counter=%" PRId64
-			 " channels=%d", l->partition, l->cfg->cluster, l->term, l->counter,
-			 l->cfg->nchannels);
+			 " channels=%d%s", l->partition, l->cfg->cluster, l->term, l->counter,
+			 l->cfg->nchannels, l->story);
 	else
 		log_info("starting psql listener: cluster=%s term=%" PRId64 " counter=%" PRId64
-			 " channels=%d", l->cfg->cluster, l->term, l->counter, l->cfg->nchannels);
+			 " channels=%d%s", l->cfg->cluster, l->term, l->counter, l->cfg->nchannels,
+			 l->story);
 	fsm_set(l->fsm, ST_PROCESSING, "fetching durable events");	/* (pipelined) */
 }
 
@@ -82,6 +106,9 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	const char *handoff[] = {l->handoff_key_text};
 
 	l->promoted = false;
+	l->story[0] = '\0';
+	l->story_reason = TAKEOVER_UNKNOWN;
+	l->story_gap_ms = -1;
 	l->holds_handoff = holds_handoff;
 	l->fence_term = 0;
 	l->stopping = false;	/* handed over, or lost with the session, earlier: a new term */
@@ -91,7 +118,10 @@ leader_take_lead(struct leader *l, bool holds_handoff)
 	if (!session_add_cached(l->session, TAG_TAKE_LEAD, 0, SQL_NO_FLUSH_WAIT, 0, NULL, NULL,
 				NULL) ||
 	    !session_add(l->session, TAG_TAKE_LEAD, 0, SQL_TAKE_LEAD, 5, params, read_promoted, l) ||
-	    !session_add_cached(l->session, TAG_TAKE_LEAD, 0, SQL_SEND_FENCE, 2, params, NULL, NULL))
+	    !session_add_cached(l->session, TAG_TAKE_LEAD, 0, SQL_SEND_FENCE, 2, params, NULL, NULL) ||
+	    (l->session->schema_version >= SCHEMA_VERSION_HISTORY &&
+	     !session_add_cached(l->session, TAG_TAKE_LEAD, 0, SQL_TAKEOVER_STORY, 2, params,
+				 read_story, l)))
 		return;
 	/* Every data channel, the durable events' wake-up channel and the fence (the
 	 * session's other partitions may listen already: LISTEN again is harmless).

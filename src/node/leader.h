@@ -110,6 +110,11 @@ struct leader {
 	char term_text[24];
 	int64_t counter;	/* after our last committed step */
 	bool promoted;		/* read by the take-lead transaction */
+	/* ... and, from schema 14, how it came about (sql/014): " previous=... reason=...
+	 * gap_ms=..." for the log line, or "" */
+	char story[NAME_MAX_BYTES * 4 + 96];
+	enum takeover_reason story_reason;
+	double story_gap_ms;	/* -1: not known */
 	bool holds_handoff;	/* the handoff key, whose release wakes the standbys */
 
 	struct notifyq queue;	/* plain notifications received, not committed */

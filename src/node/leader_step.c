@@ -132,6 +132,7 @@ log_step(struct leader *l)
 		snprintf(partition_label, sizeof(partition_label), "partition=%d", l->partition);
 	if (l->step.size > 0)
 		stats_observe_step(l->stats, now - l->step.started);
+	stats_count_second(l->stats, now, (unsigned) l->step.size);
 	for (size_t i = 0; i < l->step.size; i++) {
 		long long counter = l->step.counter_before + (long long) i, id;
 		const char *name, *payload;

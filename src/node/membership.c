@@ -156,6 +156,22 @@ read_view_members(void *ctx, const PGresult *res)
 	m->view_due = false;
 }
 
+static void
+read_view_terms(void *ctx, const PGresult *res)
+{
+	struct membership *m = ctx;
+
+	view_read_terms(m->view, res);
+}
+
+static void
+read_view_backlog(void *ctx, const PGresult *res)
+{
+	struct membership *m = ctx;
+
+	view_read_backlog(m->view, res);
+}
+
 void
 membership_want_heartbeat(struct membership *m)
 {
@@ -189,7 +205,12 @@ membership_add_housekeeping(struct membership *m)
 	return session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_VIEW_STATE, 1, cluster,
 				  read_view_state, m) &&
 	    session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_MEMBERS, 1, cluster,
-			       read_view_members, m);
+			       read_view_members, m) &&
+	    (m->session->schema_version < SCHEMA_VERSION_HISTORY ||
+	     (session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_VIEW_TERMS, 1, cluster,
+				 read_view_terms, m) &&
+	      session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_VIEW_BACKLOG, 1, cluster,
+				 read_view_backlog, m)));
 }
 
 bool

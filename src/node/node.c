@@ -388,6 +388,9 @@ node_init(struct node *n, struct ev_loop *loop, struct config *cfg, const struct
 	n->fsm.state = ST_DISCONNECTED;
 	n->fsm.partition = -1;
 	n->stats.started_at = ev_time();
+	n->stats.last_takeover_gap_ms = -1;
+	n->view.events_waiting = -1;	/* not read yet */
+	n->view.lease_age = -1;
 	sdnotify_init(&n->systemd);	/* first: programs run later must not inherit it */
 	ev_timer_init(&n->watchdog_timer, watchdog_timer_cb, 0.,
 		      n->systemd.watchdog_usec / 2 / 1e6);

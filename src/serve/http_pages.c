@@ -8,7 +8,9 @@
 #include <ev.h>
 
 #include "escape.h"
+#include "html.h"
 #include "http_pages.h"
+#include "http_svg.h"
 #include "json.h"
 #include "node.h"
 #include "version.h"
@@ -234,7 +236,7 @@ per_channel(const struct node *n, FILE *out, const char *name, const char *help,
 static void
 partition_metrics(const struct node *n, FILE *out)
 {
-	static const char *const names[] = {"partition_counter", "partition_term", "partition_led"};
+	static const char *const names[] = {"partition_processed", "partition_term", "partition_led"};
 	static const char *const helps[] = {
 		"A partition's counter: this node's own for the partitions it leads, else as its "
 		"last partition poll read it.",
@@ -272,8 +274,24 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 	       session_up(n));
 	metric(out, "term", "gauge", "The cluster's term as this node last saw it.",
 	       (double) node_known_term(n));
-	metric(out, "counter", "gauge", "The cluster's counter as this node last saw it.",
+	metric(out, "cluster_processed", "gauge", "The cluster's counter (notifications and "
+	       "events it processed, cluster_state.counter) as this node last saw it.",
 	       (double) node_known_counter(n));
+	fprintf(out, "# HELP clustered_nodes_build_info The running version.\n"
+		"# TYPE clustered_nodes_build_info gauge\nclustered_nodes_build_info{version=\"%s\"} 1\n",
+		CN_VERSION);
+	if (node_view(n)->valid && node_view(n)->lease_age >= 0)
+		metric(out, "lease_age_seconds", "gauge", "Since the leader's last commit (step, "
+		       "renewal) at the last view: near the renewal interval while it is alive, "
+		       "growing toward lease_timeout when it hangs (partitioned: partition 0's).",
+		       node_view(n)->lease_age + (ev_time() - node_view(n)->taken_at));
+	if (node_view(n)->valid && node_view(n)->events_waiting >= 0) {
+		metric(out, "durable_events_waiting", "gauge", "The cluster's durable events not yet "
+		       "processed, at the last view (schema 14).",
+		       (double) node_view(n)->events_waiting);
+		metric(out, "dead_letters", "gauge", "The cluster's dead letters, at the last view "
+		       "(schema 14; redrive() takes them back).", (double) node_view(n)->dead_letters);
+	}
 	per_channel(n, out, "notifications_processed_total",
 		    "Notifications whose step this node committed.", node_stats(n)->processed);
 	per_channel(n, out, "notifications_dropped_total", "Plain notifications dropped because "
@@ -296,35 +314,25 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 		"clustered_nodes_step_duration_seconds_sum %.9f\n"
 		"clustered_nodes_step_duration_seconds_count %llu\n",
 		node_stats(n)->step_count, node_stats(n)->step_seconds_sum, node_stats(n)->step_count);
-	metric(out, "failovers_total", "counter", "Times this node took the lead.",
+	metric(out, "failovers_total", "counter", "Times this node took the lead from another "
+	       "leader (not a first lead; with a schema before 14, every lead taken).",
 	       (double) node_stats(n)->failovers);
+	fputs("# HELP clustered_nodes_takeovers_total Leads this node took, by why the lead "
+	      "moved (clustered_nodes.history, schema 14; unknown before it).\n"
+	      "# TYPE clustered_nodes_takeovers_total counter\n", out);
+	for (int r = 0; r < TAKEOVER_REASONS; r++)
+		fprintf(out, "clustered_nodes_takeovers_total{reason=\"%s\"} %llu\n",
+			takeover_reason_label[r], node_stats(n)->takeovers[r]);
+	if (node_stats(n)->last_takeover_gap_ms >= 0)
+		metric(out, "last_takeover_gap_seconds", "gauge", "At this node's last lead taken: "
+		       "the time since the previous leader's last commit.",
+		       node_stats(n)->last_takeover_gap_ms / 1000.0);
 	metric(out, "reconnects_total", "counter", "Times this node lost or could not open its session.",
 	       (double) node_stats(n)->reconnects);
 	metric(out, "notification_queue_usage", "gauge",
 	       "pg_notification_queue_usage() at the last heartbeat (0 to 1).", node_view(n)->queue_usage);
 	if (node_partition_count(n) > 1)
 		partition_metrics(n, out);
-}
-
-/*
- * Text into the page.  Most of it is hostile: other members' rows are written by other
- * processes, payloads by any producer.  Besides markup, control characters and bidi
- * overrides are shown escaped, as the log shows them (escape_for_html()).
- */
-static void
-html_text(FILE *out, const char *s)
-{
-	char small[512], *buf = small;
-	size_t len = strlen(s), need = escape_for_html(NULL, 0, s, len);
-
-	if (need >= sizeof(small) && (buf = malloc(need + 1)) == NULL) {
-		fputs("(out of memory)", out);
-		return;
-	}
-	escape_for_html(buf, need + 1, s, len);
-	fwrite(buf, 1, need, out);
-	if (buf != small)
-		free(buf);
 }
 
 /* Partitioned: which node leads what. */
@@ -393,7 +401,16 @@ render_index(const struct node *n, FILE *out, struct page *page)
 
 		fprintf(out, "<tr class=\"%s\"><td>", strcmp(m->session, "gone") == 0 ? "gone" :
 			strcmp(m->role, "leader") == 0 ? "leader" : "");
-		html_text(out, m->node);
+		/* Its own page, if it serves one: only an http(s) address becomes a link. */
+		if (strncmp(m->status_url, "http://", 7) == 0 ||
+		    strncmp(m->status_url, "https://", 8) == 0) {
+			fputs("<a class=\"member-page\" href=\"", out);
+			html_text(out, m->status_url);
+			fputs("\">", out);
+			html_text(out, m->node);
+			fputs("</a>", out);
+		} else
+			html_text(out, m->node);
 		fputs("</td><td>", out);
 		html_text(out, m->role);
 		fputs("</td><td>", out);
@@ -406,6 +423,15 @@ render_index(const struct node *n, FILE *out, struct page *page)
 	fputs("</table>\n", out);
 	if (node_partition_count(n) > 1)
 		partition_map(n, out);
+	fputs("<h2>Terms</h2>\n<p class=\"sub\">The last 10 minutes at most, a bar per term; "
+	      "in red, from a term's last commit to the next one's start.</p>\n", out);
+	if (node_view(n)->valid && node_view(n)->nterms > 0)
+		svg_timeline(out, node_view(n), node_partition_count(n), now - node_view(n)->taken_at);
+	else
+		fputs("<p id=\"no-history\" class=\"sub\">No history read yet (it needs schema "
+		      "version 14, sql/014_history.sql).</p>\n", out);
+	fputs("<h2>This node's steps and notifications per second</h2>\n", out);
+	svg_rates(out, node_stats(n), now);
 	fputs("<h2>Recent notifications</h2>\n", out);
 	if (node_stats(n)->recent_count == 0)
 		fputs("<p id=\"recent\">None processed by this node.", out);

@@ -34,13 +34,19 @@ test_http_endpoints_as_leader_and_standby() {
 	body=$(http_body "http://127.0.0.1:$lp/metrics")
 	for line in 'clustered_nodes_up 1' 'clustered_nodes_is_leader 1' 'clustered_nodes_db_connected 1' \
 		'clustered_nodes_notifications_processed_total{channel="test_channel"} 4' \
-		'clustered_nodes_failovers_total 1' 'clustered_nodes_counter 4' \
+		'clustered_nodes_failovers_total 0' 'clustered_nodes_takeovers_total{reason="first_lead"} 1' \
+		'clustered_nodes_cluster_processed 4' 'clustered_nodes_build_info{version=' \
+		'clustered_nodes_durable_events_waiting 0' 'clustered_nodes_dead_letters 0' \
+		'# TYPE clustered_nodes_lease_age_seconds gauge' \
 		'# TYPE clustered_nodes_step_duration_seconds histogram' \
 		'clustered_nodes_step_duration_seconds_bucket{le="+Inf"}' \
 		'# TYPE clustered_nodes_notification_queue_usage gauge'; do
 		grep -qF "$line" <<<"$body" || fail "leader's /metrics lacks: $line"
 	done
 	[ "$(sed -n 's/^clustered_nodes_step_duration_seconds_count //p' <<<"$body")" -ge 1 ] || fail "no step observed"
+	# Names and types as Prometheus' own linter wants them (scripts/install-deps.sh fetches it).
+	[ -x "$ROOT/build/tools/promtool" ] || fail "no build/tools/promtool: run scripts/install-deps.sh"
+	"$ROOT/build/tools/promtool" check metrics <<<"$body" || fail "promtool check metrics: the leader's /metrics"
 	body=$(http_body "http://127.0.0.1:$sp/metrics")
 	grep -qx 'clustered_nodes_is_leader 0' <<<"$body" || fail "standby's is_leader"
 	grep -qF 'clustered_nodes_notifications_processed_total{channel="test_channel"} 0' <<<"$body" || fail "standby processed something"
@@ -128,6 +134,13 @@ page_shows() {
 	[[ "$dom" == *"id=\"leader\">$2<"* && "$dom" == *"id=\"term\">$3<"* && "$dom" == *"id=\"counter\">$4<"* ]]
 }
 
+# The page's timeline shows at least N terms.
+page_draws_terms() {
+	local dom
+	dom=$(chromium_run --dump-dom "$1")
+	[ "$(grep -o '<g class="term">' <<<"$dom" | wc -l)" -ge "$2" ]
+}
+
 test_browser_page_follows_notifications_and_failover() {
 	local i old new term dom
 	declare -A port=()
@@ -157,8 +170,24 @@ test_browser_page_follows_notifications_and_failover() {
 		wait_for "node$i's page showing $new, term $((term + 1)), counter 4" 10000 \
 			page_shows "http://127.0.0.1:${port[node$i]}/" "$new" $((term + 1)) 4
 	done
-	chromium_run --window-size=1100,760 --screenshot="$WORK/status-page.png" "http://127.0.0.1:${port[$new]}/" >/dev/null
+	# The drawings (sql/014's history, the node's own rates): in the DOM, and on screen.
+	wait_for "$new's page drawing two terms" 10000 page_draws_terms "http://127.0.0.1:${port[$new]}/" 2
+	dom=$(chromium_run --dump-dom "http://127.0.0.1:${port[$new]}/")
+	[[ "$dom" == *'<rect class="gap"'* ]] || fail "no gap drawn between the terms"
+	[[ "$dom" == *'id="steps-line"'* && "$dom" == *'id="notifications-line"'* ]] || fail "no rate lines"
+	for i in 1 2 3; do
+		[ "node$i" = "$old" ] && continue
+		[[ "$dom" == *"class=\"member-page\" href=\"http://127.0.0.1:${port[node$i]}/\""* ]] ||
+			fail "no link to node$i's page"
+	done
+	chromium_run --window-size=1100,1400 --screenshot="$WORK/status-page.png" "http://127.0.0.1:${port[$new]}/" >/dev/null
 	[ "$(stat -c %s "$WORK/status-page.png")" -gt 10000 ] || fail "no screenshot"
+	# On screen: the red of the gap, and the blue of the notifications line (no other
+	# element of the page has either colour).
+	read -r red blue < <(python3 "$ROOT/tests/integration/png_colors.py" "$WORK/status-page.png" \
+		dd2222 1f6fd1 | paste -sd' ')
+	[ "$red" -gt 0 ] || fail "the screenshot shows no gap"
+	[ "$blue" -gt 100 ] || fail "the screenshot shows no notifications line"
 	mkdir -p "$ROOT/build"
 	cp "$WORK/status-page.png" "$ROOT/build/status-page.png"
 }

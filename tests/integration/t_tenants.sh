@@ -115,13 +115,17 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 				"SELECT clustered_nodes.warm_up('$c', 'spy')" \
 				"SELECT clustered_nodes.forward('$c', 0, ARRAY['$ca'], ARRAY['forged'])" \
 				"SELECT clustered_nodes.forward('$c', 0, ARRAY['$cb'], ARRAY['forged'])" \
+				"SELECT clustered_nodes.set_history_keep('$c', 1)" \
+				"DELETE FROM clustered_nodes.history WHERE cluster = '$c'" \
+				"UPDATE clustered_nodes.history SET reason = 'forged' WHERE cluster = '$c'" \
 				"SELECT clustered_nodes.check_may_act('$c')")
 			all_refused "$out" "$login against $c"
 			# Reading: no row of the other tenant's cluster is visible.
 			out=$(as_login "$login" "SELECT count(*) FROM clustered_nodes.cluster_state WHERE cluster = '$c'" \
 				"SELECT count(*) FROM clustered_nodes.members WHERE cluster = '$c'" \
-				"SELECT count(*) FROM clustered_nodes.clusters WHERE cluster = '$c'")
-			assert_eq "$(echo $out)" "0 0 0" "rows of $c that $login can read"
+				"SELECT count(*) FROM clustered_nodes.clusters WHERE cluster = '$c'" \
+				"SELECT count(*) FROM clustered_nodes.history WHERE cluster = '$c'")
+			assert_eq "$(echo $out)" "0 0 0 0" "rows of $c that $login can read"
 		done
 		# Out-of-range partitions and hostile names, on the attacker's own cluster.
 		for p in -1 4 64 2147483647; do

@@ -25,6 +25,7 @@ main(void)
 	srunner_add_suite(runner, partition_suite());
 	srunner_add_suite(runner, pgarray_suite());
 	srunner_add_suite(runner, redact_suite());
+	srunner_add_suite(runner, stats_suite());
 	srunner_add_suite(runner, timing_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	failed = srunner_ntests_failed(runner);

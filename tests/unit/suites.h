@@ -21,6 +21,7 @@ Suite *notifyq_suite(void);
 Suite *partition_suite(void);
 Suite *pgarray_suite(void);
 Suite *redact_suite(void);
+Suite *stats_suite(void);
 Suite *timing_suite(void);
 
 #endif

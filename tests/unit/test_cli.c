@@ -47,6 +47,19 @@ START_TEST(test_subcommands)
 	ck_assert_int_eq(a.command, CMD_HELP);
 	ck_assert_int_eq(cli_parse(&a, ARGC(version), version, err, sizeof(err)), 0);
 	ck_assert_int_eq(a.command, CMD_VERSION);
+	ck_assert_int_eq(a.partition, -1);
+	ck_assert_ptr_null(a.since);
+	{
+		char *history[] = {"clustered_nodes", "history", "--json", "--partition", "7",
+			"--since", "2h", "--limit", "3", NULL};
+
+		ck_assert_int_eq(cli_parse(&a, ARGC(history), history, err, sizeof(err)), 0);
+		ck_assert_int_eq(a.command, CMD_HISTORY);
+		ck_assert(a.json);
+		ck_assert_int_eq(a.partition, 7);
+		ck_assert_str_eq(a.since, "2h");
+		ck_assert_int_eq(a.limit, 3);
+	}
 }
 END_TEST
 
@@ -57,8 +70,17 @@ static const struct {
 	{{"--frobnicate"}, "unknown option '--frobnicate'"},
 	{{"node1"}, "unexpected argument 'node1'"},
 	{{"--node"}, "--node needs a value"},
-	{{"--json"}, "--json only goes with status"},
+	{{"--json"}, "--json only goes with status or history"},
 	{{"status", "--check"}, "--check does not go with status"},
+	{{"history", "--check"}, "--check does not go with history"},
+	{{"--since", "1h"}, "--since only goes with history"},
+	{{"status", "--limit", "3"}, "--limit only goes with history"},
+	{{"history", "--partition", "64"}, "--partition '64' is not a partition number (0 to 63)"},
+	{{"history", "--partition", "-1"}, "--partition '-1' is not a partition number"},
+	{{"history", "--partition", "1x"}, "--partition '1x' is not a partition number"},
+	{{"history", "--limit", "0"}, "--limit '0' is not a number from 1 to 100000"},
+	{{"history", "--limit", "99999999999999999999"}, "--limit '99999999999999999999' is not"},
+	{{"history", "--since", ""}, "--since needs a value"},
 };
 
 START_TEST(test_misuse)
@@ -81,7 +103,7 @@ END_TEST
 
 START_TEST(test_help_lists_every_setting)
 {
-	char buf[8192] = "";
+	char buf[16384] = "";
 	FILE *out = fmemopen(buf, sizeof(buf) - 1, "w");
 
 	cli_print_usage(out);
