@@ -13,6 +13,7 @@
  * Batches run on the node's one session, pipelined behind whatever it sends; their
  * answers come back in the order they were sent, which is how each is matched to its
  * partition below. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +38,13 @@ off_if_done(struct forward *fw, int p)
 
 	if (s->phase != FORWARD_FENCED || s->kept.count > 0 || s->pending > 0)
 		return;
-	if (s->sent > 0 || s->lost > 0)
+	if (s->lost > 0)
+		log_warn("partition %d: forwarded %llu plain notification(s) received after its "
+			 "hand-over as durable events; %llu could not be and are lost", p, s->sent,
+			 s->lost);
+	else if (s->sent > 0)
 		log_info("partition %d: forwarded %llu plain notification(s) received after its "
-			 "hand-over as durable events%s", p, s->sent,
-			 s->lost > 0 ? " (some could not be: see above)" : "");
+			 "hand-over as durable events", p, s->sent);
 	s->phase = FORWARD_OFF;
 	s->sent = s->lost = 0;
 	if (!forward_busy(fw))
@@ -156,7 +160,8 @@ flush(struct forward *fw, int p, bool check)
 
 	if (n > FORWARD_BATCH)
 		n = FORWARD_BATCH;
-	if ((n == 0 && !check) || fw->flights_count == FORWARD_MAX_FLIGHTS || !session_is_up(fw->session))
+	if ((n == 0 && !check) || fw->flights_count == FORWARD_MAX_FLIGHTS ||
+	    !session_is_up(fw->session))
 		return;
 	if ((n > 0 && !add_forward(fw, p, s->pending, n)) ||
 	    (check && !session_add(fw->session, 0, 0, SQL_OTHER_MEMBER_LIVE, 1, params,
@@ -288,12 +293,13 @@ forward_take(struct forward *fw, int p, PGnotify *note)
 
 	if (s->phase != FORWARD_HOLDING && s->phase != FORWARD_SENDING)
 		return false;
-	if (s->kept.bytes + notifyq_cost(note) > fw->cfg->backlog_limit || !notifyq_push(&s->kept,
-											   note)) {
-		log_warn("partition %d: %zu plain notification(s) wait to be forwarded, at the "
-			 "backlog's limit: dropping one", p, s->kept.count);
+	if (s->kept.bytes + notifyq_cost(note) > fw->cfg->backlog_limit ||
+	    !notifyq_push(&s->kept, note)) {
+		if (s->lost++ == 0)	/* once per hand-over; off_if_done() says it again */
+			log_warn("partition %d: %zu plain notification(s) wait to be forwarded, at "
+				 "the backlog's limit: dropping what comes until they are sent", p,
+				 s->kept.count);
 		PQfreemem(note);
-		s->lost++;
 		return true;
 	}
 	if (s->phase == FORWARD_SENDING)
@@ -304,13 +310,19 @@ forward_take(struct forward *fw, int p, PGnotify *note)
 void
 forward_fence(struct forward *fw, const PGnotify *note)
 {
+	char *end, *cluster;
 	long p;
 	long long term;
-	int cluster_at = -1;
 
-	if (sscanf(note->extra, "%ld:%lld:%n", &p, &term, &cluster_at) != 2 || cluster_at < 0 ||
-	    strcmp(note->extra + cluster_at, fw->cfg->cluster) != 0 || p < 0 || p >= fw->count ||
-	    term <= fw->slots[p].term)
+	/* "partition:term:cluster", from any session: anyone may NOTIFY (README, Planned
+	 * moves), so nothing here may overflow or read past the text. */
+	errno = 0;
+	p = strtol(note->extra, &end, 10);
+	if (end == note->extra || *end != ':' || errno != 0 || p < 0 || p >= fw->count)
+		return;
+	term = strtoll(end + 1, &cluster, 10);
+	if (cluster == end + 1 || *cluster != ':' || errno != 0 ||
+	    strcmp(cluster + 1, fw->cfg->cluster) != 0 || term <= fw->slots[p].term)
 		return;
 	fence(fw, (int) p, "the next leader's fence came");
 }
