@@ -45,7 +45,12 @@ enum { PT_PARTITION, PT_TERM, PT_COUNTER, PT_LEADER, PT_LEADER_PID, PT_HOLDER, P
 /* Columns of SQL_LOCK_HOLDER: the session that holds the lock, whatever the table says. */
 enum { HOLDER_PID, HOLDER_USER, HOLDER_APPLICATION, HOLDER_CLIENT, HOLDER_MEMBER };
 
-#define shown oneshot_shown
+/* A value from the database as a terminal may show it (oneshot_shown()). */
+static const char *
+shown(const PGresult *res, int row, int col)
+{
+	return oneshot_shown(res, row, col);
+}
 
 static PGresult *
 query(PGconn *conn, const char *sql, int nparams, const char *const *params)

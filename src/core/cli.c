@@ -93,11 +93,12 @@ cli_print_usage(FILE *out)
 		"      (partitioned: every partition's lock is held)\n"
 		"  2   status: no session holds the cluster's lock (partitioned: some partition's)\n"
 		"  64  bad command-line usage\n"
-		"  69  --check or status: the database cannot be reached\n"
+		"  69  --check, status or history: the database cannot be reached\n"
 		"  70  internal error\n"
 		"  78  configuration problem: a bad config file or environment value, the\n"
 		"      schema missing or too old, another live node with the same name, or\n"
-		"      partitions or partition_key other than the cluster's\n");
+		"      partitions or partition_key other than the cluster's; history: an unknown\n"
+		"      cluster or a schema before 14\n");
 }
 
 /* A decimal number from min to max, nothing else. */
