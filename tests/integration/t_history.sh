@@ -11,6 +11,13 @@ history_of() {
 }
 history_rows() { q "SELECT count(*) FROM clustered_nodes.history WHERE cluster = '$1'"; }
 history_has() { [ "$(history_rows "$1")" -ge "$2" ]; }
+# The page at 127.0.0.1:PORT draws rows for K partitions and at least K terms.
+page_draws_partitions() {
+	local page
+	page=$(curl -s --max-time 5 "http://127.0.0.1:$1/")
+	[[ "$page" == *">partition $(($2 - 1))<"* ]] &&
+		[ "$(grep -o '<g class="term">' <<<"$page" | wc -l)" -ge "$2" ]
+}
 history_cmd() { "$ROOT/clustered_nodes" history --cluster "$CLUSTER" --dbname "$NODE_CONNINFO" "$@"; }
 
 test_history_records_each_takeover_with_its_reason_k1() {
@@ -85,8 +92,10 @@ test_history_names_a_hung_leader_lease_lapsed() {
 }
 
 test_history_of_partitions_and_its_retention_k4() {
-	local victim p rows led
-	for n in node1 node2; do start_node "$CLUSTER" "$n" --partitions 4; done
+	local victim p rows led port page
+	port=$(free_port)
+	start_node "$CLUSTER" node1 --partitions 4
+	start_node "$CLUSTER" node2 --partitions 4 --http "$port"
 	wait_for "4 partitions led" 10000 partitions_ready "$CLUSTER" 4
 	wait_for "2 partitions each" 10000 shape_is "$CLUSTER" 4 "2 2"
 	victim=node1
@@ -122,6 +131,9 @@ test_history_of_partitions_and_its_retention_k4() {
 	[ "$rows" -le 2 ] || fail "$rows terms kept for a partition (keep = 2)" || return 1
 	assert_eq "$(q "SELECT count(*) FROM clustered_nodes.history h JOIN clustered_nodes.cluster_state s
 		USING (cluster, partition, term) WHERE s.cluster = '$CLUSTER'")" 4 "the running terms kept" || return 1
+	# node2's page draws a row per partition and a bar per term it read (K = 4).
+	wait_for "node2's page drawing the terms of 4 partitions" 10000 page_draws_partitions "$port" 4 ||
+		return 1
 	# Bad values for the setting.
 	[[ "$(q "SELECT clustered_nodes.set_history_keep('$CLUSTER', 0)" 2>&1)" == *"1 to 1000000"* ]] ||
 		fail "keep = 0 accepted"
