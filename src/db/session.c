@@ -462,7 +462,7 @@ add(struct session *s, enum stmt_kind kind, int tag, int item, const char *name,
 		break;
 	}
 	if (!sent) {
-		session_reset(s, "could not send a query: %s", s->pg.error);
+		session_reset(s, "session lost: could not send a query: %s", s->pg.error);
 		return false;
 	}
 	return record(s, b, tag, item, reader, ctx);
@@ -535,7 +535,7 @@ session_send(struct session *s, batch_done_fn done, void *done_ctx, bool bounded
 	b->sent_at = ev_now(s->loop);
 	s->building = false;
 	if (!pgconn_sync(&s->pg)) {
-		session_reset(s, "could not send a query: %s", s->pg.error);
+		session_reset(s, "session lost: could not send a query: %s", s->pg.error);
 		return false;
 	}
 	if (!ev_is_active(&s->deadline_timer))
