@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # clustered_nodes: build, test, demo, install.
 #
 #   make            build ./clustered_nodes

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: PostgreSQL
 """Benchmark helpers: read node logs, compute statistics, print the report.
 
   analyze.py last-ts LOG                 epoch µs of the last processed notification

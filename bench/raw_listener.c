@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /*
  * The limit for benchmarks: a minimal LISTEN client (libpq + libev) that only
  * counts notifications.  Everything the leader does beyond this is overhead.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # `make bench`: throughput, latency, takeover and footprint of clustered_nodes,
 # each throughput figure next to a raw LISTEN client under the same load in
 # the same run.  Starts its own PostgreSQL (fsync on: the server's defaults),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # Keeps the option table, --help, the sample config, the README and the man
 # page in step (pgbouncer's optscan idea): every setting --help lists must
 # appear in each of them, and every key in the sample config must be a

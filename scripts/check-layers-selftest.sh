@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # Shows that scripts/check-layers.sh fails on each kind of violation it claims to catch:
 # an object is merged (ld -r) with a tiny one that makes the forbidden call, in a copy of
 # the build directory, and the check must fail naming it.  `make unit` runs this.

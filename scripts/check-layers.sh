@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # Checks the layering of src/, from the compiled objects' symbol tables (nm), never from
 # the source text: what an object calls is what its undefined symbols say.  Every `make`
 # runs it after linking; `make unit` also runs scripts/check-layers-selftest.sh, which

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # The package on this machine (CI runs it after `make deb`, as root): installs
 # build/deb/clustered-nodes_*.deb with dpkg -i, runs the installed binary's
 # --version and --check against a throwaway PostgreSQL with the installed

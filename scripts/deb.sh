@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # Builds the Debian package (debian/) with dpkg-buildpackage -us -uc -b in a
 # clean copy of the tree, so that no build artifact lands in the source tree,
 # and leaves the .deb, .changes and .buildinfo in build/deb/.  The copy holds

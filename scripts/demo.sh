@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # `make demo`: the seed's last section, replayed with ClusteredNodes.  Three
 # nodes, NOTIFYs from psql, one node reacts; SIGKILL the leader, another node
 # continues the counter.  Starts a throwaway PostgreSQL and cleans up after.

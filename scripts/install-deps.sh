@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # Installs the Debian packages clustered_nodes needs to build, test and demo.
 # Installs nothing when everything is present; as non-root it only says what
 # is missing.  Used by `make check`, `make demo` and .ci/run.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Throwaway PostgreSQL for tests, the demo and benchmarks (source this file).
 # A temp data dir, a free loopback port, stopped with -m immediate.  Works as
 # root (the server runs as the postgres user via runuser) and as non-root.

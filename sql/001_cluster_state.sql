@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 1: the shared state of every cluster.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/001_cluster_state.sql

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 2: cluster membership.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/002_members.sql

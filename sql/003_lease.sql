@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 3: the leader's lease, for hung-leader eviction.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/003_lease.sql

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 4: durable events, handlers' dead letters, the step function.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/004_events.sql

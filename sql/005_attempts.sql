@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 5: attempts of durable events that end their session.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/005_attempts.sql

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 6: the database enforces the protocol.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/006_protocol.sql

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 7: standbys that cost the database nothing.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/007_quiet_standbys.sql

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 8: partitions.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/008_partitions.sql

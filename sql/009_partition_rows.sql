@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 9: one cluster_state row per partition.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/009_partition_rows.sql

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 10: tenants stay apart.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/010_tenants.sql

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 11: a standby's session is ready to lead; a busy leader
 -- keeps its lease; a handler cannot take the lock away from under its step; dead letters
 -- can be driven again (redrive()).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 12: a dead letter keeps its error's SQLSTATE and the
 -- whole message; a durable event's attempts are counted across failovers.
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 13: a planned move loses no plain notification.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/013_lossless_moves.sql

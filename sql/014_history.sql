@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes schema version 14: the cluster remembers its terms.
 --
 -- Apply with:  psql -v ON_ERROR_STOP=1 -f sql/014_history.sql

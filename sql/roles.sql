@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
 -- Apply after the migrations (it needs schema version 14), as a role that may create

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* `clustered_nodes --check`: settings valid, database reachable, schema current, the
  * partitions those of the cluster. */
 #include <stdio.h>

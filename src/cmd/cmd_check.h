@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* `clustered_nodes --check`: settings valid, database reachable, schema current. */
 #ifndef CN_CMD_CHECK_H
 #define CN_CMD_CHECK_H

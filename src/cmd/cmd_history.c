@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* `clustered_nodes history [--json] [--partition N] [--since WHEN] [--limit N]`: the
  * cluster's terms as clustered_nodes.history keeps them (sql/014_history.sql), newest
  * first, one line each: who led from when, after whom, why the lead changed, and how long

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* `clustered_nodes history`: the cluster's terms, newest first (sql/014_history.sql); and
  * the last few of them, for `status`. */
 #ifndef CN_CMD_HISTORY_H

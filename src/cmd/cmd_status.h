@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* `clustered_nodes status [--json]`: the cluster as the database and pg_locks see it. */
 #ifndef CN_CMD_STATUS_H
 #define CN_CMD_STATUS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Entry point: parse the command line and configuration, then run a node, --check or status. */
 #include <signal.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What the one-shot subcommands (--check, status) share: a blocking connection and the
  * schema check.  Blocking libpq is fine here: no event loop runs. */
 #include <stdio.h>

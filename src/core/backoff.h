@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Capped exponential backoff with jitter for reconnect attempts. */
 #ifndef CN_BACKOFF_H
 #define CN_BACKOFF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The partition planner: targets, hand-overs and take-overs from one snapshot. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Which partitions this node should take and which it should hand over, from one snapshot
  * of the cluster: pure, so that every node, given the same snapshot, makes the same
  * choices and the moves of a join, a leave or a death can be unit-tested. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The command line: subcommand, --config, --check, and setting values to apply last. */
 #ifndef CN_CLI_H
 #define CN_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Builds the configuration: defaults < config file < environment < command line. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Builds the configuration: defaults < config file < environment < command line. */
 #ifndef CN_CONFIG_H
 #define CN_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Parsing of durations and sizes given by operators: "250ms", "10s", "1min"; "64MB". */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Escaping of untrusted text (payloads, channel names, other members' rows) for one-line
  * log records and for the status page. */
 #include <stdio.h>

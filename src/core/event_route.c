@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Which partition an event belongs to; the same computation as sql/008's key_of() and
  * partition_of(), so that producers, operators and nodes agree. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Which partition an event belongs to: its key (the payload, the text before a separator,
  * or a top-level JSON field) hashed with FNV-1a-32 modulo the partition count, exactly as
  * clustered_nodes.key_of() and clustered_nodes.partition_of() do in SQL (sql/008). */

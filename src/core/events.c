@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Durable events fetched from clustered_nodes.events and not yet committed, oldest first. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Durable events fetched from clustered_nodes.events and not yet committed, oldest first. */
 #ifndef CN_EVENTS_H
 #define CN_EVENTS_H

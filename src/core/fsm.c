@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The node's states and the transitions allowed between them. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a --handler-sql statement may not be (see handler_sql.h). */
 #include <ctype.h>
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a --handler-sql statement may not be: one that ends or steers the step's
  * transaction, or changes the session the node leads on.  Pure; unit-tested. */
 #ifndef CN_HANDLER_SQL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* JSON string escaping for log records and `status --json`. */
 #include <string.h>
 

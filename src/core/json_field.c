@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* One top-level field of a JSON object, as PostgreSQL 15's `payload::jsonb ->> field` reads it.
  *
  * The key must agree with clustered_nodes.key_of() for every payload, and key_of() keys by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* One top-level field of a JSON object, as PostgreSQL's `payload::jsonb ->> field` reads it
  * (for partition keys): the same text, or "not found" where PostgreSQL would not give one. */
 #ifndef CN_JSON_FIELD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The tokens of PostgreSQL 15's JSON as jsonb reads them: strings de-escaped (jsonb
  * refuses \u0000 and unpaired surrogates), numbers checked as numeric_in checks them and
  * printed as jsonb prints them, literals and whitespace.  json_field.c reads the structure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The tokens of PostgreSQL 15's JSON as jsonb reads them (src/core/json_lex.c), for
  * json_field.c's reader: strings de-escaped, numbers checked as numeric_in checks them
  * and printed as jsonb prints them, literals, whitespace. */

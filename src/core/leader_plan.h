@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The leader's decisions as pure functions: what to do next, how big a step is, how to
  * handle a failing event, how long to wait before retrying it.  No I/O: unit-tested with
  * tables of cases. */

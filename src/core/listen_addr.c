@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Parsing of the status endpoint's listen address: "ADDR:PORT", "[ADDR6]:PORT" or "PORT". */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The status endpoint's addresses: its listen address ("ADDR:PORT", "[ADDR6]:PORT" or
  * "PORT"), and which Host headers it answers. */
 #ifndef CN_LISTEN_ADDR_H

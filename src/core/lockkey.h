@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Derivation of the advisory-lock key that a cluster's nodes compete for. */
 #ifndef CN_LOCKKEY_H
 #define CN_LOCKKEY_H

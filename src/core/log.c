@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* One-line, UTC-timestamped log records on stderr, flushed once per loop pass.
  *
  * Records go into an in-memory stream; log_flush() writes what stderr takes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* One-line, UTC-timestamped log records on stderr, flushed once per loop pass. */
 #ifndef CN_LOG_H
 #define CN_LOG_H

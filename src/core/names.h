@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Validation of operator-supplied names: node, cluster and channel names. */
 #ifndef CN_NAMES_H
 #define CN_NAMES_H

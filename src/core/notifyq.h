@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* FIFO of received notifications waiting for (or inside) a processing step. */
 #ifndef CN_NOTIFYQ_H
 #define CN_NOTIFYQ_H

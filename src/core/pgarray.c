@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Text-array literals for query parameters ('{"a","b c"}'), so lists travel as one $n. */
 #include <stdio.h>
 

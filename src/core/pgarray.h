@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Text-array literals for query parameters ('{"a","b c"}'), so lists travel as one $n. */
 #ifndef CN_PGARRAY_H
 #define CN_PGARRAY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Hiding the passwords of a libpq connection string where other local users can read it.
  *
  * A --dbname value sits in the process's argument strings, which every local user reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Hiding the passwords of a libpq connection string where other local users can read it. */
 #ifndef CN_REDACT_H
 #define CN_REDACT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The node's settings: one table drives the command line, the config file,
  * the environment, --help and reload. */
 #ifndef CN_SETTINGS_H

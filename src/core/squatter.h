@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A session that holds a cluster's (or a partition's) lock without leading it, as
  * clustered_nodes.lock_holder() names it: shown by /status, /metrics, /readyz. */
 #ifndef CN_SQUATTER_H

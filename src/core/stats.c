@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a node counts about itself, for /status, /metrics and the page. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a node counts about itself, for /status, /metrics and the page. */
 #ifndef CN_STATS_H
 #define CN_STATS_H

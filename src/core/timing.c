@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The fault-tolerance timings derived from session_timeout and lease_timeout. */
 #include <stdio.h>
 

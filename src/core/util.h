@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Small helpers shared by every module: getting back from an embedded watcher to its owner. */
 #ifndef CN_UTIL_H
 #define CN_UTIL_H

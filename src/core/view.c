@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The node's latest view of its cluster, read with its heartbeat, for HTTP.
  * Columns as in SQL_VIEW_STATE and SQL_MEMBERS (queries.h). */
 #include <stdio.h>

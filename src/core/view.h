@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The node's latest view of its cluster, read with its heartbeat, for HTTP. */
 #ifndef CN_VIEW_H
 #define CN_VIEW_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Asynchronous libpq session on a libev loop: connect, pipelined batches, notifications. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>

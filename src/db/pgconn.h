@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Asynchronous libpq session on a libev loop: connect, pipelined batches, notifications. */
 #ifndef CN_PGCONN_H
 #define CN_PGCONN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The SQL a node sends.  Every outside value is a parameter ($n), never spliced in.
  * Every write goes through a function of sql/006_protocol.sql, which checks the caller
  * in the database (the lock's session, the member's own session, a login allowed to act

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The coordination session: one libpq connection on the loop, batches that name their own
  * completion, the answer deadline and reconnect backoff.  It knows nothing of roles. */
 #ifndef CN_SESSION_H

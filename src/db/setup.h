@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Session setup after each connect: schema version, server-side timeouts, the cluster's
  * partitions, the handler's PREPARE; decides whether this node can run at all. */
 #ifndef CN_SETUP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A node's moves, for every K (K = 1 included): read the partition map and the live
  * members, plan with balance_plan(), try locks, ask for hand-overs, evict hung leaders and
  * squatters, and point the watch at the next node that leads.

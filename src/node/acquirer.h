@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A node's view of its cluster and its moves, for every K: whenever something changed (a
  * hand-over, a join or a leave announced on the handoff channel, or the watch waking on a
  * leader's end; K = 1: after each wait on the leader's handoff key, on the node's own

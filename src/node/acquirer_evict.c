@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The acquirer's evictions, for every partition (the only one when K = 1): a hung leader
  * (its lease lapsed) has its session ended; a session that holds a partition's lock
  * without leading it is named once it has held it a moment, and ended once it has held it

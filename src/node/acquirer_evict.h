@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The acquirer's evictions: ending the session of a partition leader whose lease lapsed,
  * and naming (then, where the database allows, ending) a session that holds a partition's
  * lock without leading it.  Part of the acquirer, which calls it after each read of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a look reads into the acquirer: the partition map (who leads each partition, how
  * alive), the live members in name order, and a single-leader standby's rank among them.
  * The readers of acquirer.c's batches (session.h's stmt_reader). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a look reads into the acquirer (src/node/acquirer_map.c). */
 #ifndef CN_ACQUIRER_MAP_H
 #define CN_ACQUIRER_MAP_H

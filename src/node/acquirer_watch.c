@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The acquirer's watch (K > 1): which leader's handoff key this node's watch session waits
  * on, so that a leader's end is heard by waiting, not found by polling; and what the node
  * Part of the acquirer, which aims the watch after each read of the map and is woken

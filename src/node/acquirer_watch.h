@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The acquirer's watch (K > 1): aiming the watch session at the next node that leads. */
 #ifndef CN_ACQUIRER_WATCH_H
 #define CN_ACQUIRER_WATCH_H

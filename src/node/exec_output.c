@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* An exec program's output, logged line by line on the loop (see exec_output.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* An exec program's output (stdout and stderr): read from a pipe on the loop, never
  * written to the node's own descriptors, and logged line by line, marked with the event,
  * up to a bound per program.  A stalled log reader therefore never stalls a program. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The exec handler's runner: one program per event, one at a time, on the loop (ev_child).
  *
  * Each program gets its event's payload on stdin (from an unlinked temporary file),

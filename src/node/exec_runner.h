@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The exec handler's runner: one program per event, one at a time, on the loop (ev_child);
  * it reports back once per batch.  It knows nothing of leaders or steps. */
 #ifndef CN_EXEC_RUNNER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A handed-over partition's plain notifications, forwarded as its durable events until
  * the next leader's fence (sql/013).
  *

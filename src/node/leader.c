@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The leader side of a node: taking the lead, processing steps, handlers, graceful handoff.
  *
  * Every batch the leader sends names its own completion (on_promoted, on_stepped,

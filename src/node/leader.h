@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The leader side of a node: taking the lead, processing steps, handlers, graceful handoff. */
 #ifndef CN_LEADER_H
 #define CN_LEADER_H

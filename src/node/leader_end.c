@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* How a leader's state ends: halted with its session or a hand-over (what it held in
  * memory dropped, its timers stopped), forgotten after a lost session (what was in
  * flight named in the log, and durable events a handler may have killed the session on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What reaches a leader from outside its own batches: plain notifications (kept up to its
  * backlog limit, the rest dropped and counted), durable-event wake-ups, and, for a
  * partition's leader, the fence that makes notifications its own. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a leader's session listens on: the LISTENs it takes with a lead and restores after
  * SQL handlers, and the check of pg_listening_channels() that a step's housekeeping
  * carries every LISTENING_CHECK_INTERVAL_S (in a transaction after the step's), so that a session that stopped listening (whatever

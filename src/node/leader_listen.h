@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a leader's session listens on (src/node/leader_listen.c). */
 #ifndef CN_LEADER_LISTEN_H
 #define CN_LEADER_LISTEN_H

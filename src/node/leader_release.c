@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A leader's graceful end, the hand-over: clear our mark, then free the lock and the
  * handoff key, which wakes whoever waits on it.  What arrives meanwhile, and what was
  * received and not processed, the hooks may forward (forward.c).  Part of the leader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A leader's graceful end: the hand-over. */
 #ifndef CN_LEADER_RELEASE_H
 #define CN_LEADER_RELEASE_H

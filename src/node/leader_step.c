@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A leader's processing steps: build, send and read one step's transaction, and report
  * how it ended.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A leader's processing steps: build, send and read one step's transaction, and report
  * how it ended.  What to do about it is the leader's decision. */
 #ifndef CN_LEADER_STEP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A partitioned node's watch session: one shared-mode wait at a time on the handoff key
  * of a partition another node leads (sql/007's wait_lock), so that the node hears of that
  * leader's end without polling.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* A partitioned node's watch: a second session whose only work is to wait, in shared
  * mode, on the handoff key of one partition another node leads.  Every partition leader
  * holds its partition's handoff key; its death or hand-over lets the key go, and the wait

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The partitions a node may lead over its one session: every cluster's, K = 1 included
  * (one partition, whose leader runs on the node's own state machine), and the acquirer
  * that decides what to take and give.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The partitions a node may lead, over its one session: a leader and a state machine per
  * partition, the turn their steps take on the session, the routing of notifications to
  * the partition they belong to, and the acquirer that decides what to take and give.

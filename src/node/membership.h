@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* This node's row in clustered_nodes.members: registration, heartbeats, the cluster view
  * for the status endpoint, and leaving.  Heartbeats and view refreshes ride on whatever
  * batch the node sends next. */

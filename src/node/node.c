@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* One node: wires the session, setup, membership and the partitions it may lead together;
  * signals, reload and stop.  It holds no protocol logic of its own: each part reports to it
  * through hooks, and it passes the news on to whoever is concerned. */

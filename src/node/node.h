@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* One node: wires the session, setup, membership and the partitions it may lead together;
  * signals, reload and stop. */
 #ifndef CN_NODE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What a node reports of itself: the values the status endpoint reads (from memory,
  * never from the database), and systemd's STATUS= and READY=1. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* systemd's notification protocol over $NOTIFY_SOCKET (the documented datagram protocol;
  * no libsystemd needed).  Sends never block: a full socket buffer drops the message,
  * which systemd tolerates (a missed WATCHDOG=1 is followed by the next one). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* systemd's notification protocol, spoken directly (sd_notify(3)): one datagram per
  * message to the AF_UNIX socket named by $NOTIFY_SOCKET.  Outside systemd (no such
  * variable) every call does nothing. */

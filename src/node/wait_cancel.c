@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /*
  * A single-leader cluster's idle node waits on the leader's handoff key on its own
  * session, for a look interval or, in a large cluster, several (timing.h's

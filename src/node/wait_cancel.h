@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Ending the node's own wait on a leader's handoff key when it stops (src/node/wait_cancel.c). */
 #ifndef CN_WAIT_CANCEL_H
 #define CN_WAIT_CANCEL_H

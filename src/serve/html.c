@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Hostile text into HTML (element content or a quoted attribute), for the page and its
  * drawings.  Most of what the page shows is hostile: other members' rows are written by
  * other processes, payloads by any producer.  Besides markup, control characters and bidi

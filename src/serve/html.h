@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Hostile text into HTML (element content or a quoted attribute), for the page and its
  * drawings. */
 #ifndef CN_HTML_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The node's HTTP status endpoint (libmicrohttpd), driven from the node's libev loop.
  *
  * libmicrohttpd parses HTTP (we write no parser); in its external-epoll mode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The node's HTTP status endpoint (libmicrohttpd), driven from the node's libev loop. */
 #ifndef CN_HTTP_H
 #define CN_HTTP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What the status endpoint answers: health, readiness, JSON status, metrics, the page.
  * Everything comes from the node's memory (its own state and the view read
  * with its last heartbeat): answering never waits for the database. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* What the status endpoint answers: health, readiness, JSON status, metrics, the page. */
 #ifndef CN_HTTP_PAGES_H
 #define CN_HTTP_PAGES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The page's drawings, as inline SVG written by the server (no JavaScript, no external
  * assets): a timeline of the terms of each partition over the last 10 minutes (from the
  * history the node reads with its view, sql/014), gaps without a leader marked; and this

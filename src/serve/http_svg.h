@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* The page's drawings, as inline SVG written by the server (no JavaScript, no external
  * assets): the terms of each partition over the last 10 minutes, and this node's steps and
  * notifications per second over the same window. */

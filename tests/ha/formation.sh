@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # pg_auto_failover formation for the HA test (source this file): a monitor, a primary
 # and a synchronous standby from Debian's packages on loopback ports, everything
 # (PGDATA, pg_autoctl's config/state/pid files, sockets, logs) in one temporary directory,

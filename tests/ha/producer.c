@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* HA test producer: durable events at a steady rate through a (multi-host) conninfo, each
  * with a ledger row in the same transaction, and what the client knows of each commit.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # `make ha-test`: clustered_nodes under a real HA manager.  Builds a pg_auto_failover
 # formation (monitor, primary, synchronous standby) from Debian's packages on loopback
 # ports, runs three nodes on the formation's multi-host URI with durable events at 50/s

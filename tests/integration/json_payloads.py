@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: PostgreSQL
 """Payloads for t_json_routing.sh: deterministic (seeded), for comparing the node's routing
 of json:FIELD keys with clustered_nodes.partition_of(key_of(...)) in PostgreSQL.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Helpers for integration tests: start nodes, query state, poll with deadlines.
 # Sourced by run.sh after pgtmp.sh; every test gets its own cluster name, so
 # tests share one server without sharing state.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: PostgreSQL
 """How many pixels of a PNG screenshot are near each given colour.
 
   png_colors.py FILE RRGGBB...   one count per colour, in order

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Test tool: the node's partition for each payload on stdin, for t_json_routing.sh to set
  * beside what clustered_nodes.partition_of(key_of(...)) says in SQL.
  *

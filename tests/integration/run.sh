@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: a throwaway PostgreSQL, real node processes, real psql.
 # Runs every test_* function of tests/integration/t_*.sh, each in its own
 # subshell with its own cluster name; TESTS=regex picks a subset.

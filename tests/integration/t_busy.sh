@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: a leader that is merely busy keeps its lease.  Steps far longer than
 # lease_timeout (fast events first, so that the step size grows, then slow ones in one
 # transaction; durable events that each take most of a lease), with a second node

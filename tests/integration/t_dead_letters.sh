@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: what a dead letter keeps, and attempts counted across failovers.
 # A dead letter keeps the error's SQLSTATE and the whole message (a SQL handler's error of
 # over 2,000 characters; an exec program's failure has no SQLSTATE).  A failing durable

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: an exec program's processes end with it.  A background job and a
 # setsid() daemon that a program leaves behind are gone when its step commits; when the
 # node is killed while a program runs, everything the program started is gone before the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: hung leaders, busy leaders, network partitions, database failover.
 
 test_stopped_leader_is_evicted_and_commits_nothing_after() {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: a SQL handler cannot break the leader's session.  A handler that runs
 # UNLISTEN *, RESET ALL, SET ROLE or changes a keepalive setting (from inside a function,
 # where no start-up check sees it) leaves the leader listening, with its settings and its

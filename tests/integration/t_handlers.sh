@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: SQL handlers, dead letters, durable events (exactly-once effects, no skips).
 
 # Creates app."<cluster>" for the handler's effects, writable by the node role.

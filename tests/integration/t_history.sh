@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: the cluster's history of terms (sql/014_history.sql), written by the
 # protocol where a lead is taken, read by `clustered_nodes history`, `status`, the
 # takeover's log line and /metrics.  Hand-overs, crashes and a hung leader, at K = 1 and

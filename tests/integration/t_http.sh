@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: the status endpoint (health, readiness, JSON, metrics, page) and bad clients.
 
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: bad options, missing schema, unreachable database, odd payloads and channels.
 
 # run_bad EXPECTED_SUBSTRING ARGS...: must exit 64 with exactly one line on stderr.

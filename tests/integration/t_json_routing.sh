@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: the node routes json:FIELD payloads exactly as SQL does (issue 20,
 # item 5).  A plain NOTIFY is routed in C (partition_of_payload(), json_field.c); durable
 # events by clustered_nodes.partition_of(key_of(...)) in the server: for the same payload

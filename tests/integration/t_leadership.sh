@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: exactly-once among listeners, failover, handoff, persistence.
 
 # Starts node1..node3 of $CLUSTER (extra options apply to all) and waits for a leader.

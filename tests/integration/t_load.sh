@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: keeping the lead under load — slow handlers, bursts, failing events,
 # memory, eviction that cannot succeed, graceful stop, exec handlers outliving a node.
 

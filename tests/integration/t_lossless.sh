@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: a planned move loses no plain notification and processes none twice
 # (sql/013).  A steady stream of numbered plain NOTIFYs at about 500/s while the leader is
 # SIGTERMed 10 times (K = 1), and while nodes join and leave 10 times (K = 8, 3 to 5

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: config file, --check, status, membership, reload, roles, logs.
 
 # cn ARGS...: the binary against the test server as the node role.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: partitions.  K partitions, one leader each, spread over the live
 # nodes; per-partition counters, terms and fencing; keys hashed as partition_of() does;
 # per-key order of durable events across a SIGKILL; balance after deaths, joins and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: standbys cost the database nothing.  They LISTEN on nothing, read
 # pg_locks only when they need the holder, wait on the leader's handoff key between polls,
 # and their periodic waits leave nothing in the server's log.

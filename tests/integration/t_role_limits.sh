@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: limits set by others do not multiply the node's cost.  A
 # statement_timeout of 50 ms on the nodes' role would cut every standby's wait (and every
 # watch session's) short; the node's sessions set it off for themselves: waits last

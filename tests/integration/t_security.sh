@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: the database enforces the protocol.  Each attack runs as a node's
 # login, a producer's or any login, and must be refused or harmless; secrets never show;
 # hostile text reaches nobody's terminal raw.

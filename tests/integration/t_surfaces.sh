@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: the node's surfaces (status endpoint, command line, status page)
 # hold against one hostile local process: it may hold every connection it can, read
 # every process's command line, and write hostile text into the database.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: systemd's notification protocol, without systemd.  A listener of our
 # own binds the datagram socket a node is told about in $NOTIFY_SOCKET and writes each
 # message it receives, with the time, to a file; the tests read that file.

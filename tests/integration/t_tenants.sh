@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: tenants on one database stay apart (sql/010_tenants.sql).  Two
 # clusters bound to two roles, one of them partitioned, each with its own node login;
 # each tenant's login attacks the other through every protocol function, with made-up

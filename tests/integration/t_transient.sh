@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration tests: transient handler failures are transient.  A handler that fails with
 # a serialization failure three times (a sequence counts the tries: it is not rolled
 # back with the step) succeeds on the fourth with --max-attempts 2, where a permanent

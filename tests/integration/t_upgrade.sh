@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: PostgreSQL
 # Integration test: upgrading a database from the first released schema (0.1.0, schema
 # version 4) to the current one while nodes of 0.1.0 run, then replacing them with nodes
 # of this version, as README's "Upgrading" section says: apply 005..008 with the old

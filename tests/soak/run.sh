@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: PostgreSQL
 # `make soak`: three nodes under a steady NOTIFY stream while random faults
 # hit them for SOAK_SECONDS (default 120): SIGKILL, SIGSTOP/SIGCONT,
 # SIGTERM and restart, pg_terminate_backend, PostgreSQL restart and (as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Runs every unit-test suite; exit status 0 only if all pass. */
 #include <stdlib.h>
 

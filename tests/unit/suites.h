@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit-test suites for the pure modules, one per module under test. */
 #ifndef CN_TEST_SUITES_H
 #define CN_TEST_SUITES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: capped exponential backoff with jitter. */
 #include <stdint.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: the partition planner, by simulation: nodes plan in turn from the current
  * map, releases free a partition, a take succeeds only if the partition is free (as the
  * lock would decide), until nothing changes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: command-line parsing, subcommands and usage errors. */
 #include <stdio.h>
 #include <string.h>

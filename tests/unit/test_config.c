@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: configuration precedence and the errors of files, environment and command line. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: duration parsing ("250ms", "10s", "1min", bare milliseconds). */
 /* Valid cases allow up to 24h; invalid ones are checked against a 1h maximum. */
 #include "duration.h"

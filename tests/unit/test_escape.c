@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: one-line escaping of payloads for the log, and HTML text for the status page. */
 #include <string.h>
 

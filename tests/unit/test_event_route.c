@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: partition keys and hashing agree with sql/008's key_of() and partition_of()
  * (every expected partition and ->> text below was computed by PostgreSQL 15.18 from the
  * same inputs). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: the node's state machine transitions. */
 #include "fsm.h"
 #include "suites.h"

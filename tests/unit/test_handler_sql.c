@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: which --handler-sql statements are refused at start. */
 #include "handler_sql.h"
 #include "suites.h"

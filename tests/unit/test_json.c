@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: JSON string escaping. */
 #include <stdio.h>
 #include <string.h>

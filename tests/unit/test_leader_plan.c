@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: the leader's decisions (what next, failures, step size, retry delay), as tables. */
 #include <math.h>
 

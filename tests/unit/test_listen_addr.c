@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: which Host headers the status endpoint answers. */
 #include "listen_addr.h"
 #include "suites.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: advisory-lock key derivation from the cluster name. */
 #include "lockkey.h"
 #include "suites.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: node, cluster and channel name validation. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: the FIFO of received notifications, across its growth and wrap-around, and
  * handing entries out (notifyq_shift) without freeing them. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: array literals for query parameters. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: passwords in --dbname values are overwritten where they were written. */
 #include <stdio.h>
 #include <string.h>

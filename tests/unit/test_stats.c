@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: what a node counts about itself: the per-second ring the page draws, and the
  * history's reasons as metric labels. */
 #include "stats.h"

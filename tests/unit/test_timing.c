@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: PostgreSQL */
 /* Unit tests: self-demotion always comes before the server frees the lock. */
 #include "suites.h"
 #include "timing.h"
