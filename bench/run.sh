@@ -9,6 +9,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export CLUSTERED_NODES_CONFIG=	# not an installed /etc/clustered_nodes/clustered_nodes.conf
 source "$ROOT/scripts/pgtmp.sh"
 source "$ROOT/tests/integration/lib.sh"
 ANALYZE="python3 $ROOT/bench/analyze.py"

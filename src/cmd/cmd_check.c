@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include "cmd_check.h"
+#include "db_fault.h"
 #include "oneshot.h"
 #include "pgconn.h"
 #include "queries.h"
@@ -36,17 +37,53 @@ partitions_match(PGconn *conn, const struct config *c)
 	return ok;
 }
 
+/* The daemon's first check after the schema: may this login act for the cluster (a
+ * cluster bound to a role takes only that role's logins; sql/010 on). */
+static int
+check_may_act(PGconn *conn, const struct config *c, long long version)
+{
+	const char *params[] = {c->cluster};
+	PGresult *res;
+	const char *sqlstate;
+	int rc = 0;
+
+	if (version < SCHEMA_VERSION_TENANTS)
+		return 0;
+	res = PQexecParams(conn, SQL_MAY_ACT, 1, NULL, params, NULL, NULL, 0);
+	sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char line[512];
+
+		pgconn_one_line(line, sizeof(line), PQresultErrorMessage(res));
+		if (sqlstate != NULL && strcmp(sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
+			fprintf(stderr, "clustered_nodes: %s: log in as a member of the cluster's "
+				"role (roles.sql in %s)\n", line, db_fault_sql_dir());
+			rc = EX_CONFIG;
+		} else {
+			enum db_fault fault = db_fault_of(sqlstate, line);
+
+			fprintf(stderr, "clustered_nodes: %s as %s: %s: %s\n", SQL_MAY_ACT,
+				PQuser(conn), line, db_fault_fix(fault));
+			rc = fault != DB_FAULT_NONE ? db_fault_exit_code(fault) : EX_UNAVAILABLE;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 run_check(const struct config *c)
 {
-	PGconn *conn = oneshot_connect(c, "check");
 	long long version;
+	int rc;
+	PGconn *conn = oneshot_connect(c, "check", &rc);
 
 	if (conn == NULL)
-		return EX_UNAVAILABLE;
-	if (!oneshot_schema_current(conn, SCHEMA_VERSION_NEEDED(c->partitions), &version)) {
+		return rc;
+	if ((rc = oneshot_schema_check(conn, SCHEMA_VERSION_NEEDED(c->partitions), &version)) != 0 ||
+	    (rc = check_may_act(conn, c, version)) != 0) {
 		PQfinish(conn);
-		return EX_CONFIG;
+		return rc;
 	}
 	if (!partitions_match(conn, c)) {
 		PQfinish(conn);
@@ -72,23 +109,25 @@ run_check(const struct config *c)
 	       c->partitions, c->handler_sql[0] ? "; handler_sql prepares" : "");
 	if (version < SCHEMA_VERSION_TENANTS)
 		printf("warning: schema version %lld runs the single-leader mode, but tenants on this "
-		       "database are not kept apart until %s is applied\n", version,
-		       "sql/010_tenants.sql");
+		       "database are not kept apart until %s%s is applied\n", version,
+		       db_fault_sql_dir(), "010_tenants.sql");
 	else if (version < SCHEMA_VERSION_WARM_UP)
 		printf("warning: schema version %lld runs, but each takeover compiles the lead's "
-		       "functions on its critical path until %s is applied\n", version,
-		       "sql/011_warm_sessions.sql");
+		       "functions on its critical path until %s%s is applied\n", version,
+		       db_fault_sql_dir(), "011_warm_sessions.sql");
 	else if (version < SCHEMA_VERSION_WHOLE_ERRORS)
 		printf("warning: schema version %lld runs, but dead letters lose their SQLSTATE and "
-		       "a failover loses a failing event's attempts until %s is applied\n", version,
-		       "sql/012_whole_errors.sql");
+		       "a failover loses a failing event's attempts until %s%s is applied\n", version,
+		       db_fault_sql_dir(), "012_whole_errors.sql");
 	else if (version < SCHEMA_VERSION_FORWARD)
 		printf("warning: schema version %lld runs, but a planned move (a hand-over, a node "
-		       "joining or leaving) loses the plain notifications in flight until %s is "
-		       "applied\n", version, "sql/013_lossless_moves.sql");
+		       "joining or leaving) loses the plain notifications in flight until %s%s is "
+		       "applied\n", version,
+		       db_fault_sql_dir(), "013_lossless_moves.sql");
 	else if (version < SCHEMA_VERSION_HISTORY)
 		printf("warning: schema version %lld runs, but the cluster keeps no history of its "
-		       "terms until %s is applied\n", version, "sql/014_history.sql");
+		       "terms until %s%s is applied\n", version,
+		       db_fault_sql_dir(), "014_history.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

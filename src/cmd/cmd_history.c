@@ -33,11 +33,6 @@ enum { H_BEGAN, H_PARTITION, H_TERM, H_LEADER, H_HOST, H_PREVIOUS, H_REASON, H_G
 	H_ENDED, H_LAST_COUNTER, H_COLUMNS };
 
 /* Whether anything of the cluster is recorded (that this login may read). */
-static const char SQL_CLUSTER_KNOWN[] =
-	"SELECT EXISTS (SELECT 1 FROM clustered_nodes.clusters WHERE cluster = $1) "
-	"    OR EXISTS (SELECT 1 FROM clustered_nodes.cluster_state WHERE cluster = $1) "
-	"    OR EXISTS (SELECT 1 FROM clustered_nodes.members WHERE cluster = $1)";
-
 static void
 print_text(const PGresult *res)
 {
@@ -107,28 +102,18 @@ query_history(PGconn *conn, const char *cluster, int partition, const char *sinc
 int
 run_history(const struct config *c, const struct cli *cli)
 {
-	const char *cluster_param[] = {c->cluster};
-	PGresult *known, *res;
+	PGresult *res;
 	long long version;
 	PGconn *conn;
+	int rc;
 
-	if ((conn = oneshot_connect(c, "history")) == NULL)
-		return EX_UNAVAILABLE;
-	if (!oneshot_schema_current(conn, SCHEMA_VERSION_HISTORY, &version)) {
+	if ((conn = oneshot_connect(c, "history", &rc)) == NULL)
+		return rc;
+	if ((rc = oneshot_schema_check(conn, SCHEMA_VERSION_HISTORY, &version)) != 0 ||
+	    (rc = oneshot_cluster_known(conn, c->cluster)) != 0) {
 		PQfinish(conn);
-		return EX_CONFIG;
+		return rc;
 	}
-	known = oneshot_query(conn, "history", SQL_CLUSTER_KNOWN, 1, cluster_param);
-	if (known == NULL || strcmp(PQgetvalue(known, 0, 0), "t") != 0) {
-		if (known != NULL)
-			fprintf(stderr, "clustered_nodes: unknown cluster %s: no node of it has ever "
-				"registered in this database (or this login may not read it)\n",
-				c->cluster);
-		PQclear(known);
-		PQfinish(conn);
-		return known != NULL ? EX_CONFIG : EX_UNAVAILABLE;
-	}
-	PQclear(known);
 	res = query_history(conn, c->cluster, cli->partition, cli->since, cli->limit);
 	if (res == NULL) {
 		PQfinish(conn);

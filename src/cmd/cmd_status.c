@@ -286,12 +286,14 @@ run_status(const struct config *c, bool json)
 	PGconn *conn;
 	int rc = EX_UNAVAILABLE, nproblems;
 
-	if ((conn = oneshot_connect(c, "status")) == NULL)
-		return EX_UNAVAILABLE;
-	if (!oneshot_schema_current(conn, SCHEMA_VERSION_SINGLE, &version)) {
+	if ((conn = oneshot_connect(c, "status", &rc)) == NULL)
+		return rc;
+	if ((rc = oneshot_schema_check(conn, SCHEMA_VERSION_SINGLE, &version)) != 0 ||
+	    (rc = oneshot_cluster_known(conn, c->cluster)) != 0) {
 		PQfinish(conn);
-		return EX_CONFIG;
+		return rc;
 	}
+	rc = EX_UNAVAILABLE;
 	/* One snapshot: the table and pg_locks read at the same moment. */
 	PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
 	if ((count = query(conn, SQL_PARTITION_COUNT, 1, cluster_param)) != NULL &&

@@ -10,14 +10,21 @@
 
 #include "settings.h"
 
-/* Connects as clustered_nodes:<what>; on failure prints one line and returns NULL. */
-PGconn *oneshot_connect(const struct config *c, const char *what);
+/* Connects as clustered_nodes:<what>; on failure prints one line (with the fix, for a
+ * refused login or a missing database) and returns NULL with *exit_code set: 77 for a
+ * refused login or connect privilege, 78 for no such database, 69 otherwise. */
+PGconn *oneshot_connect(const struct config *c, const char *what, int *exit_code);
 
 /*
- * Reads the schema version; prints one line naming the files to apply and returns false
- * if the schema is missing or older than `needed` (SCHEMA_VERSION_NEEDED()).
+ * Reads the schema version.  0 when it is at least `needed` (SCHEMA_VERSION_NEEDED());
+ * else prints one line and returns 78 (missing or older: the files to apply), 77 (this
+ * login may not read it: the grant that fixes it) or 69 (the query failed).
  */
-bool oneshot_schema_current(PGconn *conn, int needed, long long *version);
+int oneshot_schema_check(PGconn *conn, int needed, long long *version);
+
+/* 0 when some node of `cluster` has registered (or led) here; else prints "unknown
+ * cluster" and returns 78 (69 when the query fails).  Needs schema version 8. */
+int oneshot_cluster_known(PGconn *conn, const char *cluster);
 
 /* A query's rows, or NULL after printing "<what> query failed: ..." to stderr. */
 PGresult *oneshot_query(PGconn *conn, const char *what, const char *sql, int nparams,

@@ -34,47 +34,83 @@ long_name_of(const struct setting *s, char *buf, size_t size)
 			*p = '-';
 }
 
+/* "left" in a column of HELP_INDENT, then text in words wrapped at HELP_WIDTH columns
+ * (a word longer than a line gets a line of its own), each further line indented. */
+#define HELP_WIDTH 80
+#define HELP_INDENT 31
+static void
+print_wrapped(FILE *out, const char *left, const char *text)
+{
+	int column = fprintf(out, "%s", left);
+
+	if (column >= HELP_INDENT) {
+		fputc('\n', out);
+		column = 0;
+	}
+	column += fprintf(out, "%*s", HELP_INDENT - column, "");
+	while (*text != '\0') {
+		size_t word = strcspn(text, " ");
+
+		if (column > HELP_INDENT && column + 1 + (int) word > HELP_WIDTH) {
+			column = fprintf(out, "\n%*s", HELP_INDENT, "") - 1;
+		} else if (column > HELP_INDENT) {
+			fputc(' ', out);
+			column++;
+		}
+		column += fprintf(out, "%.*s", (int) word, text);
+		text += word;
+		text += strspn(text, " ");
+	}
+	fputc('\n', out);
+}
+
 void
 cli_print_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: clustered_nodes [OPTION]...            run one node\n"
-		"       clustered_nodes --check [OPTION]...    check the configuration and the database\n"
+		"Usage: clustered_nodes [OPTION]...          run one node\n"
+		"       clustered_nodes --check [OPTION]...  check the settings and the database\n"
 		"       clustered_nodes status [--json] [OPTION]...\n"
-		"                                             show the cluster (exit 0: a leader holds\n"
-		"                                             the lock, 2: none does)\n"
-		"       clustered_nodes history [--json] [--partition N] [--since WHEN] [--limit N]\n"
-		"                               [OPTION]...   the cluster's terms, newest first\n"
+		"                                    show the cluster (exit 0: every partition\n"
+		"                                    is led, 2: some is not)\n"
+		"       clustered_nodes history [--json] [--partition N] [--since WHEN]\n"
+		"                               [--limit N] [OPTION]...\n"
+		"                                    the cluster's terms, newest first\n"
 		"\n"
-		"Exactly one node of a cluster, the leader, reacts to PostgreSQL notifications and\n"
-		"persists its counter; the others stand by and take over when its session ends.\n"
+		"Exactly one node of a cluster, the leader, reacts to PostgreSQL notifications\n"
+		"and persists its counter; the others stand by and take over when its session\n"
+		"ends.  Without --config (or CLUSTERED_NODES_CONFIG), the settings of\n"
+		"/etc/clustered_nodes/clustered_nodes.conf are read if it exists.\n"
 		"\n"
 		"Settings (each OPTION-NAME is also the config file key option_name and the\n"
 		"environment variable CLUSTERED_NODES_OPTION_NAME; the command line wins over\n"
 		"the environment, which wins over the file):\n");
 	for (size_t i = 0; i < settings_count; i++) {
 		const struct setting *s = &settings[i];
-		char name[40], left[80];
+		char name[40], left[80], text[1024];
 
 		long_name_of(s, name, sizeof(name));
 		if (s->short_option)
 			snprintf(left, sizeof(left), "  -%c, --%s %s", s->short_option, name, s->argument);
 		else
 			snprintf(left, sizeof(left), "      --%s %s", name, s->argument);
-		fprintf(out, "%-30s %s (default: %s)%s\n", left, s->help, setting_default_shown(s),
-			s->reloadable ? "; reloaded on SIGHUP" : "");
+		snprintf(text, sizeof(text), "%s (default: %s)%s", s->help, setting_default_shown(s),
+			 s->reloadable ? "; reloaded on SIGHUP" : "");
+		print_wrapped(out, left, text);
 	}
 	fprintf(out,
 		"\n"
 		"Other options:\n"
 		"      --config FILE              read settings from an ini file (also\n"
 		"                                 CLUSTERED_NODES_CONFIG)\n"
-		"      --check                    validate the settings, connect, check the schema;\n"
-		"                                 print \"configuration OK\" or the problem\n"
+		"      --check                    validate the settings, connect, check the\n"
+		"                                 schema and the grants; print \"configuration\n"
+		"                                 OK\" or the problem and its fix\n"
 		"      --json                     with status or history: print JSON\n"
 		"      --partition N              with history: only partition N\n"
-		"      --since WHEN               with history: terms begun in the last TIME (10min,\n"
-		"                                 2h) or since a timestamp (2026-12-06 18:00Z)\n"
+		"      --since WHEN               with history: terms begun in the last TIME\n"
+		"                                 (10min, 2h) or since a timestamp\n"
+		"                                 (2026-12-06 18:00Z)\n"
 		"      --limit N                  with history: at most N terms (default 50)\n"
 		"  -h, --help                     print this help and exit\n"
 		"  -V, --version                  print the version and exit\n"
@@ -90,16 +126,20 @@ cli_print_usage(FILE *out)
 		"Signals: SIGTERM, SIGINT stop (a leader hands over first); SIGHUP reloads.\n"
 		"\n"
 		"Exit status:\n"
-		"  0   stopped by SIGTERM or SIGINT; --check passed; status: a leader holds the lock\n"
-		"      (partitioned: every partition's lock is held)\n"
-		"  2   status: no session holds the cluster's lock (partitioned: some partition's)\n"
+		"  0   stopped by SIGTERM or SIGINT; --check passed; status: every partition\n"
+		"      is led by a live node holding its lock\n"
+		"  2   status: some partition is not (no holder, a squatter, a lapsed lease)\n"
 		"  64  bad command-line usage\n"
 		"  69  --check, status or history: the database cannot be reached\n"
 		"  70  internal error\n"
-		"  78  configuration problem: a bad config file or environment value, the\n"
-		"      schema missing or too old, another live node with the same name, or\n"
-		"      partitions or partition_key other than the cluster's; history: an unknown\n"
-		"      cluster or a schema before 14\n");
+		"  77  not permitted: the login was refused (password, pg_hba.conf, role) or\n"
+		"      lacks a grant on the clustered_nodes schema (a node that has run\n"
+		"      retries a refused login: a password may change under it)\n"
+		"  78  configuration problem: a bad config file or environment value, no such\n"
+		"      database, the schema missing or too old, a login that may not act for\n"
+		"      the cluster, another live node with the same name, or partitions or\n"
+		"      partition_key other than the cluster's; status, history: an unknown\n"
+		"      cluster; history: a schema before 14\n");
 }
 
 /* A decimal number from min to max, nothing else. */

@@ -22,7 +22,6 @@ struct file_reader {
 	char *text;		/* the line, as getline() read it */
 	size_t text_size;
 	struct config *config;
-	unsigned seen;		/* bit i: settings[i] was set in this file */
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -84,7 +83,6 @@ on_ini_entry(void *user, const char *section, const char *key, const char *value
 	const struct setting *s;
 	char where[600];
 	const char *why;
-	size_t index;
 
 	if (r->failed)
 		return 0;
@@ -106,13 +104,8 @@ on_ini_entry(void *user, const char *section, const char *key, const char *value
 		r->failed = true;
 		return 0;
 	}
-	index = (size_t) (s - settings);
-	if (r->seen & (1u << index)) {
-		snprintf(r->err, r->errlen, "%s: key '%s' is set twice", where, key);
-		r->failed = true;
-		return 0;
-	}
-	r->seen |= 1u << index;
+	/* A key set twice: the last one wins, as in postgresql.conf and pgbouncer.ini (a
+	 * setting appended to the end of the file takes effect). */
 	if (!s->apply(r->config, value, &why)) {
 		describe(r->err, r->errlen, where, key, value, why);
 		r->failed = true;
@@ -232,6 +225,11 @@ config_load(struct config *c, const struct cli *a, char *err, size_t errlen)
 {
 	const char *path = a->config_path ? a->config_path : getenv(ENV_PREFIX "CONFIG");
 	int rc;
+
+	/* The package's file, when neither names one: `status` and `--check` by hand see
+	 * what the service runs with (CLUSTERED_NODES_CONFIG= empty: no file at all). */
+	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = CONFIG_DEFAULT_PATH;
 
 	if (!config_init(c)) {
 		snprintf(err, errlen, "out of memory");

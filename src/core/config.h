@@ -9,6 +9,9 @@
 #include "settings.h"
 
 #define CONFIG_SECTION "clustered_nodes"
+/* Read when neither --config nor CLUSTERED_NODES_CONFIG names a file, if it exists: the
+ * package's (the systemd unit names it too). */
+#define CONFIG_DEFAULT_PATH "/etc/clustered_nodes/clustered_nodes.conf"
 
 /*
  * Fills c (which the caller frees with config_free) from, in rising

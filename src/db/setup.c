@@ -6,26 +6,27 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "db_fault.h"
 #include "log.h"
 #include "queries.h"
 #include "setup.h"
 
 /* The migration that brings the schema to each version. */
 static const char *const migration_files[SCHEMA_VERSION + 1] = {
-	[1] = "sql/001_cluster_state.sql",
-	[2] = "sql/002_members.sql",
-	[3] = "sql/003_lease.sql",
-	[4] = "sql/004_events.sql",
-	[5] = "sql/005_attempts.sql",
-	[6] = "sql/006_protocol.sql",
-	[7] = "sql/007_quiet_standbys.sql",
-	[8] = "sql/008_partitions.sql",
-	[9] = "sql/009_partition_rows.sql",
-	[10] = "sql/010_tenants.sql",
-	[11] = "sql/011_warm_sessions.sql",
-	[12] = "sql/012_whole_errors.sql",
-	[13] = "sql/013_lossless_moves.sql",
-	[14] = "sql/014_history.sql",
+	[1] = "001_cluster_state.sql",
+	[2] = "002_members.sql",
+	[3] = "003_lease.sql",
+	[4] = "004_events.sql",
+	[5] = "005_attempts.sql",
+	[6] = "006_protocol.sql",
+	[7] = "007_quiet_standbys.sql",
+	[8] = "008_partitions.sql",
+	[9] = "009_partition_rows.sql",
+	[10] = "010_tenants.sql",
+	[11] = "011_warm_sessions.sql",
+	[12] = "012_whole_errors.sql",
+	[13] = "013_lossless_moves.sql",
+	[14] = "014_history.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */
@@ -87,6 +88,19 @@ partitions_match(struct setup *s)
 
 static void send_cluster_checks(struct setup *s);
 
+/* A refused login or a missing grant (roles.sql not applied, or before the migrations it
+ * needs): no retry fixes it.  The node ends with 77 (or 78), as --check would. */
+static void
+refused(struct setup *s, const char *what, const struct batch_outcome *o)
+{
+	enum db_fault fault = db_fault_of(o->sqlstate, o->error);
+	const char *user = PQuser(s->session->pg.conn);
+
+	log_error("%s as %s: %s: %s", what, user != NULL ? user : "?", o->error,
+		  db_fault_fix(fault));
+	s->hooks->fatal(s->owner, db_fault_exit_code(fault), o->error);
+}
+
 /* The schema's version first, alone: what follows may write (cluster_partitions() records
  * the cluster's K), and nothing may be written under a schema this node does not run on. */
 static void
@@ -100,8 +114,9 @@ on_version_done(void *ctx, const struct batch_outcome *o)
 	    (strcmp(o->sqlstate, "3F000") == 0 || strcmp(o->sqlstate, "42P01") == 0)) {
 		/* 3F000: no such schema; 42P01: no such table. */
 		setup_files_to_apply(0, needed, files, sizeof(files));
-		log_error("the clustered_nodes schema is missing in this database: apply %s "
-			  "(psql -v ON_ERROR_STOP=1 -f FILE)", files);
+		log_error("the clustered_nodes schema is missing in this database: apply %s from %s "
+			  "(psql -v ON_ERROR_STOP=1 -f FILE, as the schema's owner), then roles.sql",
+			  files, db_fault_sql_dir());
 		s->hooks->fatal(s->owner, EX_CONFIG, "schema missing");
 		return;
 	}
@@ -109,9 +124,15 @@ on_version_done(void *ctx, const struct batch_outcome *o)
 		/* What follows the version check may need the newer schema: this comes first. */
 		setup_files_to_apply(s->version, needed, files, sizeof(files));
 		log_error("the clustered_nodes schema is at version %lld, this node needs %d%s: apply %s "
-			  "(psql -v ON_ERROR_STOP=1 -f FILE)", s->version, needed,
-			  needed > SCHEMA_VERSION_SINGLE ? " for partitions" : "", files);
+			  "from %s (psql -v ON_ERROR_STOP=1 -f FILE, as the schema's owner), then "
+			  "roles.sql", s->version, needed,
+			  needed > SCHEMA_VERSION_SINGLE ? " for partitions" : "", files,
+			  db_fault_sql_dir());
 		s->hooks->fatal(s->owner, EX_CONFIG, "schema too old");
+		return;
+	}
+	if (o->failed && db_fault_of(o->sqlstate, o->error) != DB_FAULT_NONE) {
+		refused(s, "cannot read the clustered_nodes schema", o);
 		return;
 	}
 	if (o->failed || !s->has_version) {
@@ -128,13 +149,18 @@ on_setup_done(void *ctx, const struct batch_outcome *o)
 
 	if (o->failed && o->failed_tag == TAG_MAY_ACT &&
 	    strcmp(o->sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
-		log_error("%s: log in as a member of the cluster's role (see sql/roles.sql)", o->error);
+		log_error("%s: log in as a member of the cluster's role (roles.sql in %s)", o->error,
+			  db_fault_sql_dir());
 		s->hooks->fatal(s->owner, EX_CONFIG, "login may not act for the cluster");
 		return;
 	}
 	if (o->failed && o->failed_tag == TAG_PREPARE) {
 		log_error("handler_sql does not work: %s", o->error);
 		s->hooks->fatal(s->owner, EX_CONFIG, "bad handler_sql");
+		return;
+	}
+	if (o->failed && db_fault_of(o->sqlstate, o->error) != DB_FAULT_NONE) {
+		refused(s, "the cluster's checks failed", o);
 		return;
 	}
 	if (o->failed) {

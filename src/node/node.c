@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "db_fault.h"
 #include "escape.h"
 #include "lockkey.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 
 #define CONNECT_TIMEOUT_S 10.0
 #define STOP_DEADLINE_S 10.0
+#define FAILURE_REMINDER_S 60.0
 
 /* Ends the loop with exit_code. */
 static void
@@ -62,11 +64,51 @@ on_connected(void *owner)
  * released the lock and every LISTEN.  Whatever was received but not committed is lost:
  * plain NOTIFY is at-most-once.
  */
+/*
+ * A refused login, connect privilege or database (db_fault.h): before any session has
+ * registered, the node ends with 77 or 78, as --check would (the unit does not restart on
+ * them); after, the password may have changed under a running node: it retries, saying
+ * so as an error when the cause changes and every FAILURE_REMINDER_S.  Other failed
+ * attempts are warnings, as often.  True if the node ended.
+ */
+static bool
+refused_for_good(struct node *n, const char *reason)
+{
+	enum db_fault fault = db_fault_of(NULL, reason);
+	double now = ev_now(n->loop);
+	bool changed = strcmp(n->last_failure, reason) != 0;
+
+	snprintf(n->last_failure, sizeof(n->last_failure), "%s", reason);
+	if (fault == DB_FAULT_NONE) {
+		/* An attempt that failed (not a session lost): a warning when its cause
+		 * changes, and a reminder, rather than only the state changes at info. */
+		if (n->fsm.state == ST_CONNECTING &&
+		    (changed || now - n->failure_logged_at >= FAILURE_REMINDER_S)) {
+			log_warn("%s; retrying", reason);
+			n->failure_logged_at = now;
+		}
+		return false;
+	}
+	if (!n->ever_registered) {
+		log_error("%s: %s", reason, db_fault_fix(fault));
+		fsm_set(&n->fsm, ST_DISCONNECTED, reason);
+		node_finish(n, db_fault_exit_code(fault), "the database refused this node");
+		return true;
+	}
+	if (changed || now - n->failure_logged_at >= FAILURE_REMINDER_S) {
+		log_error("%s: %s; retrying", reason, db_fault_fix(fault));
+		n->failure_logged_at = now;
+	}
+	return false;
+}
+
 static void
 on_lost(void *owner, const char *reason)
 {
 	struct node *n = owner;
 
+	if (refused_for_good(n, reason))
+		return;
 	leads_forget(&n->leads);
 	membership_forget(&n->membership);
 	n->stats.reconnects++;
@@ -146,6 +188,8 @@ on_registered(void *owner)
 {
 	struct node *n = owner;
 
+	n->ever_registered = true;
+	n->last_failure[0] = '\0';
 	leads_begin(&n->leads);
 }
 

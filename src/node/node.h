@@ -51,7 +51,7 @@ struct node {
 	struct sdnotify systemd;	/* READY, STATUS, STOPPING, WATCHDOG under systemd */
 	ev_timer watchdog_timer;	/* WATCHDOG=1 from the loop, at half WatchdogSec */
 	double status_sent_at;	/* a counter-only STATUS change waits a second */
-	char status_role[128];	/* the role and term part of the last STATUS */
+	char status_role[512];	/* the role and term part of the last STATUS */
 	long long standby_term;	/* the term the last complete lock poll read */
 
 	ev_timer stop_timer;	/* graceful stop's deadline */
@@ -61,6 +61,14 @@ struct node {
 	ev_prepare before_wait;	/* start a step for what arrived; flush logs */
 	bool stopping;
 	int exit_code;
+	/* A session has registered since the start: only then is a refused login retried
+	 * (a password changed under a running node), not ended on (a wrong one at start). */
+	bool ever_registered;
+	/* Why the last attempt to connect or the session failed; "" once registered.  Shown in
+	 * STATUS= and /healthz; a refused login is logged as an error when it changes and then
+	 * every FAILURE_REMINDER_S. */
+	char last_failure[400];
+	double failure_logged_at;
 };
 
 /* Prepares the node and its watchers; cfg and cli must outlive it. */
@@ -91,6 +99,8 @@ int node_squatted_partitions(const struct node *n, int *first);
  * on all of their channels (the first in *first, else -1); they listen again within a
  * step. */
 int node_deaf_partitions(const struct node *n, int *first);
+/* Why the session failed last, while the node has none; "" otherwise. */
+const char *node_last_failure(const struct node *n);
 /* The partition whose holder node_lock_squatter() names (0 for a single leader). */
 int node_lock_squatter_partition(const struct node *n);
 /* Memory held by received, unprocessed notifications. */

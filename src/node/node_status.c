@@ -164,6 +164,12 @@ node_squatted_partitions(const struct node *n, int *first)
 	return n->leads.count > 1 ? acquirer_squatted(&n->leads.acquirer, first) : 0;
 }
 
+const char *
+node_last_failure(const struct node *n)
+{
+	return n->last_failure;
+}
+
 int
 node_deaf_partitions(const struct node *n, int *first)
 {
@@ -193,9 +199,15 @@ describe_for_systemd(struct node *n, char *role, size_t role_size, char *counter
 		snprintf(role, role_size, "stopped");
 	} else if (n->stopping) {
 		snprintf(role, role_size, "stopping: handing over");
+	} else if ((st == ST_DISCONNECTED || st == ST_CONNECTING) && n->last_failure[0] != '\0') {
+		/* Not "connecting" and "disconnected" in turn: why it fails, which stays. */
+		snprintf(role, role_size, "no database session: %s", n->last_failure);
 	} else if (st == ST_DISCONNECTED || st == ST_CONNECTING || st == ST_CHECKING ||
 		   st == ST_REGISTERING) {
 		snprintf(role, role_size, "%s", node_state_name(st));
+	} else if (st == ST_PROMOTING && n->leads.count == 1) {
+		/* Its term is not known before the take-over commits. */
+		snprintf(role, role_size, "taking the lead of cluster %s", n->cfg->cluster);
 	} else if (n->leads.count > 1) {
 		snprintf(role, role_size, "leading %d of %d partitions of cluster %s",
 			 leads_led(&n->leads), n->leads.count, n->cfg->cluster);

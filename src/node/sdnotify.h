@@ -12,7 +12,7 @@ struct sdnotify {
 	char path[108];		/* sun_path; a leading '@' is the abstract namespace */
 	unsigned long watchdog_usec;	/* $WATCHDOG_USEC for this process, or 0 */
 	bool ready_sent;
-	char status[256];	/* the last STATUS= sent */
+	char status[640];	/* the last STATUS= sent */
 };
 
 /* Reads and unsets $NOTIFY_SOCKET, $WATCHDOG_USEC and $WATCHDOG_PID (so that programs

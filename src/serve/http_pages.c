@@ -70,7 +70,9 @@ render_healthz(const struct node *n, FILE *out, struct page *page)
 		fprintf(out, "ok: %s\n", node_state_name(node_current_state(n)));
 	} else {
 		page->status = 503;
-		fprintf(out, "unhealthy: no database session (%s)\n", node_state_name(node_current_state(n)));
+		fprintf(out, "unhealthy: no database session (%s)%s%s\n",
+			node_state_name(node_current_state(n)), node_last_failure(n)[0] ? ": " : "",
+			node_last_failure(n));
 	}
 }
 

@@ -16,6 +16,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export CLUSTERED_NODES_CONFIG=	# not an installed /etc/clustered_nodes/clustered_nodes.conf
 source "$ROOT/tests/integration/lib.sh"
 source "$ROOT/tests/ha/formation.sh"
 

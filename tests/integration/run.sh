@@ -6,6 +6,9 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# The nodes read only what a test gives them, not an installed
+# /etc/clustered_nodes/clustered_nodes.conf (tests/package/ follows the package).
+export CLUSTERED_NODES_CONFIG=
 source "$ROOT/scripts/pgtmp.sh"
 source "$ROOT/tests/integration/lib.sh"
 

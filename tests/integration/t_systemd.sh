@@ -65,6 +65,27 @@ test_notify_socket_gets_ready_status_watchdog_and_stopping() {
 	wait "$pid" || fail "node1 did not stop with 0"
 	unset "NODE_PID[node1]"
 	wait_for "node2 leading, in its STATUS" 5000 has_message "$out" "STATUS=leader of cluster $CLUSTER, term 2, counter 3"
+	# Between the lock and the take-over's commit the term is not known: never "term 0".
+	! grep -q 'STATUS=leader of cluster .*, term 0' "$out" || fail "a STATUS with term 0: $(grep 'term 0' "$out")"
+	kill "$LISTENER" 2>/dev/null || true
+}
+
+test_status_says_why_a_node_has_no_session() {
+	local sock=$WORK/$CLUSTER.notify out=$WORK/$CLUSTER.notify.log port
+	: >"$out"
+	notify_listener "$sock" "$out"
+	wait_for "the listener's socket" 5000 test -S "$sock"
+	port=$(free_port)	# nothing listens there
+	NOTIFY_SOCKET=$sock NODE_CONNINFO="host=127.0.0.1 port=$port user=cn_node dbname=postgres" \
+		start_node "$CLUSTER" node1
+	wait_for "STATUS= naming the refused connection" 10000 has_message "$out" \
+		"STATUS=no database session: connection attempt failed: .*Connection refused"
+	# The cause stays in STATUS=, not "connecting" and "disconnected" in turn.
+	wait_for "a few attempts" 10000 eval '[ $(grep -c "reconnecting in" "$(node_log "$CLUSTER" node1)") -ge 3 ]'
+	! sed -n '/STATUS=no database session/,$p' "$out" | grep -q 'STATUS=connecting\|STATUS=disconnected' ||
+		fail "$(grep STATUS= "$out")"
+	# ... and the log says so at warn, once per cause (not once per attempt).
+	assert_eq "$(grep -c 'warn.*Connection refused.*; retrying' "$(node_log "$CLUSTER" node1)")" 1 "warnings"
 	kill "$LISTENER" 2>/dev/null || true
 }
 

@@ -7,12 +7,17 @@
 int
 main(void)
 {
-	SRunner *runner = srunner_create(backoff_suite());
+	SRunner *runner;
 	int failed;
+
+	/* Not the machine's installed configuration (config.h's CONFIG_DEFAULT_PATH). */
+	setenv("CLUSTERED_NODES_CONFIG", "", 1);
+	runner = srunner_create(backoff_suite());
 
 	srunner_add_suite(runner, balance_suite());
 	srunner_add_suite(runner, cli_suite());
 	srunner_add_suite(runner, config_suite());
+	srunner_add_suite(runner, db_fault_suite());
 	srunner_add_suite(runner, duration_suite());
 	srunner_add_suite(runner, escape_suite());
 	srunner_add_suite(runner, fsm_suite());

@@ -9,6 +9,7 @@ Suite *backoff_suite(void);
 Suite *balance_suite(void);
 Suite *cli_suite(void);
 Suite *config_suite(void);
+Suite *db_fault_suite(void);
 Suite *duration_suite(void);
 Suite *escape_suite(void);
 Suite *fsm_suite(void);
