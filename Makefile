@@ -30,7 +30,9 @@ PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null || echo -lpq)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(addprefix -I,$(LAYERS)) $(PQ_CFLAGS) $(MHD_CFLAGS) \
+# Where messages say the migrations are (db_fault.c: the first of this, /usr/share and
+# /usr/local/share that has them, at run time).
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -DCN_SQLDIR='"$(DATADIR)/sql/"' $(WARN) $(HARDEN) $(addprefix -I,$(LAYERS)) $(PQ_CFLAGS) $(MHD_CFLAGS) \
              $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 # Debian's libev ships no pkg-config file.
@@ -146,18 +148,20 @@ integration: $(PROG) $(BUILD)/route_payloads
 	@bash tests/integration/run.sh
 
 install: $(PROG)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
 	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
 	install -m 0644 etc/clustered_nodes.conf $(DESTDIR)$(DATADIR)/clustered_nodes.conf.sample
-	install -m 0644 etc/clustered_nodes.8 $(DESTDIR)$(MANDIR)/man8/clustered_nodes.8
+	install -m 0644 etc/clustered_nodes.1 $(DESTDIR)$(MANDIR)/man1/clustered_nodes.1
+	install -m 0644 etc/clustered_nodes.conf.5 $(DESTDIR)$(MANDIR)/man5/clustered_nodes.conf.5
 	sed 's|@BINDIR@|$(BINDIR)|g' etc/clustered_nodes@.service \
 		>$(DESTDIR)$(UNITDIR)/clustered_nodes@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/clustered_nodes@.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/clustered_nodes.8 \
+	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man1/clustered_nodes.1 \
+		$(DESTDIR)$(MANDIR)/man5/clustered_nodes.conf.5 \
 		$(DESTDIR)$(UNITDIR)/clustered_nodes@.service
 	rm -rf $(DESTDIR)$(DATADIR)
 

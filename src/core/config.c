@@ -72,6 +72,15 @@ read_line(char *buf, int size, void *stream)
 		r->failed = true;
 		return NULL;
 	}
+	if ((r->text[0] == ' ' || r->text[0] == '\t') && r->text[strspn(r->text, " \t\r\n")] != '\0' &&
+	    r->text[strspn(r->text, " \t")] != ';' && r->text[strspn(r->text, " \t")] != '#') {
+		/* libinih would read it as more of the key above (its multi-line values), which
+		 * a key's last value then silently becomes. */
+		snprintf(r->err, r->errlen, "%s:%d: the line is indented: a key starts at the "
+			 "beginning of its line", r->path, r->line);
+		r->failed = true;
+		return NULL;
+	}
 	memcpy(buf, r->text, (size_t) len + 1);
 	return buf;
 }
@@ -123,7 +132,12 @@ load_file(struct config *c, const char *path, char *err, size_t errlen)
 
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer (SIGHUP runs on the loop). */
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+		int e = errno;
+
+		snprintf(err, errlen, "%s: cannot read the config file: %s%s", path, strerror(e),
+			 e == EACCES && strcmp(path, CONFIG_DEFAULT_PATH) == 0 ?
+			 " (read by default: run as root or a member of group clustered_nodes, or "
+			 "name another with --config)" : "");
 		return EX_CONFIG;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

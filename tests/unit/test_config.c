@@ -133,6 +133,7 @@ static const struct {
 	{"\n\npoll_interval = 0\n", ":3: poll_interval '0' is out of range (1ms to 1h)"},
 	{"poll_interval = soon\n", ":1: poll_interval 'soon' must be"},
 	{"[other]\nnode = a\n", ":2: unknown section [other]"},
+	{"node = a\n  listen = b\n", ":2: the line is indented"},
 	{"just words\n", ":1: syntax error"},
 	{"acquire = sometimes\n", ":1: acquire 'sometimes' is not a mode"},
 	{"log_level = loud\n", ":1: log_level 'loud' is not a level"},
@@ -147,7 +148,8 @@ START_TEST(test_a_key_set_twice_takes_the_last_value)
 	char err[512] = "";
 
 	clear_environment();
-	ck_assert_int_eq(load(&c, "node = a\ncluster = x\nnode = b\nlisten = one\nlisten = two, three\n",
+	ck_assert_int_eq(load(&c, "node = a\ncluster = x\n  ; an indented comment\n\t\nnode = b\n"
+			      "listen = one\nlisten = two, three\n",
 			      NULL, 0, err, sizeof(err)), 0);
 	ck_assert_str_eq(c.node, "b");
 	ck_assert_str_eq(c.cluster, "x");
