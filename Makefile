@@ -9,6 +9,8 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        install missing build dependencies (as root), then build
 #                   the Debian package from a clean copy into build/deb/
+#   make operator-test  README's install-to-failover steps, literally, from
+#                   the package (as root; uses the machine's PostgreSQL 15/main)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -64,7 +66,7 @@ OBJS = $(addprefix $(BUILD)/,$(notdir $(SRCS:.c=.o)))
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o) $(addprefix $(BUILD)/,$(notdir $(PURE_SRCS:.c=.o)))
 
-.PHONY: all check unit integration ha-test ha-short demo bench soak deps deb install uninstall clean
+.PHONY: all check unit integration ha-test ha-short demo bench soak deps deb operator-test install uninstall clean
 
 all: $(PROG)
 
@@ -106,6 +108,11 @@ deps:
 deb:
 	@bash scripts/deb.sh
 
+# README's operator path, from make deb to purge, on this machine's PostgreSQL
+# (root; CI runs it after make check).
+operator-test:
+	@bash tests/package/operator.sh
+
 bench: deps
 	@$(MAKE) --no-print-directory $(PROG) $(BUILD)/raw_listener
 	@bash bench/run.sh
@@ -143,6 +150,7 @@ $(BUILD)/raw_listener: bench/raw_listener.c | $(BUILD)
 unit: $(BUILD)/check_unit $(PROG)
 	$(BUILD)/check_unit
 	@bash scripts/check-layers-selftest.sh $(BUILD)
+	@python3 scripts/check-doc-links.py
 
 integration: $(PROG) $(BUILD)/route_payloads
 	@bash tests/integration/run.sh

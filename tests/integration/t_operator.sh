@@ -6,7 +6,7 @@ cn() { "$ROOT/clustered_nodes" "$@"; }
 
 conf() { echo "$WORK/$CLUSTER.conf"; }
 
-test_option_table_matches_help_config_readme_and_man_page() {
+test_option_table_matches_help_config_and_man_pages() {
 	"$ROOT/etc/optscan.sh" "$ROOT/clustered_nodes"
 }
 
