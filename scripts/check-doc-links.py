@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: PostgreSQL
 """Every relative link of README.md and docs/*.md reaches a file that exists and, with
 #anchor, a heading of it (GitHub's anchors: lower case, punctuation dropped, blanks to
-hyphens).  Prints each broken link; exits 1 if there is one."""
+hyphens).  Prints each broken link; exits 1 if there is one.  The argument, if any, is
+the folder to check instead of the source tree (the package's /usr/share/doc/...)."""
 import os
 import re
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = sys.argv[1] if len(sys.argv) > 1 else \
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ["README.md"] + sorted("docs/" + f for f in os.listdir(os.path.join(ROOT, "docs"))
                                if f.endswith(".md"))
 

@@ -72,6 +72,9 @@ for page in "$page1" "$page5"; do
 		fail "$page names /usr/local/share (debian/rules should rewrite it)"
 	fi
 done
+# The installed README's links (docs/, the page's picture, LICENSE) reach files it ships.
+python3 scripts/check-doc-links.py /usr/share/doc/clustered-nodes ||
+	fail "the installed README links files the package does not ship"
 if grep -q '/man8/' <<<"$files"; then
 	fail "the package still ships a section 8 page: $(grep '/man8/' <<<"$files")"
 fi

@@ -67,7 +67,7 @@ fi
 (cd "$tree" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b)
 rm -rf "$tree"
 
-# lintian: errors fail the build; its warnings are printed (README: Debian package).
+# lintian: errors fail the build; its warnings are printed (docs/OPERATIONS.md: Install).
 if ! command -v lintian >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	echo "installing: lintian"
 	apt-get install -y -qq --no-install-recommends lintian >/dev/null

@@ -28,7 +28,7 @@ partitions_match(PGconn *conn, const struct config *c)
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 	    (atoi(PQgetvalue(res, 0, 0)) != c->partitions || strcmp(PQgetvalue(res, 0, 1), rule) != 0)) {
 		fprintf(stderr, "clustered_nodes: cluster %s has %s partition(s) with partition_key %s; "
-			"this configuration has partitions=%d partition_key=%s (README: Changing the "
+			"this configuration has partitions=%d partition_key=%s (docs/PARTITIONS.md: Changing the "
 			"partitions)\n", c->cluster, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
 			c->partitions, rule);
 		ok = false;

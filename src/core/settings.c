@@ -478,7 +478,7 @@ const struct setting settings[] = {
 	 "in a file or the environment, a comma-separated list", apply_listen, show_listen, NULL},
 	{"partitions", 0, "K", false, "1",
 	 "split the work into K partitions (1 to 64), each led by one node, spread evenly over "
-	 "the live nodes; fixed when the cluster is created (README: changing it)",
+	 "the live nodes; fixed when the cluster is created (docs/PARTITIONS.md)",
 	 apply_partitions, show_partitions, "1: one leader does all the work"},
 	{"partition_key", 0, "RULE", false, "payload",
 	 "what an event's partition is computed from: 'payload', 'prefix:SEP' (the text before "

@@ -80,7 +80,7 @@ partitions_match(struct setup *s)
 	log_error("cluster %s has %d partition(s) with partition_key %s, recorded in "
 		  "clustered_nodes.clusters; this node was started with partitions=%d "
 		  "partition_key=%s: start it with the cluster's values, or change them "
-		  "deliberately (README: Changing the partitions)", s->cfg->cluster,
+		  "deliberately (docs/PARTITIONS.md: Changing the partitions)", s->cfg->cluster,
 		  s->recorded_partitions, s->recorded_rule, s->cfg->partitions, rule);
 	s->hooks->fatal(s->owner, EX_CONFIG, "partitions differ from the cluster's");
 	return false;

@@ -315,7 +315,7 @@ forward_fence(struct forward *fw, const PGnotify *note)
 	long p;
 	long long term;
 
-	/* "partition:term:cluster", from any session: anyone may NOTIFY (README, Planned
+	/* "partition:term:cluster", from any session: anyone may NOTIFY (docs/DESIGN.md, Planned
 	 * moves), so nothing here may overflow or read past the text. */
 	errno = 0;
 	p = strtol(note->extra, &end, 10);
