@@ -84,7 +84,7 @@ db_fault_fix(enum db_fault fault)
 		return "check the user and password of dbname and the server's pg_hba.conf; a "
 		    "password is read from the ~/.pgpass of the user who runs the program (the "
 		    "service's: /var/lib/clustered_nodes/.pgpass, mode 0600; run by hand as that "
-		    "user: sudo -u clustered_nodes clustered_nodes --check --config FILE)";
+		    "user: runuser -u clustered_nodes -- clustered_nodes --check)";
 	case DB_FAULT_PERMISSION:
 		return "as the schema's owner, apply roles.sql (after every migration) and make the "
 		    "node's login a member of clustered_nodes_node: GRANT clustered_nodes_node TO "

@@ -73,7 +73,7 @@ test_a_wrong_password_ends_a_starting_node_with_77_and_says_why_at_every_k() {
 			--dbname "$(pw_conninfo wrong)" 2>&1) || rc=$?
 		assert_eq "$rc" 77 "$cmd: exit status with a wrong password"
 		assert_eq "$(wc -l <<<"$out")" 1 "$cmd: one line: $out"
-		[[ "$out" == *"password authentication failed"*"sudo -u clustered_nodes"* ]] || fail "$cmd: $out"
+		[[ "$out" == *"password authentication failed"*"runuser -u clustered_nodes"* ]] || fail "$cmd: $out"
 	done
 	# The right password works, through a password file as the README says.
 	printf '127.0.0.1:%s:postgres:%s:right-password\n' "$PGTMP_PORT" "$PW_ROLE" >"$WORK/$CLUSTER.pgpass"

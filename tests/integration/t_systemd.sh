@@ -17,6 +17,7 @@ with open(out, 'a', buffering=1) as f:
             f.write(f'{int(time.time() * 1000)} {line}\n')
 PY
 	LISTENER=$!
+	NODE_PID[notify_listener]=$LISTENER	# ended with the nodes, if the test fails first
 }
 
 messages() { grep -c " $2" "$1" || true; }

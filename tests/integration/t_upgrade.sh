@@ -68,7 +68,7 @@ test_upgrade_from_0_1_0_while_its_nodes_run() {
 	timeout 10 "$new" --node early --cluster "$CLUSTER" \
 		--dbname "host=127.0.0.1 port=$PGTMP_PORT user=cn_node dbname=$UPGRADE_DB" >"$WORK/early.log" 2>&1 || rc=$?
 	assert_eq "$rc" 78 "exit status of a new node on the 0.1.0 schema"
-	grep -q 'schema is at version 4, this node needs 8: apply sql/005_attempts.sql then .*008_partitions.sql' "$WORK/early.log" ||
+	grep -q 'schema is at version 4, this node needs 8: apply 005_attempts.sql then .*008_partitions.sql from ' "$WORK/early.log" ||
 		fail "the refusal does not name the files: $(grep error "$WORK/early.log")"
 	# Apply 005..008 while the old nodes run: the old leader goes on ...
 	for f in "$ROOT"/sql/00[5-8]_*.sql; do udb -f "$f" >/dev/null; done
