@@ -134,7 +134,7 @@ cli_print_usage(FILE *out)
 		"  70  internal error\n"
 		"  77  not permitted: the login was refused (password, pg_hba.conf, role) or\n"
 		"      lacks a grant on the clustered_nodes schema (a node that has run\n"
-		"      retries a refused login: a password may change under it)\n"
+		"      retries them: a password or a grant may change under it)\n"
 		"  78  configuration problem: a bad config file or environment value, no such\n"
 		"      database, the schema missing or too old, a login that may not act for\n"
 		"      the cluster, another live node with the same name, or partitions or\n"

@@ -35,7 +35,9 @@ db_fault_of(const char *sqlstate, const char *message)
 		"is not permitted to log in",
 		NULL,
 	};
-	static const char *const permission[] = {"permission denied for database", NULL};
+	/* CONNECT on the database; USAGE, SELECT, EXECUTE on the schema's objects (the
+	 * setup's own message, retried by a node that has run, goes through here too). */
+	static const char *const permission[] = {"permission denied for ", NULL};
 	static const char *const no_database[] = {"\" does not exist", NULL};
 
 	if (sqlstate != NULL && sqlstate[0] != '\0') {

@@ -89,16 +89,18 @@ partitions_match(struct setup *s)
 static void send_cluster_checks(struct setup *s);
 
 /* A refused login or a missing grant (roles.sql not applied, or before the migrations it
- * needs): no retry fixes it.  The node ends with 77 (or 78), as --check would. */
+ * needs): no retry fixes it.  The owner logs it, with its fix, and decides: a node that
+ * never registered ends with 77, as --check would; one that has run retries. */
 static void
 refused(struct setup *s, const char *what, const struct batch_outcome *o)
 {
 	enum db_fault fault = db_fault_of(o->sqlstate, o->error);
 	const char *user = PQuser(s->session->pg.conn);
+	char reason[1024];
 
-	log_error("%s as %s: %s: %s", what, user != NULL ? user : "?", o->error,
-		  db_fault_fix(fault));
-	s->hooks->fatal(s->owner, db_fault_exit_code(fault), o->error);
+	snprintf(reason, sizeof(reason), "%s as %s: %s: %s", what, user != NULL ? user : "?",
+		 o->error, db_fault_fix(fault));
+	s->hooks->refused(s->owner, db_fault_exit_code(fault), reason);
 }
 
 /* The schema's version first, alone: what follows may write (cluster_partitions() records

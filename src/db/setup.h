@@ -16,6 +16,9 @@ struct setup_hooks {
 	void (*ready)(void *owner);
 	/* This node cannot run with this database (schema, handler): stop with exit_code. */
 	void (*fatal)(void *owner, int exit_code, const char *reason);
+	/* The database refused this login something no retry fixes (db_fault.h): reason
+	 * names it and its fix, unlogged; exit_code is what --check would exit with. */
+	void (*refused)(void *owner, int exit_code, const char *reason);
 };
 
 struct setup {

@@ -178,9 +178,26 @@ on_fatal(void *owner, int exit_code, const char *reason)
 	node_finish(owner, exit_code, reason);
 }
 
+/* A missing grant found by the setup: before the first registration the node ends with
+ * 77; after it, the grant may have been taken away and given back under a running node:
+ * it retries, logged as a refused login is (refused_for_good()). */
+static void
+on_setup_refused(void *owner, int exit_code, const char *reason)
+{
+	struct node *n = owner;
+
+	if (!n->ever_registered) {
+		log_error("%s", reason);
+		node_finish(n, exit_code, "the database refused this node");
+		return;
+	}
+	session_reset(&n->session, "%s", reason);
+}
+
 static const struct setup_hooks setup_hooks = {
 	.ready = on_setup_ready,
 	.fatal = on_fatal,
+	.refused = on_setup_refused,
 };
 
 static void

@@ -158,3 +158,43 @@ test_a_running_node_retries_a_refused_login_says_so_once_and_recovers() {
 	wait_for "led again" 15000 healthz_says "$port" "^ok"
 	wait_for "both partitions led again" 15000 eval '[ "$(q "SELECT count(*) FROM clustered_nodes.cluster_state WHERE cluster = '"'$CLUSTER'"' AND leader = '"'node1'"' AND leader_pid IN (SELECT pid FROM pg_stat_activity)")" = 2 ]'
 }
+
+partitions_led_live() {	# CLUSTER NODE K: NODE leads all K partitions from a live session
+	[ "$(q "SELECT count(*) FROM clustered_nodes.cluster_state WHERE cluster = '$1'
+		AND leader = '$2' AND leader_pid IN (SELECT pid FROM pg_stat_activity)")" = "$3" ]
+}
+
+# A grant taken away under a running node, and given back: it retries (it does not exit
+# with 77, which would leave it down under systemd), says so once, and recovers.
+revoked_grant_is_retried() {
+	local k=$1 port log pid
+	q "DO \$\$ BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cn_revoked') THEN
+			CREATE ROLE cn_revoked LOGIN;
+		END IF; END \$\$" >/dev/null
+	q "GRANT clustered_nodes_node TO cn_revoked" >/dev/null
+	port=$(free_port)
+	log=$(node_log "$CLUSTER" "node$k")
+	"$ROOT/clustered_nodes" --node "node$k" --cluster "${CLUSTER: -50}_$k" --partitions "$k" \
+		--http "127.0.0.1:$port" \
+		--dbname "host=127.0.0.1 port=$PGTMP_PORT user=cn_revoked dbname=postgres" >>"$log" 2>&1 &
+	pid=$!
+	NODE_PID[node$k]=$pid
+	wait_for "K = $k: every partition led" 10000 partitions_led_live "${CLUSTER: -50}_$k" "node$k" "$k"
+	q "REVOKE clustered_nodes_node FROM cn_revoked" >/dev/null
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cn_revoked'" >/dev/null
+	wait_for "K = $k: the missing grant on /healthz" 10000 healthz_says "$port" "permission denied"
+	wait_for "K = $k: 3 s of retries" 10000 eval '[ $(grep -c "reconnecting in" "'"$log"'") -ge 20 ]'
+	alive "$pid" || fail "K = $k: a node that had run exited on a missing grant"
+	assert_eq "$(grep -c 'error.*permission denied for schema clustered_nodes.*roles.sql.*retrying' "$log")" 1 \
+		"K = $k: error lines for one cause"
+	q "GRANT clustered_nodes_node TO cn_revoked" >/dev/null
+	wait_for "K = $k: healthy again" 15000 healthz_says "$port" "^ok"
+	wait_for "K = $k: every partition led again" 15000 partitions_led_live "${CLUSTER: -50}_$k" "node$k" "$k"
+}
+
+test_a_running_node_retries_a_revoked_grant_and_recovers_at_k1_and_k4() {
+	revoked_grant_is_retried 1
+	revoked_grant_is_retried 4
+}
+

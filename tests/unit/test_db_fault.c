@@ -33,6 +33,9 @@ static const struct {
 	{NULL, "session lost: server closed the connection unexpectedly", DB_FAULT_NONE},
 	{NULL, NULL, DB_FAULT_NONE},
 	{"42501", "permission denied for schema clustered_nodes", DB_FAULT_PERMISSION},
+	/* the setup's own message, as a node that has run retries it */
+	{NULL, "cannot read the clustered_nodes schema as x: permission denied for schema "
+	 "clustered_nodes: as the schema's owner, apply roles.sql", DB_FAULT_PERMISSION},
 	{"28P01", "anything", DB_FAULT_LOGIN},
 	{"3D000", "anything", DB_FAULT_NO_DATABASE},
 	/* a SQLSTATE decides: the text of another error is not read */
