@@ -72,11 +72,11 @@ node_state_holds_lock(enum node_state state)
 	    state == ST_PROCESSING || state == ST_RELEASING;
 }
 
-void
-fsm_set(struct fsm *f, enum node_state to, const char *reason)
+static void
+set(struct fsm *f, enum node_state to, const char *reason, bool quiet)
 {
 	enum node_state from = f->state;
-	enum log_level level = LEVEL_INFO;
+	enum log_level level = quiet ? LEVEL_DEBUG : LEVEL_INFO;
 
 	if (from == to)
 		return;
@@ -98,6 +98,18 @@ fsm_set(struct fsm *f, enum node_state to, const char *reason)
 	else
 		log_msg(level, "state %s → %s: %s", node_state_name(from), node_state_name(to), reason);
 	f->state = to;
+}
+
+void
+fsm_set(struct fsm *f, enum node_state to, const char *reason)
+{
+	set(f, to, reason, false);
+}
+
+void
+fsm_set_quietly(struct fsm *f, enum node_state to, const char *reason)
+{
+	set(f, to, reason, true);
 }
 
 void

@@ -37,6 +37,9 @@ const char *node_state_name(enum node_state state);
  * transition is an internal error: logged, then abort), logged as "state X → Y: reason".
  */
 void fsm_set(struct fsm *f, enum node_state to, const char *reason);
+/* The same, logged at debug: a retry's connecting and failing again for a cause already
+ * reported, which would otherwise fill the log at info for as long as an outage lasts. */
+void fsm_set_quietly(struct fsm *f, enum node_state to, const char *reason);
 
 /* A partition's machine starts over as not led here (STANDBY), from any state: after it
  * was handed over, or the session that held its lock was lost (which freed the lock).

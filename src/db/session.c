@@ -116,7 +116,9 @@ session_reset(struct session *s, const char *fmt, ...)
 	{
 		unsigned delay_ms = reconnect_delay(s);
 
-		log_info("reconnecting in %u ms", delay_ms);
+		log_msg(strcmp(reason, s->last_reset) == 0 ? LEVEL_DEBUG : LEVEL_INFO,
+			"reconnecting in %u ms", delay_ms);
+		snprintf(s->last_reset, sizeof(s->last_reset), "%s", reason);
 		ev_timer_set(&s->retry_timer, delay_ms / 1000.0, 0.);
 		ev_timer_start(s->loop, &s->retry_timer);
 	}
@@ -385,6 +387,7 @@ session_healthy(struct session *s)
 	backoff_reset(&s->backoff);
 	s->healthy = true;
 	s->outage_since = 0;
+	s->last_reset[0] = '\0';
 }
 
 bool

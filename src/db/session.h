@@ -98,6 +98,9 @@ struct session {
 	bool slow_reported;	/* an answer is overdue from a server that is still there */
 	bool healthy;		/* the database answered sensibly since we connected */
 	double outage_since;	/* when a healthy session was lost (fast retries for a while) */
+	/* Why the last reset happened, until the session is healthy again: a retry for the
+	 * same reason is announced at debug, not info (the owner reports the cause). */
+	char last_reset[640];
 	long long schema_version;	/* as setup read it on this connection (0 until then) */
 	struct {
 		const char *sql;	/* the caller's constant: known by its address */

@@ -45,7 +45,12 @@ on_connecting(void *owner)
 {
 	struct node *n = owner;
 
-	fsm_set(&n->fsm, ST_CONNECTING, "connecting to the database");
+	/* A retry after a failure the log has named already: at debug, as its failure
+	 * will be if it repeats (on_lost). */
+	if (n->last_failure[0] != '\0')
+		fsm_set_quietly(&n->fsm, ST_CONNECTING, "connecting to the database");
+	else
+		fsm_set(&n->fsm, ST_CONNECTING, "connecting to the database");
 }
 
 static void
@@ -106,13 +111,17 @@ static void
 on_lost(void *owner, const char *reason)
 {
 	struct node *n = owner;
+	bool repeated = strcmp(n->last_failure, reason) == 0;
 
 	if (refused_for_good(n, reason))
 		return;
 	leads_forget(&n->leads);
 	membership_forget(&n->membership);
 	n->stats.reconnects++;
-	fsm_set(&n->fsm, ST_DISCONNECTED, reason);
+	if (repeated)	/* reported already (refused_for_good: again every minute) */
+		fsm_set_quietly(&n->fsm, ST_DISCONNECTED, reason);
+	else
+		fsm_set(&n->fsm, ST_DISCONNECTED, reason);
 	if (n->stopping)
 		node_finish(n, n->exit_code, "stop requested");
 }

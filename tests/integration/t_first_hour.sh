@@ -141,7 +141,7 @@ test_a_running_node_retries_a_refused_login_says_so_once_and_recovers() {
 	port=$(free_port)
 	log=$(node_log "$CLUSTER" node1)
 	PGPASSFILE="$WORK/$CLUSTER.pgpass" "$ROOT/clustered_nodes" --node node1 --cluster "$CLUSTER" \
-		--partitions 2 --http "127.0.0.1:$port" \
+		--partitions 2 --http "127.0.0.1:$port" --log-level debug \
 		--dbname "host=127.0.0.1 port=$PGTMP_PORT user=$PW_ROLE dbname=postgres" >>"$log" 2>&1 &
 	pid=$!
 	NODE_PID[node1]=$pid
@@ -176,7 +176,7 @@ revoked_grant_is_retried() {
 	port=$(free_port)
 	log=$(node_log "$CLUSTER" "node$k")
 	"$ROOT/clustered_nodes" --node "node$k" --cluster "${CLUSTER: -50}_$k" --partitions "$k" \
-		--http "127.0.0.1:$port" \
+		--http "127.0.0.1:$port" --log-level debug \
 		--dbname "host=127.0.0.1 port=$PGTMP_PORT user=cn_revoked dbname=postgres" >>"$log" 2>&1 &
 	pid=$!
 	NODE_PID[node$k]=$pid

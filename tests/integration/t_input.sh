@@ -51,7 +51,8 @@ test_missing_schema_exits_78_naming_the_file() {
 test_unreachable_database_is_retried_with_backoff() {
 	local log rc attempts
 	# A closed port: every attempt fails at once; the node must stay up.
-	start_node "$CLUSTER" node1 --dbname "host=127.0.0.1 port=1 connect_timeout=2"
+	# (At debug: at info a retry for the same cause is announced once.)
+	start_node "$CLUSTER" node1 --dbname "host=127.0.0.1 port=1 connect_timeout=2" --log-level debug
 	log=$(node_log "$CLUSTER" node1)
 	# (Counted by their retry delays: the first failure's cause is also a warning line.)
 	wait_for "three failed attempts" 5000 bash -c "[ \$(grep -c 'reconnecting in [0-9]* ms' '$log') -ge 3 ]"

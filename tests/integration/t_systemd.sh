@@ -71,22 +71,33 @@ test_notify_socket_gets_ready_status_watchdog_and_stopping() {
 	kill "$LISTENER" 2>/dev/null || true
 }
 
+reconnects_at_least() {	# PORT N: the node's /metrics counts at least N failed sessions
+	local got
+	got=$(http_body "http://127.0.0.1:$1/metrics" | sed -n 's/^clustered_nodes_reconnects_total \([0-9]*\)$/\1/p')
+	[ -n "$got" ] && [ "$got" -ge "$2" ]
+}
+
 test_status_says_why_a_node_has_no_session() {
-	local sock=$WORK/$CLUSTER.notify out=$WORK/$CLUSTER.notify.log port
+	local sock=$WORK/$CLUSTER.notify out=$WORK/$CLUSTER.notify.log port http log
 	: >"$out"
 	notify_listener "$sock" "$out"
 	wait_for "the listener's socket" 5000 test -S "$sock"
 	port=$(free_port)	# nothing listens there
+	http=$(free_port)
+	log=$(node_log "$CLUSTER" node1)
 	NOTIFY_SOCKET=$sock NODE_CONNINFO="host=127.0.0.1 port=$port user=cn_node dbname=postgres" \
-		start_node "$CLUSTER" node1
+		start_node "$CLUSTER" node1 --http "127.0.0.1:$http"
 	wait_for "STATUS= naming the refused connection" 10000 has_message "$out" \
 		"STATUS=no database session: connection attempt failed: .*Connection refused"
+	wait_for "five failed attempts" 10000 reconnects_at_least "$http" 5
 	# The cause stays in STATUS=, not "connecting" and "disconnected" in turn.
-	wait_for "a few attempts" 10000 eval '[ $(grep -c "reconnecting in" "$(node_log "$CLUSTER" node1)") -ge 3 ]'
 	! sed -n '/STATUS=no database session/,$p' "$out" | grep -q 'STATUS=connecting\|STATUS=disconnected' ||
 		fail "$(grep STATUS= "$out")"
-	# ... and the log says so at warn, once per cause (not once per attempt).
-	assert_eq "$(grep -c 'warn.*Connection refused.*; retrying' "$(node_log "$CLUSTER" node1)")" 1 "warnings"
+	# ... and the log names it once at warn, and its retries once at info (at debug,
+	# each): not three info lines per attempt for as long as the outage lasts.
+	assert_eq "$(grep -c 'warn.*Connection refused.*; retrying' "$log")" 1 "warnings"
+	assert_eq "$(grep -c 'info.*reconnecting in' "$log")" 1 "info lines announcing a retry"
+	assert_eq "$(grep -c 'info.*state connecting → disconnected' "$log")" 1 "info lines of the same failure"
 	kill "$LISTENER" 2>/dev/null || true
 }
 
