@@ -57,13 +57,14 @@ check_may_act(PGconn *conn, const struct config *c, long long version)
 		pgconn_one_line(line, sizeof(line), PQresultErrorMessage(res));
 		if (sqlstate != NULL && strcmp(sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
 			fprintf(stderr, "clustered_nodes: %s: log in as a member of the cluster's "
-				"role (roles.sql in %s)\n", line, db_fault_sql_dir());
+				"role (docs/SECURITY.md: Tenants)\n", line);
 			rc = EX_CONFIG;
 		} else {
 			enum db_fault fault = db_fault_of(sqlstate, line);
 
-			fprintf(stderr, "clustered_nodes: %s as %s: %s: %s\n", SQL_MAY_ACT,
-				PQuser(conn), line, db_fault_fix(fault));
+			fprintf(stderr, "clustered_nodes: %s as %s: %s%s%s\n", SQL_MAY_ACT,
+				PQuser(conn), line, fault != DB_FAULT_NONE ? ": " : "",
+				fault != DB_FAULT_NONE ? db_fault_fix(fault) : "");
 			rc = fault != DB_FAULT_NONE ? db_fault_exit_code(fault) : EX_UNAVAILABLE;
 		}
 	}

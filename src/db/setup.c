@@ -151,8 +151,8 @@ on_setup_done(void *ctx, const struct batch_outcome *o)
 
 	if (o->failed && o->failed_tag == TAG_MAY_ACT &&
 	    strcmp(o->sqlstate, SQLSTATE_MAY_NOT_ACT) == 0) {
-		log_error("%s: log in as a member of the cluster's role (roles.sql in %s)", o->error,
-			  db_fault_sql_dir());
+		log_error("%s: log in as a member of the cluster's role (docs/SECURITY.md: Tenants)",
+			  o->error);
 		s->hooks->fatal(s->owner, EX_CONFIG, "login may not act for the cluster");
 		return;
 	}

@@ -65,11 +65,9 @@ on_connected(void *owner)
 }
 
 /*
- * The session is gone (lost, or dropped after an answer we cannot use), which also
- * released the lock and every LISTEN.  Whatever was received but not committed is lost:
- * plain NOTIFY is at-most-once.
- */
-/*
+ * Why the session failed, remembered for STATUS= and /healthz, and logged when its cause
+ * changes and every FAILURE_REMINDER_S.
+ *
  * A refused login, connect privilege or database (db_fault.h): before any session has
  * registered, the node ends with 77 or 78, as --check would (the unit does not restart on
  * them); after, the password may have changed under a running node: it retries, saying
@@ -77,7 +75,7 @@ on_connected(void *owner)
  * attempts are warnings, as often.  True if the node ended.
  */
 static bool
-refused_for_good(struct node *n, const char *reason)
+report_failure(struct node *n, const char *reason)
 {
 	enum db_fault fault = db_fault_of(NULL, reason);
 	double now = ev_now(n->loop);
@@ -107,18 +105,23 @@ refused_for_good(struct node *n, const char *reason)
 	return false;
 }
 
+/*
+ * The session is gone (lost, or dropped after an answer we cannot use), which also
+ * released the lock and every LISTEN.  Whatever was received but not committed is lost:
+ * plain NOTIFY is at-most-once.
+ */
 static void
 on_lost(void *owner, const char *reason)
 {
 	struct node *n = owner;
 	bool repeated = strcmp(n->last_failure, reason) == 0;
 
-	if (refused_for_good(n, reason))
+	if (report_failure(n, reason))
 		return;
 	leads_forget(&n->leads);
 	membership_forget(&n->membership);
 	n->stats.reconnects++;
-	if (repeated)	/* reported already (refused_for_good: again every minute) */
+	if (repeated)	/* reported already (report_failure: again every minute) */
 		fsm_set_quietly(&n->fsm, ST_DISCONNECTED, reason);
 	else
 		fsm_set(&n->fsm, ST_DISCONNECTED, reason);
@@ -189,7 +192,7 @@ on_fatal(void *owner, int exit_code, const char *reason)
 
 /* A missing grant found by the setup: before the first registration the node ends with
  * 77; after it, the grant may have been taken away and given back under a running node:
- * it retries, logged as a refused login is (refused_for_good()). */
+ * it retries, logged as a refused login is (report_failure()). */
 static void
 on_setup_refused(void *owner, int exit_code, const char *reason)
 {
