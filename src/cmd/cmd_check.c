@@ -60,12 +60,10 @@ check_may_act(PGconn *conn, const struct config *c, long long version)
 				"role (docs/SECURITY.md: Tenants)\n", line);
 			rc = EX_CONFIG;
 		} else {
-			enum db_fault fault = db_fault_of(sqlstate, line);
+			char what[160];
 
-			fprintf(stderr, "clustered_nodes: %s as %s: %s%s%s\n", SQL_MAY_ACT,
-				PQuser(conn), line, fault != DB_FAULT_NONE ? ": " : "",
-				fault != DB_FAULT_NONE ? db_fault_fix(fault) : "");
-			rc = fault != DB_FAULT_NONE ? db_fault_exit_code(fault) : EX_UNAVAILABLE;
+			snprintf(what, sizeof(what), "%s as %s", SQL_MAY_ACT, PQuser(conn));
+			rc = oneshot_report(what, sqlstate, line);
 		}
 	}
 	PQclear(res);

@@ -12,9 +12,8 @@
 #include "pgconn.h"
 #include "queries.h"
 
-/* One line on stderr: what failed, and for a cause retrying cannot fix, what does. */
-static int
-report(const char *what, const char *sqlstate, const char *message)
+int
+oneshot_report(const char *what, const char *sqlstate, const char *message)
 {
 	enum db_fault fault = db_fault_of(sqlstate, message);
 	char line[512];
@@ -39,7 +38,7 @@ oneshot_connect(const struct config *c, const char *what, int *exit_code)
 	snprintf(application_name, sizeof(application_name), "clustered_nodes:%s", what);
 	conn = PQconnectdbParams(keywords, values, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
-		*exit_code = report("cannot connect to the database", NULL, PQerrorMessage(conn));
+		*exit_code = oneshot_report("cannot connect to the database", NULL, PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
@@ -64,7 +63,7 @@ oneshot_schema_check(PGconn *conn, int needed, long long *version)
 
 		snprintf(what, sizeof(what), "cannot read the clustered_nodes schema as %s",
 			 PQuser(conn));
-		rc = report(what, sqlstate, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+		rc = oneshot_report(what, sqlstate, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
 			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQresultErrorMessage(res));
 		PQclear(res);
 		return rc;

@@ -10,6 +10,10 @@
 
 #include "settings.h"
 
+/* One line on stderr: what failed and, for a cause retrying cannot fix (db_fault.h),
+ * what fixes it.  Returns its exit status: 77, 78, or 69 for anything else. */
+int oneshot_report(const char *what, const char *sqlstate, const char *message);
+
 /* Connects as clustered_nodes:<what>; on failure prints one line (with the fix, for a
  * refused login or a missing database) and returns NULL with *exit_code set: 77 for a
  * refused login or connect privilege, 78 for no such database, 69 otherwise. */
