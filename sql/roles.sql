@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: PostgreSQL
 -- ClusteredNodes: the least-privilege group roles for nodes and producers.
 --
--- Apply after the migrations (it needs schema version 14), as a role that may create
+-- Apply after the migrations (it needs schema version 15), as a role that may create
 -- roles:
 --   psql -v ON_ERROR_STOP=1 -f sql/roles.sql
 -- then give each node's login role the group:
@@ -27,8 +27,8 @@ BEGIN;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 14) THEN
-        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 014_history.sql, in the same folder as this file)';
+    IF NOT EXISTS (SELECT 1 FROM clustered_nodes.schema_migrations WHERE version = 15) THEN
+        RAISE EXCEPTION 'clustered_nodes: apply the migrations first (up to 015_one_listener.sql, in the same folder as this file)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clustered_nodes_node') THEN
         CREATE ROLE clustered_nodes_node NOLOGIN;
@@ -95,7 +95,11 @@ GRANT EXECUTE ON FUNCTION
     -- a handed-over partition's plain notifications forwarded as durable events (sql/013)
     clustered_nodes.forward(text, integer, text[], text[]),
     -- durable events waiting and dead letters, for /metrics (sql/014)
-    clustered_nodes.backlog(text)
+    clustered_nodes.backlog(text),
+    -- one listener per partitioned cluster: the others' watch sessions are rung (sql/015)
+    clustered_nodes.watch(text, text, bigint, integer, bigint, bigint),
+    clustered_nodes.ring(text, integer[]),
+    clustered_nodes.wake(text, integer[])
     TO clustered_nodes_node;
 
 -- Producers of durable events need only clustered_nodes.notify(), which runs with its

@@ -127,6 +127,11 @@ run_check(const struct config *c)
 		printf("warning: schema version %lld runs, but the cluster keeps no history of its "
 		       "terms until %s%s is applied\n", version,
 		       db_fault_sql_dir(), "014_history.sql");
+	else if (version < SCHEMA_VERSION_ONE_LISTENER)
+		printf("warning: schema version %lld runs, but every node of a partitioned cluster "
+		       "listens, which slows every NOTIFY of the database, until %s%s is applied "
+		       "(with the partitioned clusters' nodes stopped)\n", version,
+		       db_fault_sql_dir(), "015_one_listener.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

@@ -16,8 +16,9 @@
  * until 010, which keeps tenants apart, 011, which warms a node's session before a
  * takeover, 012, from which dead letters keep their SQLSTATE and whole error and
  * attempts are counted across failovers, 013, which makes planned moves lossless for
- * plain notifications, and 014, which keeps the history of terms, are applied. */
-#define SCHEMA_VERSION 14
+ * plain notifications, 014, which keeps the history of terms, and 015, which gives a
+ * partitioned cluster one listener, are applied. */
+#define SCHEMA_VERSION 15
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
 /* From this version a node warms its session when it registers (SQL_WARM_UP). */
@@ -28,6 +29,11 @@
 #define SCHEMA_VERSION_FORWARD 13
 /* From this version clustered_nodes.history exists (SQL_TAKEOVER_STORY, `history`). */
 #define SCHEMA_VERSION_HISTORY 14
+/* From this version a partitioned cluster has one listener, the leader of partition 0, and
+ * its other nodes are rung (SQL_WATCH, SQL_RING, SQL_WAKE, sql/015). */
+#define SCHEMA_VERSION_ONE_LISTENER 15
+#define ONE_LISTENER(session, partitions) \
+	((partitions) > 1 && (session)->schema_version >= SCHEMA_VERSION_ONE_LISTENER)
 /* What a partitioned cluster needs (the fence, the turn, the liveness rule of 011). */
 #define SCHEMA_VERSION_PARTITIONS 11
 #define SCHEMA_VERSION_NEEDED(partitions) \
@@ -400,5 +406,24 @@
 #define SQL_ANNOUNCE \
 	"SELECT set_config('synchronous_commit', 'off', true), " \
 	"  pg_notify('" HANDOFF_CHANNEL "', $1)"
+
+
+/* One listener (sql/015).  The watch session's wait: $1 cluster, $2 node, $3 the handoff
+ * key to wait on (NULL: none), $4 ms, $5 $6 the look epoch and rings last seen (-1: none).
+ * Columns: how it ended (moved, freed, rung, timeout), the epoch and rings now. */
+#define SQL_WATCH \
+	"SELECT woke, epoch, rings FROM clustered_nodes.watch($1, $2, $3::bigint, $4::integer, " \
+	"$5::bigint, $6::bigint)"
+/* Why the others are woken, committed first ($1 cluster, $2 partitions whose leaders
+ * fetch, NULL: every node looks); then the wake-up itself.  Neither waits for the WAL
+ * flush: one lost in a crash only delays a look or a fetch to the safety net. */
+#define SQL_RING \
+	"SELECT set_config('synchronous_commit', 'off', true), " \
+	"  clustered_nodes.ring($1, $2::integer[])"
+/* A wait cancelled (the bell rung) outside watch()'s own block. */
+#define SQLSTATE_QUERY_CANCELED "57014"
+#define SQL_WAKE "SELECT clustered_nodes.wake($1, $2::integer[])"
+/* Stop listening: a handed-over partition 0's forwarding is over (sql/015). */
+#define SQL_UNLISTEN_ALL "UNLISTEN *"
 
 #endif

@@ -102,6 +102,9 @@ struct session {
 	 * same reason is announced at debug, not info (the owner reports the cause). */
 	char last_reset[640];
 	long long schema_version;	/* as setup read it on this connection (0 until then) */
+	/* Its user's note: LISTEN was sent for the cluster's channels (one listener, sql/015:
+	 * every partition's handler step then restores them, not only partition 0's). */
+	bool listening;
 	struct {
 		const char *sql;	/* the caller's constant: known by its address */
 		char name[32];

@@ -226,8 +226,29 @@ on_watch_woken(void *owner, int partition)
 	acquirer_poll_soon(pt);
 }
 
+/* One listener: the bell rang because the cluster changed, or for our durable events. */
+static void
+on_watch_look(void *owner)
+{
+	struct acquirer *pt = owner;
+
+	if (pt->running)
+		acquirer_poll_soon(pt);
+}
+
+static void
+on_watch_fetch(void *owner)
+{
+	struct acquirer *pt = owner;
+
+	if (pt->running)
+		pt->hooks->fetch(pt->owner);
+}
+
 static const struct leader_watch_hooks watch_hooks = {
 	.woken = on_watch_woken,
+	.look = on_watch_look,
+	.fetch = on_watch_fetch,
 };
 
 /*
@@ -327,15 +348,18 @@ look(struct acquirer *pt, bool after_wait)
 		snprintf(pt->members[0], NAME_MAX_BYTES + 1, "%s", pt->cfg->node);
 		pt->nmembers_read = 1;
 	}
-	if (!pt->waits_here && !pt->listening &&
+	/* One listener (sql/015): the node listens on nothing; it is rung. */
+	if (!pt->waits_here && !pt->listening && !ONE_LISTENER(pt->session, pt->cfg->partitions) &&
 	    !session_add(pt->session, TAG_LISTEN, 0, SQL_LISTEN_HANDOFF, 0, NULL, NULL, NULL))
 		return;
 	pt->listening = !pt->waits_here;
 	/* The announcement commits on its own, first: the others look while we do. */
-	if (pt->announce && !pt->waits_here &&
-	    (!session_add(pt->session, TAG_ANNOUNCE, 0, SQL_ANNOUNCE, 1, member_params, NULL,
-			  NULL) ||
-	     !session_send(pt->session, on_announced, pt, true)))
+	if (pt->announce && !pt->waits_here && ONE_LISTENER(pt->session, pt->cfg->partitions))
+		bell_announce(pt->bell);
+	else if (pt->announce && !pt->waits_here &&
+		 (!session_add(pt->session, TAG_ANNOUNCE, 0, SQL_ANNOUNCE, 1, member_params, NULL,
+			       NULL) ||
+		  !session_send(pt->session, on_announced, pt, true)))
 		return;
 	pt->announce = false;
 	pt->tries[0].tried = pt->tries[0].won = false;
@@ -436,6 +460,8 @@ acquirer_begin(struct acquirer *pt)
 		pt->tries[p].won = false;
 		pt->tries[p].tried = false;
 	}
+	if (ONE_LISTENER(pt->session, pt->cfg->partitions))
+		leader_watch_ring_on(&pt->watch, pt->cfg->cluster, pt->cfg->node);
 	poll_map(pt);
 }
 
@@ -524,7 +550,7 @@ bool
 acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session,
 	      const struct config *cfg, struct membership *membership,
 	      const char (*lock_keys)[24], const char (*handoff_keys)[24],
-	      const char *const *keywords, const char *const *values,
+	      const char *const *keywords, const char *const *values, struct bell *bell,
 	      const struct acquirer_hooks *hooks, void *owner)
 {
 	memset(pt, 0, sizeof(*pt));
@@ -535,6 +561,7 @@ acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session
 	pt->lock_keys = lock_keys;
 	pt->handoff_keys = handoff_keys;
 	pt->waits_here = cfg->partitions == 1;
+	pt->bell = bell;
 	pt->rank = -1;
 	pt->hooks = hooks;
 	pt->owner = owner;

@@ -14,6 +14,7 @@
 #include <ev.h>
 
 #include "balance.h"
+#include "bell.h"
 #include "fsm.h"
 #include "membership.h"
 #include "names.h"
@@ -31,6 +32,9 @@ struct acquirer_hooks {
 	void (*hand_over)(void *owner, int partition);
 	/* What this node's machine for partition p is doing (ST_STANDBY: not led here). */
 	enum node_state (*state_of)(void *owner, int partition);
+	/* One listener (sql/015): this node was rung for durable events: the partitions it
+	 * leads fetch them. */
+	void (*fetch)(void *owner);
 };
 
 /* One partition as the last poll read it. */
@@ -57,6 +61,7 @@ struct acquirer {
 	const char (*handoff_keys)[24];	/* ... and its handoff key */
 	char *handoff_array;	/* the handoff keys as one bigint[] parameter */
 	struct leader_watch watch;	/* waits on the handoff key of the next node that leads */
+	struct bell *bell;	/* one listener (sql/015): how the others are told to look */
 	bool announce;		/* tell the others to look (a join, or the watch woke) */
 	ev_timer poll_timer;	/* the safety net */
 	bool running;		/* registered, and not stopping */
@@ -96,7 +101,7 @@ struct acquirer {
 bool acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session,
 		   const struct config *cfg, struct membership *membership,
 		   const char (*lock_keys)[24], const char (*handoff_keys)[24],
-		   const char *const *keywords, const char *const *values,
+		   const char *const *keywords, const char *const *values, struct bell *bell,
 		   const struct acquirer_hooks *hooks, void *owner);
 void acquirer_free(struct acquirer *pt);
 /* The position of member `name` in the members last read (name order), or -1. */

@@ -37,9 +37,15 @@ off_if_done(struct forward *fw, int p)
 {
 	struct forward_slot *s = &fw->slots[p];
 
-	if (s->phase != FORWARD_FENCED || s->kept.count > 0 || s->pending > 0)
+	if ((s->phase != FORWARD_FENCED && s->phase != FORWARD_RELAY) || s->kept.count > 0 ||
+	    s->pending > 0)
 		return;
-	if (s->lost > 0)
+	if (s->phase == FORWARD_RELAY && s->lost > 0)
+		log_warn("partition %d: relayed %llu plain notification(s) as durable events; %llu "
+			 "could not be and are lost", p, s->sent, s->lost);
+	else if (s->phase == FORWARD_RELAY)
+		;	/* the listener's everyday work */
+	else if (s->lost > 0)
 		log_warn("partition %d: forwarded %llu plain notification(s) received after its "
 			 "hand-over as durable events; %llu could not be and are lost", p, s->sent,
 			 s->lost);
@@ -101,7 +107,8 @@ on_forwarded(void *ctx, const struct batch_outcome *o)
 		fence(fw, done.partition, "no other member is alive to take it over");
 	/* What a full ring held back, and what a finished partition leaves. */
 	for (int p = 0; p < fw->count; p++)
-		if (fw->slots[p].phase == FORWARD_SENDING || fw->slots[p].phase == FORWARD_FENCED)
+		if (fw->slots[p].phase == FORWARD_SENDING || fw->slots[p].phase == FORWARD_FENCED ||
+		    fw->slots[p].phase == FORWARD_RELAY)
 			flush(fw, p, false);
 	off_if_done(fw, done.partition);
 }
@@ -306,6 +313,32 @@ forward_take(struct forward *fw, int p, PGnotify *note)
 	if (s->phase == FORWARD_SENDING)
 		flush(fw, p, false);
 	return true;
+}
+
+void
+forward_relay(struct forward *fw, int p, PGnotify *note)
+{
+	struct forward_slot *s = &fw->slots[p];
+
+	if (s->phase == FORWARD_OFF)
+		s->phase = FORWARD_RELAY;
+	if (s->kept.bytes + notifyq_cost(note) > fw->cfg->backlog_limit ||
+	    !notifyq_push(&s->kept, note)) {
+		if (s->lost++ == 0)
+			log_warn("partition %d: %zu plain notification(s) wait to be relayed, at the "
+				 "backlog's limit: dropping what comes until they are sent", p,
+				 s->kept.count);
+		PQfreemem(note);
+		return;
+	}
+	if (s->pending == 0)	/* else what arrives meanwhile goes with the answer's flush */
+		flush(fw, p, false);
+}
+
+bool
+forward_relaying(const struct forward *fw)
+{
+	return fw->slots[0].phase == FORWARD_HOLDING || fw->slots[0].phase == FORWARD_SENDING;
 }
 
 void

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: PostgreSQL */
 /* A handed-over partition's plain notifications, forwarded as its durable events until
  * the next leader's fence (sql/013), so that a planned move loses none and processes none
- * twice.  One per node's session (the leads); nothing of it outlives the session. */
+ * twice; and, on a partitioned cluster's one listener, every other partition's plain
+ * notifications relayed as their durable events (sql/015).  One per node's session (the
+ * leads); nothing of it outlives the session. */
 #ifndef CN_FORWARD_H
 #define CN_FORWARD_H
 
@@ -19,6 +21,7 @@ enum forward_phase {
 	FORWARD_HOLDING,	/* its leader stops: keep what arrives, in order, for later */
 	FORWARD_SENDING,	/* handed over: forward what arrives until the fence */
 	FORWARD_FENCED,		/* the fence came (or will not): send what is kept, then off */
+	FORWARD_RELAY,		/* one listener (sql/015): relayed here; off once sent */
 };
 
 struct forward_slot {
@@ -68,6 +71,11 @@ void forward_start(struct forward *fw, int p, long long term, struct notifyq *le
 /* A plain notification for partition p that its leader here does not take: kept for
  * forwarding (true), or not ours to keep (false: the caller frees it). */
 bool forward_take(struct forward *fw, int p, PGnotify *note);
+/* One listener (sql/015): a plain notification of partition p != 0, received by the
+ * cluster's listener, becomes p's durable event (taken: the caller does not free it). */
+void forward_relay(struct forward *fw, int p, PGnotify *note);
+/* This node relays for a partition 0 it hands over, until the next listener's fence. */
+bool forward_relaying(const struct forward *fw);
 /* A notification on the fence channel ("partition:term:cluster"). */
 void forward_fence(struct forward *fw, const PGnotify *note);
 /* Something is still to be forwarded, or on its way. */

@@ -23,9 +23,22 @@ add_listen(struct leader *l, int tag, const char *channel)
 	return session_add(l->session, tag, 0, sql, 0, NULL, NULL, NULL);
 }
 
+/* One listener (sql/015): of a partitioned cluster's leaders, only partition 0's listens;
+ * the others' plain notifications reach them relayed, as durable events.  Once it does,
+ * every partition's steps on that session restore the LISTENs after their handlers. */
+static bool
+leader_listens(const struct leader *l)
+{
+	return !l->shared || l->partition == 0 || l->session->listening ||
+	    l->session->schema_version < SCHEMA_VERSION_ONE_LISTENER;
+}
+
 bool
 listen_add_all(struct leader *l, int tag)
 {
+	if (!leader_listens(l))
+		return true;
+	l->session->listening = true;
 	for (int i = 0; i < l->cfg->nchannels; i++)
 		if (!add_listen(l, tag, l->cfg->channels[i]))
 			return false;
@@ -52,7 +65,8 @@ listen_add_check(struct leader *l, int tag)
 	const char *params[] = {l->channels_array,
 		"{" EVENTS_CHANNEL "," FENCE_CHANNEL "}"};
 
-	if (l->stopping || ev_now(l->loop) - l->listening_checked_at < LISTENING_CHECK_INTERVAL_S)
+	if (l->stopping || !leader_listens(l) ||
+	    ev_now(l->loop) - l->listening_checked_at < LISTENING_CHECK_INTERVAL_S)
 		return true;
 	l->listening_checked_at = ev_now(l->loop);
 	return session_add_cached(l->session, tag, 0, SQL_LISTENING, 2, params, read_listening, l);

@@ -12,6 +12,7 @@
  * over and over.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -31,25 +32,72 @@ read_woke(void *ctx, const PGresult *res)
 	w->woke = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 }
 
+/* SQL_WATCH's answer: how the wait ended, and the epoch and rings at its end. */
+static void
+read_watch(void *ctx, const PGresult *res)
+{
+	struct leader_watch *w = ctx;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 3)
+		return;
+	w->woke = strcmp(PQgetvalue(res, 0, 0), "freed") == 0;
+	w->rung = strcmp(PQgetvalue(res, 0, 0), "rung") == 0;
+	w->got_epoch = PQgetisnull(res, 0, 1) ? 0 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	w->got_rings = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+}
+
+/* The bell's news: what moved since the last answer.  The first answer of a watch that
+ * knew nothing yet counts as both: what was rung before its bell was set is not lost.
+ * The next wait goes out before the hooks act, so that a ring from now on finds a wait,
+ * or the counts moved at its start. */
+static void
+rearm_and_tell(struct leader_watch *w)
+{
+	bool known = w->seen_epoch >= 0;
+	bool look = !known || w->got_epoch != w->seen_epoch;
+	bool fetch = !known || w->got_rings != w->seen_rings;
+
+	w->seen_epoch = w->got_epoch;
+	w->seen_rings = w->got_rings;
+	wait_next(w);
+	if (look)
+		w->hooks->look(w->owner);
+	if (fetch)
+		w->hooks->fetch(w->owner);
+}
+
 static void
 on_waited(void *ctx, const struct batch_outcome *o)
 {
 	struct leader_watch *w = ctx;
 	int partition = w->waiting_on;
+	bool freed;
 
 	w->waiting = false;
+	if (w->bell)
+		log_debug("watch: the wait on partition %d ended: %s (epoch %lld, rings %lld)",
+			  partition, o->failed ? o->error : w->woke ? "freed" : w->rung ? "rung" :
+			  "timeout or moved", w->got_epoch, w->got_rings);
+	if (o->failed && w->bell && strcmp(o->sqlstate, SQLSTATE_QUERY_CANCELED) == 0) {
+		wait_next(w);	/* rung outside the wait itself: the next one sees what moved */
+		return;
+	}
 	if (o->failed) {
 		session_reset(&w->session, "the watch's wait failed: %s", o->error);
 		return;
 	}
 	session_healthy(&w->session);
-	if (w->woke) {
-		if (w->target == partition)
-			w->target = -1;	/* named again after the node's next look */
+	freed = w->woke;
+	if (freed && w->target == partition)
+		w->target = -1;	/* named again after the node's next look */
+	if (w->bell)
+		rearm_and_tell(w);
+	if (freed) {
 		w->hooks->woken(w->owner, partition);
 		return;
 	}
-	wait_next(w);	/* the wait ran out: the same target, or a newer one */
+	if (!w->bell)
+		wait_next(w);	/* the wait ran out: the same target, or a newer one */
 }
 
 static void
@@ -61,18 +109,38 @@ on_unlimited(void *ctx, const struct batch_outcome *o)
 		session_reset(&w->session, "setting up the watch session failed: %s", o->error);
 }
 
+/* One listener: the wait that is also the member's bell, on the target's key or on
+ * nothing. */
+static bool
+add_watch(struct leader_watch *w)
+{
+	char epoch[24], rings[24];
+	const char *params[] = {w->cluster, w->node, w->target >= 0 ? w->target_key : NULL,
+		w->wait_ms_text, epoch, rings};
+
+	snprintf(epoch, sizeof(epoch), "%lld", w->seen_epoch);
+	snprintf(rings, sizeof(rings), "%lld", w->seen_rings);
+	w->rung = false;
+	w->got_epoch = w->seen_epoch;
+	w->got_rings = w->seen_rings;
+	return session_add_cached(&w->session, TAG_WAIT, w->target, SQL_WATCH, 6, params,
+				  read_watch, w);
+}
+
 static void
 wait_next(struct leader_watch *w)
 {
 	const char *params[] = {w->target_key, w->wait_ms_text};
 
-	if (w->waiting || w->target < 0 || !session_is_up(&w->session))
+	if (w->waiting || (w->target < 0 && !w->bell) || !session_is_up(&w->session))
 		return;
 	w->woke = false;
 	w->waiting_on = w->target;
-	if (!session_add_cached(&w->session, TAG_WAIT, w->target, SQL_WAIT_HANDOFF, 2, params,
-				read_woke, w) ||
-	    !session_send(&w->session, on_waited, w, false))
+	if (w->bell ? !add_watch(w) :
+	    !session_add_cached(&w->session, TAG_WAIT, w->target, SQL_WAIT_HANDOFF, 2, params,
+				read_woke, w))
+		return;
+	if (!session_send(&w->session, on_waited, w, false))
 		return;
 	w->waiting = true;
 }
@@ -112,7 +180,7 @@ leader_watch_set_target(struct leader_watch *w, int partition, const char *key)
 	w->target = partition;
 	if (partition >= 0)
 		snprintf(w->target_key, sizeof(w->target_key), "%s", key);
-	if (partition >= 0 && !w->started) {
+	if ((partition >= 0 || w->bell) && !w->started) {
 		w->started = true;
 		session_connect(&w->session);
 		return;
@@ -123,6 +191,20 @@ leader_watch_set_target(struct leader_watch *w, int partition, const char *key)
 		log_debug("watch: now partition %d (was %d)", partition, w->waiting_on);
 		w->waiting = false;
 		session_reconnect(&w->session);
+		return;
+	}
+	wait_next(w);
+}
+
+void
+leader_watch_ring_on(struct leader_watch *w, const char *cluster, const char *node)
+{
+	w->bell = true;
+	w->cluster = cluster;
+	w->node = node;
+	if (!w->started) {
+		w->started = true;
+		session_connect(&w->session);
 		return;
 	}
 	wait_next(w);
@@ -150,6 +232,7 @@ leader_watch_init(struct leader_watch *w, struct ev_loop *loop, const char *cons
 	w->hooks = hooks;
 	w->owner = owner;
 	w->target = -1;
+	w->seen_epoch = w->seen_rings = -1;
 	leader_watch_set_wait(w, wait_ms);
 	session_init(&w->session, loop, &leader_watch_session_hooks, w);
 	session_configure(&w->session, keywords, values, connect_timeout_s, 0);

@@ -99,6 +99,14 @@ any_led(const struct leads *ps)
 }
 
 static void
+on_leave_sent(void *ctx, const struct batch_outcome *o)
+{
+	if (o->failed)
+		log_warn("could not remove our members row: %s", o->error);
+	(void) ctx;
+}
+
+static void
 on_left(void *ctx, const struct batch_outcome *o)
 {
 	struct leads *ps = ctx;
@@ -124,10 +132,19 @@ leave(struct leads *ps)
 
 	if (ps->leaving)
 		return;
-	if (!membership_add_leave(ps->membership) ||
-	    !session_add(ps->session, 0, 0, SQL_NOTIFY_HANDOFF, 1, params, NULL, NULL) ||
-	    !session_send(ps->session, on_left, ps, true))
+	if (ONE_LISTENER(ps->session, ps->count)) {
+		/* Rung once the row is gone; the node ends once that is sent (the empty batch). */
+		if (!membership_add_leave(ps->membership) ||
+		    !session_send(ps->session, on_leave_sent, ps, true))
+			return;
+		bell_announce(&ps->bell);
+		if (!session_send(ps->session, on_left, ps, true))
+			return;
+	} else if (!membership_add_leave(ps->membership) ||
+		   !session_add(ps->session, 0, 0, SQL_NOTIFY_HANDOFF, 1, params, NULL, NULL) ||
+		   !session_send(ps->session, on_left, ps, true)) {
 		return;
+	}
 	ps->leaving = true;
 	fsm_set(ps->node_fsm, ST_LEAVING, ps->count > 1 ?
 		"every partition handed over: deregistering" : "stop requested: deregistering");
@@ -142,12 +159,39 @@ leave_if_done(struct leads *ps)
 		leave(ps);
 }
 
+/* One listener: partition 0 handed over, and what this node relayed for it until the
+ * next listener's fence is on its way: it stops listening, so that the database signals
+ * one session of the cluster per NOTIFY, not two.  (A take of partition 0 queued behind
+ * the UNLISTEN listens again, in order.) */
+static void
+on_deafened(void *ctx, const struct batch_outcome *o)
+{
+	struct leads *ps = ctx;
+
+	if (o->failed)
+		session_reset(ps->session, "could not stop listening: %s", o->error);
+}
+
+static void
+deafen_if_done(struct leads *ps)
+{
+	if (!ps->deafen_due || forward_busy(&ps->forward) || leads_state(ps, 0) != ST_STANDBY ||
+	    ps->stopping)
+		return;
+	ps->deafen_due = false;
+	ps->session->listening = false;
+	if (session_add(ps->session, 0, 0, SQL_UNLISTEN_ALL, 0, NULL, NULL, NULL))
+		session_send(ps->session, on_deafened, ps, true);
+	log_debug("partition 0 handed over: this node's session listens no more");
+}
+
 /* What a hand-over forwards is on its way: a node that left may end. */
 static void
 on_forward_idle(void *owner)
 {
 	struct leads *ps = owner;
 
+	deafen_if_done(ps);
 	if (ps->left) {
 		ps->left = false;
 		ps->hooks->left(ps->owner);
@@ -169,6 +213,13 @@ on_released(void *owner, struct leader *l, const char *reason)
 		return;
 	}
 	fsm_restart(l->fsm, reason);
+	if (ONE_LISTENER(ps->session, ps->count) && !ps->stopping) {
+		bell_announce(&ps->bell);	/* whoever takes it is told at once */
+		if (l->partition == 0) {
+			ps->deafen_due = true;
+			deafen_if_done(ps);
+		}
+	}
 	if (ps->stopping)
 		leave_if_done(ps);
 	else
@@ -188,7 +239,9 @@ on_stopping(void *owner, struct leader *l)
 {
 	struct leads *ps = owner;
 
-	forward_hold(&ps->forward, l->partition);
+	/* (One listener: only partition 0 receives plain notifications.) */
+	if (l->partition == 0 || !ONE_LISTENER(ps->session, ps->count))
+		forward_hold(&ps->forward, l->partition);
 }
 
 static void
@@ -248,10 +301,22 @@ state_of(void *owner, int p)
 	return leads_state(ps, p);
 }
 
+/* One listener: rung for durable events (which partition is not said: all fetch). */
+static void
+on_rung(void *owner)
+{
+	struct leads *ps = owner;
+
+	for (int p = 0; p < ps->count; p++)
+		if (node_state_holds_lock(leads_state(ps, p)))
+			leader_events_woken(&ps->slots[p].leader);
+}
+
 static const struct acquirer_hooks acquirer_hooks = {
 	.won = on_won,
 	.hand_over = on_hand_over,
 	.state_of = state_of,
+	.fetch = on_rung,
 };
 
 /* ---- notifications ---- */
@@ -279,6 +344,8 @@ route_wake_up(struct leads *ps, const char *payload)
 		return;
 	if (node_state_holds_lock(leads_state(ps, p)))
 		leader_events_woken(&ps->slots[p].leader);
+	else if (ONE_LISTENER(ps->session, ps->count))
+		bell_ring(&ps->bell, (int) p);	/* only the listener hears it: tell the leader */
 }
 
 /* "partition:term" from our own take-over transaction. */
@@ -292,6 +359,15 @@ route_fence(struct leads *ps, const PGnotify *note)
 	    sscanf(note->extra, "%ld:%lld", &p, &term) != 2 || p < 0 || p >= ps->count)
 		return;
 	leader_fence_seen(&ps->slots[p].leader, term);
+}
+
+/* One listener: whether this node is the cluster's listener now (it leads partition 0
+ * and has seen the fence of its take-over), or still is for a partition 0 it hands over. */
+static bool
+relaying(const struct leads *ps)
+{
+	return leader_accepts_notifications(&ps->slots[0].leader) ||
+	    forward_relaying(&ps->forward);
 }
 
 void
@@ -310,6 +386,16 @@ leads_route(struct leads *ps, PGnotify *note)
 	} else {
 		p = partition_of_payload(&ps->cfg->partition_key, note->extra, strlen(note->extra),
 					 ps->count);
+		if (p != 0 && ONE_LISTENER(ps->session, ps->count)) {
+			/* Received as the listener (from our fence of partition 0 on, or until the
+			 * next listener's): relayed, whoever leads p; else the listener's before
+			 * us, or after us, relays it. */
+			if (!relaying(ps))
+				PQfreemem(note);
+			else
+				forward_relay(&ps->forward, p, note);
+			return;
+		}
 		if (leader_accepts_notifications(&ps->slots[p].leader)) {
 			leader_enqueue(&ps->slots[p].leader, note);
 			return;
@@ -368,6 +454,9 @@ leads_forget(struct leads *ps)
 {
 	acquirer_halt(&ps->acquirer);
 	forward_forget(&ps->forward);
+	bell_forget(&ps->bell);
+	ps->deafen_due = false;
+	ps->session->listening = false;	/* a new session listens on nothing */
 	for (int p = 0; p < ps->count; p++) {
 		struct partition_slot *slot = &ps->slots[p];
 
@@ -398,6 +487,14 @@ leads_reload(struct leads *ps)
 	for (int p = 0; p < ps->count; p++)
 		leader_reload(&ps->slots[p].leader);
 	acquirer_reload(&ps->acquirer);
+}
+
+bool
+leads_listening(const struct leads *ps)
+{
+	if (ONE_LISTENER(ps->session, ps->count))
+		return relaying(ps);
+	return leads_led(ps) > 0;
 }
 
 bool
@@ -478,10 +575,11 @@ leads_init(struct leads *ps, struct ev_loop *loop, struct session *session,
 				     slot->handoff_key_text,
 				     cfg->backlog_limit / (unsigned long) ps->count);
 	}
+	bell_init(&ps->bell, session, cfg);
 	return acquirer_init(&ps->acquirer, loop, session, cfg, membership,
 			     (const char (*)[24]) ps->lock_keys,
 			     (const char (*)[24]) ps->handoff_keys, watch_keywords, watch_values,
-			     &acquirer_hooks, ps);
+			     &ps->bell, &acquirer_hooks, ps);
 }
 
 void

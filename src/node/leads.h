@@ -16,6 +16,7 @@
 #include "leader.h"
 #include "membership.h"
 #include "acquirer.h"
+#include "bell.h"
 #include "forward.h"
 #include "session.h"
 #include "settings.h"
@@ -49,6 +50,8 @@ struct leads {
 	char (*handoff_keys)[24];	/* ... and slots[p].handoff_key_text */
 	struct acquirer acquirer;
 	struct forward forward;	/* what partitions handed over receive until their fence */
+	struct bell bell;	/* one listener (sql/015): waking the others */
+	bool deafen_due;	/* one listener: partition 0 handed over: UNLISTEN once relayed */
 	int turn_holder;	/* the partition whose step has the session, or -1 */
 	int turn_last;		/* the last to have had it: the next turn starts after it */
 	bool stopping;
@@ -87,6 +90,8 @@ enum node_state leads_state(const struct leads *ps, int p);
 bool leads_waiting(const struct leads *ps);
 /* How many partitions this node leads now. */
 int leads_led(const struct leads *ps);
+/* This node's session listens for the cluster (K = 1 or before sql/015: it leads). */
+bool leads_listening(const struct leads *ps);
 /* Received, unprocessed notifications over all partitions, in bytes. */
 size_t leads_backlog_bytes(const struct leads *ps);
 

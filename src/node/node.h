@@ -123,5 +123,8 @@ int node_partition_count(const struct node *n);
 void node_partition_status(const struct node *n, int partition, struct partition_status *out);
 /* How many partitions this node leads (0 or 1 in the single-leader mode). */
 int node_partitions_led(const struct node *n);
+/* This node's session listens for the cluster: it receives the plain notifications (a
+ * partitioned cluster has one such node from schema 15 on, the leader of partition 0). */
+bool node_listens(const struct node *n);
 
 #endif

@@ -128,6 +128,12 @@ node_partitions_led(const struct node *n)
 	return leads_led(&n->leads);
 }
 
+bool
+node_listens(const struct node *n)
+{
+	return leads_listening(&n->leads);
+}
+
 /* Partitioned: the sum of the partitions' counters (every event counted once), and the
  * highest term. */
 static void

@@ -169,8 +169,9 @@ render_status(const struct node *n, FILE *out, struct page *page)
 		fputs("}", out);
 	} else
 		fputs("null", out);
-	fprintf(out, ",\"partitions\":%d,\"partitions_led\":%d,\"partitions_held_without_leading\":%d,"
-		"\"partition_map\":[", node_partition_count(n), node_partitions_led(n),
+	fprintf(out, ",\"listener\":%s,\"partitions\":%d,\"partitions_led\":%d,"
+		"\"partitions_held_without_leading\":%d,\"partition_map\":[",
+		node_listens(n) ? "true" : "false", node_partition_count(n), node_partitions_led(n),
 		node_squatted_partitions(n, &(int) {0}));
 	for (int p = 0; p < node_partition_count(n); p++) {
 		struct partition_status st;
@@ -273,6 +274,8 @@ render_metrics(const struct node *n, FILE *out, struct page *page)
 	metric(out, "up", "gauge", "1 while the node's loop runs.", 1);
 	metric(out, "is_leader", "gauge", "1 while this node holds the cluster's lock (partitioned: "
 	       "leads at least one partition).", node_partitions_led(n) > 0);
+	metric(out, "listener", "gauge", "1 while this node's session listens for the cluster "
+	       "(receives its plain notifications).", node_listens(n));
 	metric(out, "db_connected", "gauge", "1 while the coordination session is up.",
 	       session_up(n));
 	metric(out, "term", "gauge", "The cluster's term as this node last saw it.",

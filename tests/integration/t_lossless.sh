@@ -156,3 +156,43 @@ test_joins_and_leaves_lose_no_plain_notification_k8() {
 	stop_stream
 	assert_exactly_once
 }
+
+# One listener (sql/015): the listener, partition 0's leader, is SIGTERMed 6 times while
+# the stream flows (K = 8, 4 nodes).  Its hand-over of partition 0 moves the listening
+# and the relaying of every other partition to the next leader of partition 0: nothing
+# is lost or processed twice, whatever partition each number belongs to.
+test_listener_handoffs_lose_no_plain_notification_k8() {
+	local ch=ll_lis i n listener term rc registered
+
+	apply_schema || return 1
+	make_stream_tables
+	for n in node1 node2 node3 node4; do
+		start_node "$CLUSTER" "$n" --partitions 8 --listen "$ch" --handler-sql "$SEEN_HANDLER"
+	done
+	wait_for "every partition led" 10000 partitions_ready "$CLUSTER" 8 || return 1
+	start_stream "$ch"
+	wait_for "the stream flowing" 5000 sent_over 200 || return 1
+	for ((i = 1; i <= 6; i++)); do
+		wait_for "250 more numbers sent before move $i" 5000 sent_over $((i * 250 + 200)) || return 1
+		listener=$(q "SELECT leader FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER' AND partition = 0")
+		term=$(q "SELECT term FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER' AND partition = 0")
+		kill -TERM "${NODE_PID[$listener]}"
+		rc=0
+		wait "${NODE_PID[$listener]}" || rc=$?
+		assert_eq "$rc" 0 "exit status of $listener after SIGTERM ($i)" || return 1
+		wait_for "partition 0 led again (move $i)" 10000 p0_led_after "$term" || return 1
+		registered=$(registrations_of "$listener")
+		start_node "$CLUSTER" "$listener" --partitions 8 --listen "$ch" --handler-sql "$SEEN_HANDLER"
+		wait_for "$listener standing by again" 5000 registered_again "$listener" "$registered" \
+			|| return 1
+		wait_for "every partition led (move $i)" 10000 partitions_ready "$CLUSTER" 8 || return 1
+	done
+	stop_stream
+	assert_exactly_once
+}
+
+p0_led_after() {
+	[ "$(q "SELECT count(*) FROM clustered_nodes.cluster_state s
+		JOIN pg_locks l ON l.pid = s.leader_pid AND $LOCK_ON = s.lock_key
+		WHERE s.cluster = '$CLUSTER' AND s.partition = 0 AND s.term > $1")" = 1 ]
+}

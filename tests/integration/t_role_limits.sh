@@ -16,10 +16,10 @@ quiet_window() {
 }
 
 # A node of this test (application clustered_nodes:nodeN or clustered_nodes-watch:nodeN)
-# has been in a wait_lock() call for over 500 ms.
+# has been in a wait_lock() or watch() call for over 500 ms.
 long_wait_seen() {
 	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = 'cn_node'
-	        AND state = 'active' AND query LIKE '%wait_lock%'
+	        AND state = 'active' AND (query LIKE '%wait_lock%' OR query LIKE '%clustered_nodes.watch(%')
 	        AND now() - query_start > interval '500 ms'")" -ge 1 ]
 }
 

@@ -85,7 +85,10 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 				"SELECT * FROM clustered_nodes.lock_holder($alias)" \
 				"SELECT * FROM clustered_nodes.cluster_partitions($alias, 1, 'payload')" \
 				"SELECT clustered_nodes.register($alias, 'x', 'h', 1, '0', NULL)" \
-				"SELECT clustered_nodes.forward($alias, 0, ARRAY['$ca'], ARRAY['x'])")
+				"SELECT clustered_nodes.forward($alias, 0, ARRAY['$ca'], ARRAY['x'])" \
+				"SELECT * FROM clustered_nodes.watch($alias, 'x', NULL, 1, -1, -1)" \
+				"SELECT clustered_nodes.ring($alias, NULL)" \
+				"SELECT clustered_nodes.wake($alias, ARRAY[$k])")
 			all_refused "$out" "A through the alias of B's partition $k"
 			[[ "$out" == *"contains a control character"* ]] || fail "the alias was not refused as a name: $out"
 			# A squatter of A's login on B's partition key cannot record a row with it.
@@ -117,6 +120,12 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 				"SELECT clustered_nodes.forward('$c', 0, ARRAY['$ca'], ARRAY['forged'])" \
 				"SELECT clustered_nodes.forward('$c', 0, ARRAY['$cb'], ARRAY['forged'])" \
 				"SELECT clustered_nodes.set_history_keep('$c', 1)" \
+				"SELECT * FROM clustered_nodes.watch('$c', 'spy', NULL, 1, -1, -1)" \
+				"SELECT * FROM clustered_nodes.watch('$c', 'b1', NULL, 1, -1, -1)" \
+				"SELECT clustered_nodes.ring('$c', NULL)" \
+				"SELECT clustered_nodes.ring('$c', ARRAY[0, 1, 2, 3])" \
+				"SELECT clustered_nodes.wake('$c', NULL)" \
+				"SELECT clustered_nodes.wake('$c', ARRAY[0])" \
 				"DELETE FROM clustered_nodes.history WHERE cluster = '$c'" \
 				"UPDATE clustered_nodes.history SET reason = 'forged' WHERE cluster = '$c'" \
 				"SELECT clustered_nodes.check_may_act('$c')")
@@ -149,7 +158,12 @@ test_tenants_attack_each_other_through_every_function_and_both_keep_counting() {
 			"SELECT clustered_nodes.forward('$a', 0, ARRAY['$ca', '$ca'], ARRAY['one'])" \
 			"SELECT clustered_nodes.forward('$a', 0, ARRAY['$ca'], ARRAY[NULL])" \
 			"SELECT clustered_nodes.forward('$a', 0, NULL, NULL)" \
-			"SELECT clustered_nodes.forward('$a', 0, array_fill('$ca'::text, ARRAY[10001]), array_fill('p'::text, ARRAY[10001]))")
+			"SELECT clustered_nodes.forward('$a', 0, array_fill('$ca'::text, ARRAY[10001]), array_fill('p'::text, ARRAY[10001]))" \
+			"SELECT clustered_nodes.ring('$a', array_fill(0, ARRAY[65]))" \
+			"SELECT clustered_nodes.wake('$a', array_fill(0, ARRAY[65]))" \
+			"SELECT clustered_nodes.wake(E'x\\x1b[31m', NULL)" \
+			"SELECT * FROM clustered_nodes.watch('$a', E'n\\x07', NULL, -1, 0, 0)" \
+			"SELECT * FROM clustered_nodes.watch('$a', 'n', NULL, 3600001, 0, 0)")
 		all_refused "$out" "hostile names"
 		# A's login leads a cluster it made up (unbound) with B's channel: refused, and it
 		# reads none of B's events.
@@ -259,4 +273,66 @@ test_status_reports_a_lapsed_lease() {
 	kill -CONT "${NODE_PID[node1]}"
 	assert_eq "$rc" 2 "status of a leader whose lease lapsed"
 	[[ "$out" == *"lease of leader node1 lapsed"* ]] || fail "status does not name the lapsed lease: $out"
+}
+
+# The wake-up of a partitioned cluster's nodes (sql/015) cancels their watch sessions'
+# waits.  Tenant A's login, with a cluster of its own and a member whose bell is its own
+# session, wakes its own cluster, tries B's by name and by alias, and writes the members
+# table directly: B's nodes are never rung (their watch sessions report every wait that
+# ends rung, at debug), and B's look epoch and rings stay as they were.  The owner's wake
+# of B, last, is heard: the check can fail.
+test_a_tenant_rings_no_other_tenants_node() {
+	local b=${CLUSTER:0:20}_rb own=${CLUSTER:0:20}_ra lb=cn_ten_login_b la=cn_ten_login_a
+	local before counts out bell n
+	tenant_setup
+	q "SELECT clustered_nodes.bind_cluster('$b', 'cn_ten_b', ARRAY['ring_ch_b'])" >/dev/null
+	for n in 1 2; do
+		start_node "$b" "b$n" --listen ring_ch_b --partitions 4 --lease-timeout 120s \
+			--heartbeat-interval 60s --log-level debug \
+			--dbname "host=127.0.0.1 port=$PGTMP_PORT user=$lb dbname=postgres"
+	done
+	wait_for "4 partitions of $b led" 10000 partitions_led "$b" 4
+	wait_for "both of B's bells set" 10000 bells_of_are "$b" 2
+	wait_for "B quiet: no ring for a second" 10000 rings_settled "$b"
+	before=$(rung_lines "$b")
+	counts=$(ring_counts "$b")
+	# A's own cluster and member, whose bell is a session of A's login that waits.
+	as_login $la "SELECT * FROM clustered_nodes.cluster_partitions('$own', 4, 'payload')" >/dev/null
+	psql -X -q -U $la -c "SELECT clustered_nodes.register('$own', 'm', 'h', 1, '0', NULL)" \
+		-c "SELECT * FROM clustered_nodes.watch('$own', 'm', NULL, 0, -1, -1)" \
+		-c "SELECT * FROM clustered_nodes.watch('$own', 'm', NULL, 3000, 0, 0)" >/dev/null 2>&1 &
+	bell=$!
+	wait_for "A's member has a bell" 5000 bells_of_are "$own" 1
+	out=$(as_login $la "SELECT clustered_nodes.ring('$own', NULL)" "SELECT clustered_nodes.wake('$own', NULL)" \
+		"SELECT clustered_nodes.ring('$own', ARRAY[0, 1, 2, 3])" "SELECT clustered_nodes.wake('$own', ARRAY[0, 1, 2, 3])")
+	[[ "$out" != *ERROR* ]] || fail "A could not ring its own cluster: $out"
+	out=$(as_login $la "SELECT clustered_nodes.ring('$b', NULL)" "SELECT clustered_nodes.wake('$b', NULL)" \
+		"SELECT clustered_nodes.wake('$b', ARRAY[0, 1, 2, 3])" \
+		"SELECT clustered_nodes.wake('$b' || chr(31) || '1', NULL)" \
+		"UPDATE clustered_nodes.members SET bell_pid = 1 WHERE cluster = '$own'" \
+		"UPDATE clustered_nodes.members SET rings = rings + 1 WHERE cluster = '$b'" \
+		"UPDATE clustered_nodes.clusters SET look_epoch = look_epoch + 1 WHERE cluster = '$b'")
+	all_refused "$out" "A ringing B"
+	wait "$bell" 2>/dev/null || true
+	assert_eq "$(rung_lines "$b")" "$before" "B's waits that ended rung"
+	assert_eq "$(ring_counts "$b")" "$counts" "B's look epoch and rings"
+	# The owner may: B's nodes hear it.
+	q "SELECT clustered_nodes.wake('$b', NULL)" >/dev/null
+	wait_for "the owner's wake heard by B" 5000 rung_more "$b" "$before"
+}
+
+bells_of_are() {
+	[ "$(q "SELECT count(bell_pid) FROM clustered_nodes.members WHERE cluster = '$1'")" = "$2" ]
+}
+ring_counts() {
+	q "SELECT (SELECT look_epoch FROM clustered_nodes.clusters WHERE cluster = '$1') || ':' ||
+		string_agg(rings::text, ',' ORDER BY node) FROM clustered_nodes.members WHERE cluster = '$1'"
+}
+rung_lines() { cat "$WORK/$1".*.log | grep -c 'ended: rung' || true; }
+rung_more() { [ "$(rung_lines "$1")" -gt "$2" ]; }
+rings_settled() {
+	local n
+	n=$(rung_lines "$1")
+	sleep 1
+	[ "$(rung_lines "$1")" = "$n" ]
 }
