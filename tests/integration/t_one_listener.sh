@@ -92,7 +92,8 @@ queue_drained() {
 # Durable events are fetched when their partition's leader is rung through the listener,
 # not at the catch-up read: here every look interval is 15 s (a quarter of lease_timeout
 # 60 s), and 400 events in one transaction, spread over 8 partitions led by three nodes,
-# are all processed within 3 s.  Twice, the second after the listener moved.
+# are all processed within 3 s.  Three times: the second after the listener moved, the
+# third sent as the listener is killed.
 test_durable_events_wake_their_leaders_through_the_listener() {
 	local n listener term
 	for n in node1 node2 node3; do
@@ -111,6 +112,16 @@ test_durable_events_wake_their_leaders_through_the_listener() {
 	wait_for "every partition led again" 10000 partitions_ready "$CLUSTER" 8
 	q "SELECT count(clustered_nodes.notify('test_channel', 'e-' || g)) FROM generate_series(1, 400) g" >/dev/null
 	wait_for "800 durable events processed" 3000 counter_sum_is "$CLUSTER" 800
+	# The listener is killed and events are sent at once, while no one may listen: the
+	# next listener makes every leader fetch when it takes over.
+	start_node "$CLUSTER" "$listener" --partitions 8 --lease-timeout 60s --heartbeat-interval 30s
+	wait_for "3 nodes leading again" 10000 shape_is "$CLUSTER" 8 "3 3 2"
+	listener=$(p0_leader "$CLUSTER")
+	kill -9 "${NODE_PID[$listener]}"
+	q "SELECT count(clustered_nodes.notify('test_channel', 'f-' || g)) FROM generate_series(1, 400) g" >/dev/null
+	wait "${NODE_PID[$listener]}" 2>/dev/null || true
+	unset "NODE_PID[$listener]"
+	wait_for "1200 durable events processed" 3000 counter_sum_is "$CLUSTER" 1200
 }
 
 # Schema 14 runs a partitioned cluster the old way (every leader listens); 015 refuses
