@@ -77,24 +77,31 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     m clustered_nodes.members%ROWTYPE;
-    started timestamptz := clustered_nodes.backend_started(pg_backend_pid());
+    me text := p_cluster || '/' || p_node;
+    started timestamptz;
 BEGIN
     PERFORM clustered_nodes.check_may_act(p_cluster);
     IF p_ms IS NULL OR p_ms < 0 OR p_ms > 3600000 THEN
         RAISE EXCEPTION 'clustered_nodes: watch() waits 0 to 3600000 ms' USING ERRCODE = '22023';
     END IF;
     SELECT * INTO m FROM clustered_nodes.members x WHERE x.cluster = p_cluster AND x.node = p_node;
-    IF FOUND AND (m.bell_pid IS DISTINCT FROM pg_backend_pid()
-                  OR m.bell_started IS DISTINCT FROM started)
-       AND EXISTS (SELECT 1 FROM pg_stat_get_backend_idset() b
+    -- Whether this session is the member's bell already: it set the row itself (the
+    -- session's note says so, and no other session can have its pid meanwhile), so the
+    -- backends' status, which costs a copy of every backend's, is read only when not.
+    IF FOUND AND NOT (m.bell_pid IS NOT DISTINCT FROM pg_backend_pid()
+                      AND current_setting('clustered_nodes.bell', true) IS NOT DISTINCT FROM me) THEN
+        started := clustered_nodes.backend_started(pg_backend_pid());
+        IF EXISTS (SELECT 1 FROM pg_stat_get_backend_idset() b
                    WHERE pg_stat_get_backend_pid(b) = m.backend_pid
                      AND pg_stat_get_backend_userid(b) =
                          (SELECT r.oid FROM pg_roles r WHERE r.rolname = session_user)) THEN
-        UPDATE clustered_nodes.members x SET bell_pid = pg_backend_pid(), bell_started = started
-         WHERE x.cluster = p_cluster AND x.node = p_node;
-        -- Returns at once: a transaction that waits must hold no row lock (a leader that
-        -- rings this member while holding the awaited key would deadlock with it).
-        p_epoch := NULL;
+            UPDATE clustered_nodes.members x SET bell_pid = pg_backend_pid(), bell_started = started
+             WHERE x.cluster = p_cluster AND x.node = p_node;
+            PERFORM set_config('clustered_nodes.bell', me, false);
+            -- Returns at once: a transaction that waits must hold no row lock (a leader
+            -- that rings this member while holding the awaited key would deadlock with it).
+            p_epoch := NULL;
+        END IF;
     END IF;
     epoch := (SELECT c.look_epoch FROM clustered_nodes.clusters c WHERE c.cluster = p_cluster);
     rings := coalesce(m.rings, 0);
@@ -108,9 +115,12 @@ BEGIN
             PERFORM pg_sleep(p_ms / 1000.0);
             woke := 'timeout';
         ELSE
+            -- A transaction-level hold, released when this call ends, and with the block
+            -- if a wake-up cancels it between the grant and the end: a session-level
+            -- hold would outlive a cancel there, and keep the next leader from taking the
+            -- key.
             PERFORM set_config('lock_timeout', greatest(p_ms, 1)::text || 'ms', true);
-            PERFORM pg_advisory_lock_shared(p_key);
-            PERFORM pg_advisory_unlock_shared(p_key);
+            PERFORM pg_advisory_xact_lock_shared(p_key);
             woke := 'freed';
         END IF;
     EXCEPTION WHEN lock_not_available THEN

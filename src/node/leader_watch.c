@@ -48,10 +48,10 @@ read_watch(void *ctx, const PGresult *res)
 
 /* The bell's news: what moved since the last answer.  The first answer of a watch that
  * knew nothing yet counts as both: what was rung before its bell was set is not lost.
- * The next wait goes out before the hooks act, so that a ring from now on finds a wait,
- * or the counts moved at its start. */
+ * The next wait (if `rearm`) goes out before the hooks act, so that a ring from now on
+ * finds a wait, or the counts moved at its start. */
 static void
-rearm_and_tell(struct leader_watch *w)
+rearm_and_tell(struct leader_watch *w, bool rearm)
 {
 	bool known = w->seen_epoch >= 0;
 	bool look = !known || w->got_epoch != w->seen_epoch;
@@ -59,7 +59,8 @@ rearm_and_tell(struct leader_watch *w)
 
 	w->seen_epoch = w->got_epoch;
 	w->seen_rings = w->got_rings;
-	wait_next(w);
+	if (rearm)
+		wait_next(w);
 	if (look)
 		w->hooks->look(w->owner);
 	if (fetch)
@@ -90,8 +91,10 @@ on_waited(void *ctx, const struct batch_outcome *o)
 	freed = w->woke;
 	if (freed && w->target == partition)
 		w->target = -1;	/* named again after the node's next look */
+	/* Freed: the next wait goes out when the node, having looked, names its next target
+	 * (on the same session: a wait in flight elsewhere would need a new one). */
 	if (w->bell)
-		rearm_and_tell(w);
+		rearm_and_tell(w, !freed);
 	if (freed) {
 		w->hooks->woken(w->owner, partition);
 		return;
