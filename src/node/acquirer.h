@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: PostgreSQL */
 /* A node's view of its cluster and its moves, for every K: whenever something changed (a
- * hand-over, a join or a leave announced on the handoff channel, or the watch waking on a
+ * hand-over, a join or a leave announced on the handoff channel or, from schema 15, by a
+ * ring of the node's watch session, or the watch waking on a
  * leader's end; K = 1: after each wait on the leader's handoff key, on the node's own
  * session) and, as a slow safety net, every safety interval, it reads who leads each
  * partition and which members are alive, lets balance_plan() decide, tries the locks of

@@ -158,9 +158,18 @@ send_notifications test_channel 1 final
 wait_for "the final notification" 10000 bash -c "grep -q 'payload=\"final-1\"' '$WORK'/$CLUSTER.*.log" || echo x >>"$WORK/violations"
 for n in node1 node2 node3; do alive "${NODE_PID[$n]}" || { say "VIOLATION: $n is not running"; echo x >>"$WORK/violations"; }; done
 
-pgtmp_psql -A -F $'\t' -c "SELECT id, extract(epoch FROM at), partition, term, leader, counter_before, counter_after, backend_pid FROM soak_audit ORDER BY id" >"$WORK/audit.tsv"
-pgtmp_psql -A -F $'\t' -c "SELECT partition, counter FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'" >"$WORK/final.tsv"
-final_counter=$(q "SELECT sum(counter) FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER'")
+# The audit and the counters from one snapshot: durable events (a partitioned cluster's
+# relayed notifications among them) may still be processed while they are read.
+pgtmp_psql -A -F $'\t' >/dev/null <<EOF
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+\o $WORK/audit.tsv
+SELECT id, extract(epoch FROM at), partition, term, leader, counter_before, counter_after, backend_pid FROM soak_audit ORDER BY id;
+\o $WORK/final.tsv
+SELECT partition, counter FROM clustered_nodes.cluster_state WHERE cluster = '$CLUSTER';
+\o
+COMMIT;
+EOF
+final_counter=$(awk -F'\t' '{ s += $2 } END { print s + 0 }' "$WORK/final.tsv")
 sent=$(pgtmp_psql -c "SELECT last_value FROM soak_seq")
 fault_summary=$(for k in "${!FAULTS[@]}"; do printf '%s=%s ' "$k" "${FAULTS[$k]}"; done)
 python3 - "$WORK/audit.tsv" "$WORK/final.tsv" "$final_counter" "$sent" "$settle_ms" "$fault_summary" "$(cat "$WORK/violations" 2>/dev/null | wc -l)" "$WORK"/$CLUSTER.*.log <<'PY'
