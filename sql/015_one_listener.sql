@@ -103,7 +103,8 @@ BEGIN
             p_epoch := NULL;
         END IF;
     END IF;
-    epoch := (SELECT c.look_epoch FROM clustered_nodes.clusters c WHERE c.cluster = p_cluster);
+    epoch := coalesce((SELECT c.look_epoch FROM clustered_nodes.clusters c
+                        WHERE c.cluster = p_cluster), 0);
     rings := coalesce(m.rings, 0);
     IF p_epoch IS NULL OR epoch IS DISTINCT FROM p_epoch OR rings IS DISTINCT FROM p_rings THEN
         woke := 'moved';
@@ -128,7 +129,8 @@ BEGIN
     WHEN query_canceled THEN
         woke := 'rung';
     END;
-    epoch := (SELECT c.look_epoch FROM clustered_nodes.clusters c WHERE c.cluster = p_cluster);
+    epoch := coalesce((SELECT c.look_epoch FROM clustered_nodes.clusters c
+                        WHERE c.cluster = p_cluster), 0);
     rings := coalesce((SELECT x.rings FROM clustered_nodes.members x
                         WHERE x.cluster = p_cluster AND x.node = p_node), 0);
     RETURN NEXT;
