@@ -52,13 +52,19 @@ as_pg() {
 }
 
 # ---------------------------------------------------------------- ports
-port_free() {   # no TCP listener and no socket/lock file for it
-    [ -z "$(ss -Htln "( sport = :$1 )" 2>/dev/null)" ] && [ ! -e "$B/sock/.s.PGSQL.$1" ]
+port_free() {   # no TCP socket of any state on it and no socket/lock file for it
+    [ -z "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ] && [ ! -e "$B/sock/.s.PGSQL.$1" ]
 }
+# Ports are taken below the kernel's ephemeral range: a port inside it can be handed
+# to any client connection (a psql, a node's session) between our check and the
+# postmaster's bind, and a connected socket on it makes the bind fail (seen in CI: the
+# monitor's postmaster failed to bind for 20 s and the formation did not come up).
 pick_ports() {  # sets MON_PORT and PORT_node1/PORT_node2 (4 consecutive free ports, 4th spare)
-    local base i ok
+    local base i ok low
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${low:-0}" -gt 21000 ] 2>/dev/null || low=32768
     for _ in $(seq 1 100); do
-        base=$(( 20000 + (RANDOM % 4000) * 10 ))
+        base=$(( 20000 + (RANDOM % ((low - 20000) / 10 - 1)) * 10 ))
         ok=1
         for i in 0 1 2 3; do port_free $((base + i)) || { ok=0; break; }; done
         if [ $ok = 1 ]; then
