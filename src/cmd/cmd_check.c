@@ -132,6 +132,10 @@ run_check(const struct config *c)
 		       "listens, which slows every NOTIFY of the database, until %s%s is applied "
 		       "(with the partitioned clusters' nodes stopped)\n", version,
 		       db_fault_sql_dir(), "015_one_listener.sql");
+	else if (version < SCHEMA_VERSION_REHEARSAL)
+		printf("warning: schema version %lld runs, but a standby that takes over plans "
+		       "half of the lead on the takeover's critical path until %s%s is applied\n",
+		       version, db_fault_sql_dir(), "016_rehearsed_leads.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

@@ -16,9 +16,10 @@
  * until 010, which keeps tenants apart, 011, which warms a node's session before a
  * takeover, 012, from which dead letters keep their SQLSTATE and whole error and
  * attempts are counted across failovers, 013, which makes planned moves lossless for
- * plain notifications, 014, which keeps the history of terms, and 015, which gives a
- * partitioned cluster one listener, are applied. */
-#define SCHEMA_VERSION 15
+ * plain notifications, 014, which keeps the history of terms, 015, which gives a
+ * partitioned cluster one listener, and 016, which has a standby rehearse the lead before
+ * a takeover, are applied. */
+#define SCHEMA_VERSION 16
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
 /* From this version a node warms its session when it registers (SQL_WARM_UP). */
@@ -32,6 +33,8 @@
 /* From this version a partitioned cluster has one listener, the leader of partition 0, and
  * its other nodes are rung (SQL_WATCH, SQL_RING, SQL_WAKE, sql/015). */
 #define SCHEMA_VERSION_ONE_LISTENER 15
+/* From this version a node's warm-up at registration rehearses a whole lead (sql/016). */
+#define SCHEMA_VERSION_REHEARSAL 16
 #define ONE_LISTENER(session, partitions) \
 	((partitions) > 1 && (session)->schema_version >= SCHEMA_VERSION_ONE_LISTENER)
 /* What a partitioned cluster needs (the fence, the turn, the liveness rule of 011). */

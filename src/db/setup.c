@@ -28,6 +28,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[13] = "013_lossless_moves.sql",
 	[14] = "014_history.sql",
 	[15] = "015_one_listener.sql",
+	[16] = "016_rehearsed_leads.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */

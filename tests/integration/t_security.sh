@@ -70,7 +70,7 @@ test_protocol_functions_refuse_a_session_without_the_lock() {
 	wait_for "counter $((counter + 1))" 5000 counter_is "$CLUSTER" $((counter + 1))
 }
 
-# warm_up() runs the lead's functions for a partition none has: a session of the node
+# warm_up() rehearses a lead on a cluster of its own (sql/016): a session of the node
 # role that holds the lock and is a member still takes no lead through it.
 test_warm_up_by_a_session_holding_the_lock_takes_no_lead() {
 	local before out

@@ -336,3 +336,44 @@ rings_settled() {
 	sleep 1
 	[ "$(rung_lines "$1")" = "$n" ]
 }
+
+# warm_up() rehearses a whole lead (sql/016) on a cluster of its own, in a subtransaction
+# it rolls back.  For an unbound single-leader cluster, a tenant's and a tenant's
+# partitioned one (with the layout the node's session records): the rehearsal runs to its
+# end (true), and leaves no row, no lock, no setting and no notification behind.
+test_a_rehearsal_runs_in_full_and_leaves_nothing_behind() {
+	local plain=${CLUSTER:0:20}_wp a=${CLUSTER:0:20}_wa b=${CLUSTER:0:20}_wb
+	local la=cn_ten_login_a lb=cn_ten_login_b before out login c k
+	tenant_setup
+	q "SELECT clustered_nodes.bind_cluster('$a', 'cn_ten_a', ARRAY['wa_ch']),
+	          clustered_nodes.bind_cluster('$b', 'cn_ten_b', ARRAY['wb_ch'])" >/dev/null
+	rows_everywhere() {
+		q "SELECT (SELECT count(*) FROM clustered_nodes.cluster_state) || ' ' ||
+			(SELECT count(*) FROM clustered_nodes.members) || ' ' ||
+			(SELECT count(*) FROM clustered_nodes.history) || ' ' ||
+			(SELECT count(*) FROM clustered_nodes.clusters) || ' ' ||
+			(SELECT count(*) FROM clustered_nodes.cluster_roles) || ' ' ||
+			(SELECT count(*) FROM clustered_nodes.channel_roles) || ' ' ||
+			(SELECT count(*) FROM clustered_nodes.subscriptions) || ' ' ||
+			(SELECT count(*) FROM clustered_nodes.events)"
+	}
+	for c in "$plain:cn_node:1" "$a:$la:1" "$b:$lb:4"; do
+		IFS=: read -r c login k <<<"$c"
+		as_login "$login" "SELECT * FROM clustered_nodes.cluster_partitions('$c', $k, 'payload')" >/dev/null
+		before=$(rows_everywhere)
+		out=$(as_login "$login" \
+			"SELECT * FROM clustered_nodes.cluster_partitions('$c', $k, 'payload')" \
+			"LISTEN clustered_nodes_fence" \
+			"SELECT clustered_nodes.warm_up('$c', 'w1')" \
+			"SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'" \
+			"SELECT current_setting('clustered_nodes.layout_epoch') = '$c:' || (SELECT layout_epoch FROM clustered_nodes.clusters WHERE cluster = '$c')")
+		assert_eq "$(echo $out)" "$k|payload LISTEN t 0 t" "K = $k as $login: the rehearsal, then the session's locks and layout"
+		[[ "$out" != *notification* ]] || fail "the rehearsal's fence reached a listener: $out"
+		assert_eq "$(rows_everywhere)" "$before" "rows after the rehearsal of $c"
+		assert_eq "$(q "SELECT count(*) FROM clustered_nodes.history WHERE cluster LIKE 'clustered_nodes rehearsal%'")" 0 \
+			"history rows of a rehearsal"
+	done
+	# Another tenant's cluster is refused before anything is rehearsed.
+	out=$(as_login $la "SELECT clustered_nodes.warm_up('$b', 'w1')")
+	all_refused "$out" "A's warm-up of B's cluster"
+}
