@@ -132,8 +132,9 @@ test_015_waits_for_a_partitioned_clusters_nodes_to_stop() {
 	local conninfo="host=127.0.0.1 port=$PGTMP_PORT user=postgres dbname=$db"
 	q "DROP DATABASE IF EXISTS $db" >/dev/null
 	q "CREATE DATABASE $db" >/dev/null
-	for f in "$ROOT"/sql/0[01][0-9]_*.sql; do
-		[[ "$f" == *015_* ]] && continue
+	for f in "$ROOT"/sql/0[0-9][0-9]_*.sql; do
+		v=${f##*/}
+		[ "$((10#${v%%_*}))" -ge 15 ] && continue	# up to 014
 		psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$f" >/dev/null || fail "$f"
 	done
 	port=$(free_port)
