@@ -67,6 +67,17 @@ look_interval_ms(unsigned long lease_timeout_ms, unsigned long heartbeat_interva
 	return ms > heartbeat_interval_ms ? heartbeat_interval_ms : ms;
 }
 
+/* `looks` look intervals less up to a fifth at random (random01 clamped to 0..1). */
+static unsigned long
+looks_less_a_random_fifth(unsigned long look_ms, int looks, double random01)
+{
+	if (random01 < 0)
+		random01 = 0;
+	if (random01 > 1)
+		random01 = 1;
+	return (unsigned long) ((double) look_ms * looks * (1.0 - 0.2 * random01));
+}
+
 unsigned long
 standby_wait_ms(unsigned long look_ms, int rank, int members, double random01)
 {
@@ -76,9 +87,11 @@ standby_wait_ms(unsigned long look_ms, int rank, int members, double random01)
 		return look_ms;
 	if (looks > SLOW_LOOKS_MAX)
 		looks = SLOW_LOOKS_MAX;
-	if (random01 < 0)
-		random01 = 0;
-	if (random01 > 1)
-		random01 = 1;
-	return (unsigned long) ((double) look_ms * looks * (1.0 - 0.2 * random01));
+	return looks_less_a_random_fifth(look_ms, looks, random01);
+}
+
+unsigned long
+watch_wait_ms(unsigned long look_ms, double random01)
+{
+	return looks_less_a_random_fifth(look_ms, SLOW_LOOKS_MAX, random01);
 }

@@ -519,8 +519,9 @@ acquirer_halt(struct acquirer *pt)
 void
 acquirer_reload(struct acquirer *pt)
 {
-	leader_watch_set_wait(&pt->watch, look_interval_ms(pt->cfg->lease_timeout_ms,
-							   pt->cfg->heartbeat_interval_ms));
+	leader_watch_set_wait(&pt->watch, watch_wait_ms(look_interval_ms(pt->cfg->lease_timeout_ms,
+									 pt->cfg->heartbeat_interval_ms),
+							pt->watch_random01));
 	if (!pt->running)
 		return;
 	arm_safety_read(pt);
@@ -567,9 +568,11 @@ acquirer_init(struct acquirer *pt, struct ev_loop *loop, struct session *session
 	pt->hooks = hooks;
 	pt->owner = owner;
 	ev_init(&pt->poll_timer, poll_timer_cb);
-	/* A wait holds the database's vacuum horizon: a look interval at most. */
+	/* A wait holds the database's vacuum horizon (timing.h). */
+	pt->watch_random01 = (double) arc4random() / UINT32_MAX;
 	leader_watch_init(&pt->watch, loop, keywords, values, WATCH_CONNECT_TIMEOUT_S,
-		   look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms), &watch_hooks, pt);
+		   watch_wait_ms(look_interval_ms(cfg->lease_timeout_ms, cfg->heartbeat_interval_ms),
+				 pt->watch_random01), &watch_hooks, pt);
 	wait_cancel_init(&pt->cancel, loop, keywords, values, &pt->waiting_here);
 	pt->members = calloc(BALANCE_MAX_NODES, sizeof(*pt->members));
 	pt->handoff_array = key_array(handoff_keys, cfg->partitions);

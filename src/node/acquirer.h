@@ -79,6 +79,7 @@ struct acquirer {
 	int nmembers_read;	/* filled by the poll in flight */
 	int rank, live_members;	/* K = 1: SQL_LOOK_RANK's last answer (-1, 0 before it) */
 	unsigned looks;		/* K = 1: looks sent, to read the rank with every few */
+	double watch_random01;	/* K > 1: where in its last fifth this node's watch waits end */
 	struct wait_cancel cancel;	/* K = 1: ends the wait when the node stops */
 	struct acquirer_try {
 		bool tried;	/* in the round in flight */

@@ -98,6 +98,25 @@ START_TEST(test_standby_wait)
 }
 END_TEST
 
+/* A partitioned node's watch waits SLOW_LOOKS_MAX look intervals, less up to a fifth. */
+START_TEST(test_watch_wait)
+{
+	static const struct {
+		double random01;
+		unsigned long want;
+	} rows[] = {
+		{0.0, 10000},
+		{0.5, 9000},
+		{1.0, 8000},
+		{-3.0, 10000},	/* out of range: clamped */
+		{7.0, 8000},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ck_assert_uint_eq(watch_wait_ms(2500, rows[i].random01), rows[i].want);
+}
+END_TEST
+
 Suite *
 timing_suite(void)
 {
@@ -107,6 +126,7 @@ timing_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_look_interval);
 	tcase_add_test(tc, test_standby_wait);
+	tcase_add_test(tc, test_watch_wait);
 	tcase_add_test(tc, test_demotion_precedes_release_for_every_setting);
 	suite_add_tcase(s, tc);
 	return s;
