@@ -395,12 +395,15 @@
 	"FROM clustered_nodes.lock_holder($1, $2::integer) h WHERE h.pid <> pg_backend_pid()"
 
 /*
- * First in a transaction on a takeover's path (a standby's look, a take-over, a hand-over):
- * its commit does not wait for the WAL flush, which would cost a disk write on the path
- * (fsync on: a few ms).  None of them is work that must survive a crash of the server:
- * a lost look or hand-over is looked at again; a take-over whose commit is lost leaves no
- * leader behind (the crash ended its session), and the take-over's first step commits with
- * the flush, which makes everything before it in the WAL durable too.
+ * First in a transaction on a takeover's path (a standby's look, a take-over, a hand-over)
+ * or in one that only says "alive" (a lease renewal, a heartbeat): its commit does not
+ * wait for the WAL flush, which would cost a disk write on the path (fsync on: a few ms),
+ * or, at idle, a disk write per renewal and heartbeat of every node.  None of them is work
+ * that must survive a crash of the server: a lost look or hand-over is looked at again; a
+ * take-over whose commit is lost leaves no leader behind (the crash ended its session),
+ * and the take-over's first step commits with the flush, which makes everything before it
+ * in the WAL durable too; a crash ends every session, and with them every lease and
+ * heartbeat.
  */
 #define SQL_NO_FLUSH_WAIT "SELECT set_config('synchronous_commit', 'off', true)"
 

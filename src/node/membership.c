@@ -193,6 +193,11 @@ membership_add_housekeeping(struct membership *m)
 	const char *row[] = {m->cfg->cluster, m->cfg->node, m->host, m->pid_text, CN_VERSION,
 		m->status_url[0] ? m->status_url : NULL};
 
+	/* Nothing here must survive a crash of the server: no wait for the WAL flush. */
+	if (membership_housekeeping_due(m) &&
+	    !session_add_cached(m->session, TAG_HOUSEKEEPING, 0, SQL_NO_FLUSH_WAIT, 0, NULL, NULL,
+				NULL))
+		return false;
 	if (m->row_lost && !session_add(m->session, TAG_HOUSEKEEPING, 0, SQL_REGISTER, 6, row,
 					read_rewritten, m))
 		return false;
