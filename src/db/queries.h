@@ -401,8 +401,9 @@
  * or, at idle, a disk write per renewal and heartbeat of every node.  None of them is work
  * that must survive a crash of the server: a lost look or hand-over is looked at again; a
  * take-over whose commit is lost leaves no leader behind (the crash ended its session),
- * and the take-over's first step commits with the flush, which makes everything before it
- * in the WAL durable too; a crash ends every session, and with them every lease and
+ * and the first step with events after it commits with the flush, which makes everything
+ * before it in the WAL durable too (a term that processed nothing may be lost with the
+ * crash, and is then taken again); a crash ends every session, and with them every lease and
  * heartbeat.
  */
 #define SQL_NO_FLUSH_WAIT "SELECT set_config('synchronous_commit', 'off', true)"
