@@ -132,6 +132,18 @@
 #define NO_STATEMENT_LIMITS \
 	"set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)"
 #define SQL_NO_STATEMENT_LIMITS "SELECT " NO_STATEMENT_LIMITS
+/*
+ * Connect, every session of the node: while a statement runs, its backend checks each
+ * second that the node is still connected, so that a wait whose node closed the
+ * connection (a watch moved to another leader reconnects; a node stopped or killed while
+ * a standby waits) ends within a second, not when the wait does (up to a lease_timeout):
+ * until then it keeps a connection and, for a killed node, the member's live session,
+ * which a restarted node of the same name waits for.  PostgreSQL 14 and later (on an
+ * older server it selects nothing).
+ */
+#define SQL_CHECK_CLIENT \
+	"SELECT set_config(name, '1000', false) FROM pg_settings " \
+	"WHERE name = 'client_connection_check_interval'"
 #define SQL_SESSION_TIMEOUTS \
 	"SELECT set_config('tcp_keepalives_idle', $1, false), " \
 	"  set_config('tcp_keepalives_interval', $2, false), " \

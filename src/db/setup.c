@@ -193,6 +193,7 @@ setup_start(struct setup *s)
 	s->recorded_rule[0] = '\0';
 	if (!session_add(ss, TAG_VERSION, 0, SQL_SCHEMA_VERSION, 0, NULL, read_version, s) ||
 	    !session_add(ss, TAG_SETTING, 0, SQL_SESSION_TIMEOUTS, 4, timeouts, NULL, NULL) ||
+	    !session_add(ss, TAG_SETTING, 0, SQL_CHECK_CLIENT, 0, NULL, NULL, NULL) ||
 	    !session_send(ss, on_version_done, s, true))
 		return;
 	fsm_set(s->fsm, ST_CHECKING, "connected; checking the schema");

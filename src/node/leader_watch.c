@@ -6,7 +6,7 @@
  * Each wait lasts at most wait_ms: a waiting statement holds a snapshot, and with it the
  * database's vacuum horizon, for as long as it waits.  A new target while a wait is out
  * reconnects (a wait cannot be cancelled from the client without another connection);
- * the abandoned backend ends when its wait does.  A wait that ends because the key
+ * the abandoned backend ends within a second (SQL_CHECK_CLIENT).  A wait that ends because the key
  * was let go is reported and not repeated until the node names a target again, after it
  * has read the partition map: a key nobody holds would otherwise wake the wait at once,
  * over and over.
@@ -157,6 +157,7 @@ on_connected(void *owner)
 	/* A role's statement_timeout would cut every wait short (a busy loop): off, as on the
 	 * node's own session; the wait bounds itself.  Pipelined before the first wait. */
 	if (!session_add(&w->session, TAG_WAIT, -1, SQL_NO_STATEMENT_LIMITS, 0, NULL, NULL, NULL) ||
+	    !session_add(&w->session, TAG_WAIT, -1, SQL_CHECK_CLIENT, 0, NULL, NULL, NULL) ||
 	    !session_send(&w->session, on_unlimited, w, true))
 		return;
 	wait_next(w);

@@ -223,3 +223,36 @@ test_superseded_term_makes_leader_step_down() {
 	send_notifications test_channel 1 after
 	wait_for "counter 3" 5000 counter_is "$CLUSTER" 3
 }
+
+# A node killed while its sessions wait (a single leader's standby on the handoff key, a
+# partitioned node's watch): PostgreSQL ends each of its waiting backends within about a
+# second (client_connection_check_interval), not when the wait would have ended (here a
+# look interval of 10 s).  Until then the dead node's member row reads as live, and a
+# node restarted under its name waits for it.
+test_a_killed_nodes_waiting_sessions_end_within_a_second() {
+	local k pid watch standby
+	for k in 1 4; do
+		start_node "$CLUSTER-$k" "lead$k" --partitions "$k" --lease-timeout 40s --heartbeat-interval 10s
+		wait_for "lead$k leads" 5000 leader_ready "$CLUSTER-$k"
+		start_node "$CLUSTER-$k" "wait$k" --partitions "$k" --lease-timeout 40s --heartbeat-interval 10s \
+			--log-level debug
+		if [ "$k" = 1 ]; then
+			wait_for "wait1 waits on the handoff key" 5000 \
+				grep -q "waiting for the leader to hand over" "$(node_log "$CLUSTER-$k" wait1)"
+		else
+			wait_for "wait4's watch is its bell" 5000 bash -c \
+				"[ -n \"\$(psql -X -At -c \"SELECT bell_pid FROM clustered_nodes.members WHERE cluster = '$CLUSTER-$k' AND node = 'wait4'\")\" ]"
+		fi
+		standby=$(q "SELECT backend_pid FROM clustered_nodes.members WHERE cluster = '$CLUSTER-$k' AND node = 'wait$k'")
+		watch=$(q "SELECT coalesce(bell_pid, 0) FROM clustered_nodes.members WHERE cluster = '$CLUSTER-$k' AND node = 'wait$k'")
+		[ "$k" = 1 ] && pid=$standby || pid=$watch
+		wait_for "K = $k: wait$k's backend $pid waits" 5000 bash -c \
+			"[ \"\$(psql -X -At -c \"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $pid\")\" != '' ] &&
+			 [ \"\$(psql -X -At -c \"SELECT state FROM pg_stat_activity WHERE pid = $pid\")\" = active ]"
+		kill -9 "${NODE_PID[wait$k]}"
+		wait "${NODE_PID[wait$k]}" 2>/dev/null || true
+		unset "NODE_PID[wait$k]"
+		wait_for "K = $k: the killed node's waiting backend $pid ended" 2500 bash -c \
+			"[ \"\$(psql -X -At -c \"SELECT count(*) FROM pg_stat_activity WHERE pid = $pid\")\" = 0 ]"
+	done
+}
