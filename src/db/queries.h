@@ -415,8 +415,8 @@
  * take-over whose commit is lost leaves no leader behind (the crash ended its session),
  * and the first step with events after it commits with the flush, which makes everything
  * before it in the WAL durable too (a term that processed nothing may be lost with the
- * crash, and is then taken again); a crash ends every session, and with them every lease and
- * heartbeat.
+ * crash, and is then taken again); a crash ends every session, and with them every lease
+ * and heartbeat.
  */
 #define SQL_NO_FLUSH_WAIT "SELECT set_config('synchronous_commit', 'off', true)"
 

@@ -6,10 +6,10 @@
  * Each wait lasts at most wait_ms: a waiting statement holds a snapshot, and with it the
  * database's vacuum horizon, for as long as it waits.  A new target while a wait is out
  * reconnects (a wait cannot be cancelled from the client without another connection);
- * the abandoned backend ends within a second (SQL_CHECK_CLIENT).  A wait that ends because the key
- * was let go is reported and not repeated until the node names a target again, after it
- * has read the partition map: a key nobody holds would otherwise wake the wait at once,
- * over and over.
+ * the abandoned backend ends within a second (SQL_CHECK_CLIENT).  A wait that ends
+ * because the key was let go is reported and not repeated until the node names a target
+ * again, after it has read the partition map: a key nobody holds would otherwise wake the
+ * wait at once, over and over.
  */
 #include <stdio.h>
 #include <stdlib.h>
