@@ -139,11 +139,12 @@
  * a standby waits) ends within a second, not when the wait does (up to a lease_timeout):
  * until then it keeps a connection and, for a killed node, the member's live session,
  * which a restarted node of the same name waits for.  PostgreSQL 14 and later (on an
- * older server it selects nothing).
+ * older server the setting is unknown and the statement selects nothing; it reads one
+ * setting, not the pg_settings view, as it runs at every connect).
  */
 #define SQL_CHECK_CLIENT \
-	"SELECT set_config(name, '1000', false) FROM pg_settings " \
-	"WHERE name = 'client_connection_check_interval'"
+	"SELECT set_config('client_connection_check_interval', '1000', false) " \
+	"WHERE current_setting('client_connection_check_interval', true) IS NOT NULL"
 #define SQL_SESSION_TIMEOUTS \
 	"SELECT set_config('tcp_keepalives_idle', $1, false), " \
 	"  set_config('tcp_keepalives_interval', $2, false), " \

@@ -13,8 +13,8 @@
  * one before that, where leaders are sparse); the node woken reads the map at once and
  * announces it, as joins, leaves and hand-overs are announced: on the handoff channel,
  * where every node listens, or from schema 15 by ringing every node's watch session
- * (bell.c: partitioned nodes then listen on nothing).  The map is read otherwise only as a safety net, every
- * safety interval: what no announcement covers (a hung leader's lease running out, a
+ * (bell.c: partitioned nodes then listen on nothing).  The map is read otherwise only as
+ * a safety net, every safety interval: what no announcement covers (a hung leader's lease running out, a
  * squatter, a lost notification) is found then.  With one partition (K = 1) an idle node
  * waits on the leader's handoff key on its own session instead, between looks, and tries
  * the lock in the same statement when the key is let go: there the wait paces the looks,
