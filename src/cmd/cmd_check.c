@@ -136,6 +136,10 @@ run_check(const struct config *c)
 		printf("warning: schema version %lld runs, but a standby that takes over plans "
 		       "half of the lead on the takeover's critical path until %s%s is applied\n",
 		       version, db_fault_sql_dir(), "016_rehearsed_leads.sql");
+	else if (version < SCHEMA_VERSION_NEWEST_BELL)
+		printf("warning: schema version %lld runs, but a partitioned node's leaders may hear "
+		       "of their durable events only at their next look after its watch moves, "
+		       "until %s%s is applied\n", version, db_fault_sql_dir(), "017_newest_bell.sql");
 	printf("configuration OK\n");
 	PQfinish(conn);
 	return 0;

@@ -19,7 +19,7 @@
  * plain notifications, 014, which keeps the history of terms, 015, which gives a
  * partitioned cluster one listener, and 016, which has a standby rehearse the lead before
  * a takeover, are applied. */
-#define SCHEMA_VERSION 16
+#define SCHEMA_VERSION 17
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
 /* From this version a node warms its session when it registers (SQL_WARM_UP). */
@@ -35,6 +35,9 @@
 #define SCHEMA_VERSION_ONE_LISTENER 15
 /* From this version a node's warm-up at registration rehearses a whole lead (sql/016). */
 #define SCHEMA_VERSION_REHEARSAL 16
+/* From this version the newest watch session of a member is its bell, whatever order
+ * their first calls commit in (sql/017). */
+#define SCHEMA_VERSION_NEWEST_BELL 17
 #define ONE_LISTENER(session, partitions) \
 	((partitions) > 1 && (session)->schema_version >= SCHEMA_VERSION_ONE_LISTENER)
 /* What a partitioned cluster needs (the fence, the turn, the liveness rule of 011). */

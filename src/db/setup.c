@@ -29,6 +29,7 @@ static const char *const migration_files[SCHEMA_VERSION + 1] = {
 	[14] = "014_history.sql",
 	[15] = "015_one_listener.sql",
 	[16] = "016_rehearsed_leads.sql",
+	[17] = "017_newest_bell.sql",
 };
 
 /* What each statement of the setup batch is, to tell who failed. */

@@ -103,7 +103,7 @@ test_upgrade_from_0_1_0_while_its_nodes_run() {
 		fail "the new leader did not carry on from counter 15"
 	usend d 5
 	wait_for "counter 20 on the new version" 5000 ucounter_is "$CLUSTER" 20
-	# No old node left: 009 to 016 (while this version's nodes run: 015 refuses only while
+	# No old node left: 009 to 017 (while this version's nodes run: 015 refuses only while
 	# a partitioned cluster's nodes run) and the role file.
 	udb -f "$ROOT/sql/009_partition_rows.sql" >/dev/null
 	udb -f "$ROOT/sql/010_tenants.sql" >/dev/null
@@ -113,9 +113,10 @@ test_upgrade_from_0_1_0_while_its_nodes_run() {
 	udb -f "$ROOT/sql/014_history.sql" >/dev/null
 	udb -f "$ROOT/sql/015_one_listener.sql" >/dev/null
 	udb -f "$ROOT/sql/016_rehearsed_leads.sql" >/dev/null
+	udb -f "$ROOT/sql/017_newest_bell.sql" >/dev/null
 	udb -f "$ROOT/sql/roles.sql" >/dev/null
 	usend e 5
-	wait_for "counter 25 after 009 to 016 and roles.sql" 5000 ucounter_is "$CLUSTER" 25
+	wait_for "counter 25 after 009 to 017 and roles.sql" 5000 ucounter_is "$CLUSTER" 25
 	assert_eq "$(cat "$WORK/$CLUSTER".*.log | grep -o 'payload="[a-e]-[0-9]*"' | sort | uniq -d | wc -l)" 0 \
 		"payloads processed twice"
 	# Partitions work on the fully upgraded schema.
