@@ -17,8 +17,8 @@
  * takeover, 012, from which dead letters keep their SQLSTATE and whole error and
  * attempts are counted across failovers, 013, which makes planned moves lossless for
  * plain notifications, 014, which keeps the history of terms, 015, which gives a
- * partitioned cluster one listener, and 016, which has a standby rehearse the lead before
- * a takeover, are applied. */
+ * partitioned cluster one listener, 016, which has a standby rehearse the lead before a
+ * takeover, and 017, which keeps a node's newest watch session its bell, are applied. */
 #define SCHEMA_VERSION 17
 #define SCHEMA_VERSION_SINGLE 8
 #define SCHEMA_VERSION_TENANTS 10
