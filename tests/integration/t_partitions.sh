@@ -282,7 +282,16 @@ test_restarted_node_moves_each_partition_at_most_once() {
 	wait "${NODE_PID[node3]}" || fail "node3 did not stop with 0"
 	wait_for "3 each while node3 is away" 2000 counts_are "$CLUSTER" 6 "node1=3 node2=3"
 	start_node "$CLUSTER" node3 --partitions 6
-	wait_for "2 each again" 3000 counts_are "$CLUSTER" 6 "node1=2 node2=2 node3=2"
+	# (Failed once in CI, and in none of 260 runs alone: what it needs to be understood.)
+	wait_for "2 each again" 3000 counts_are "$CLUSTER" 6 "node1=2 node2=2 node3=2" || {
+		led_counts "$CLUSTER" 6 >&2
+		q "SELECT partition, leader, leader_pid, term FROM clustered_nodes.cluster_state
+			WHERE cluster = '$CLUSTER' ORDER BY partition" >&2
+		q "SELECT node, backend_pid, bell_pid, bell_started, rings FROM clustered_nodes.members
+			WHERE cluster = '$CLUSTER' ORDER BY node" >&2
+		q "SELECT pid, backend_start, application_name, state, wait_event FROM pg_stat_activity
+			WHERE application_name LIKE 'clustered_nodes%' ORDER BY pid" >&2
+		return 1; }
 	wait_for "every row current" 5000 partitions_ready "$CLUSTER" 6
 	after=$(terms "$CLUSTER")
 	echo "terms $before → $after"
