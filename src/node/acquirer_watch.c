@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "acquirer_watch.h"
+#include "log.h"
 
 /* How far ahead, in name order, a node looks for a leader to watch.  Where leaders are
  * sparse (more nodes than partitions) a leader is watched by up to this many nodes before
@@ -32,6 +33,20 @@ led_by(const struct acquirer *pt, int p, const char *who)
 void
 acquirer_aim_watch(struct acquirer *pt, int me)
 {
+	int was = pt->watch.target;
+
+	/* The node we watched died (its partition is free, still in its name, and it is no
+	 * longer a live member) and the watch did not say so (its wait was not out yet: a new
+	 * session's first call returns at once), so nobody may have been told: tell them, as
+	 * a wait that saw its key let go does.  Not for a partition handed over (its leader
+	 * is blank then, and the hand-over tells them itself). */
+	if (was >= 0 && !pt->waits_here && !pt->view[was].leader_live &&
+	    pt->view[was].leader[0] != '\0' && acquirer_member_index(pt, pt->view[was].leader) < 0 &&
+	    pt->hooks->state_of(pt->owner, was) == ST_STANDBY) {
+		log_debug("partition %d: the leader we watched is gone: telling the others", was);
+		pt->announce = true;
+		pt->poll_soon = true;
+	}
 	if (pt->waits_here) {	/* the wait runs on the node's own session: no watch */
 		leader_watch_set_target(&pt->watch, -1, NULL);
 		return;
