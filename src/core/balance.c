@@ -4,16 +4,28 @@
 
 #include "balance.h"
 
-/* Nodes ordered by how many partitions they lead (most first), then by name (index). */
+static int
+at_least(int count, int base)
+{
+	return count > base ? count : base;
+}
+
+/*
+ * Nodes ordered by how many partitions they lead beyond `base` (most first), then by name
+ * (index).  Those that lead `base` or fewer rank by name alone: a node that takes its share
+ * of a dead node's partitions must not move ahead of the others and so change the targets
+ * that the nodes that looked before it planned with (one of the partitions would then be
+ * left to no one until a re-look).
+ */
 static void
-rank_nodes(const int *count, int n, int *order)
+rank_nodes(const int *count, int n, int base, int *order)
 {
 	for (int i = 0; i < n; i++)
 		order[i] = i;
 	for (int i = 1; i < n; i++) {
 		int x = order[i], j = i;
 
-		while (j > 0 && count[order[j - 1]] < count[x]) {
+		while (j > 0 && at_least(count[order[j - 1]], base) < at_least(count[x], base)) {
 			order[j] = order[j - 1];
 			j--;
 		}
@@ -47,6 +59,7 @@ balance_plan(const struct balance_facts *f, struct balance_plan *plan)
 {
 	int count[BALANCE_MAX_NODES] = {0}, target[BALANCE_MAX_NODES] = {0};
 	int order[BALANCE_MAX_NODES], free_list[MAX_PARTITIONS], nfree = 0;
+	int unled[MAX_PARTITIONS], nunled = 0;
 	int n = f->nodes, base, extra, hungry = 0, skip = 0, mine[MAX_PARTITIONS];
 	bool taken[MAX_PARTITIONS] = {false};
 
@@ -57,12 +70,14 @@ balance_plan(const struct balance_facts *f, struct balance_plan *plan)
 	for (int p = 0; p < f->partitions; p++) {
 		if (f->owner[p] >= 0 && f->owner[p] < n)
 			count[f->owner[p]]++;
-		else if (f->owner[p] == BALANCE_FREE)
+		else
+			unled[nunled++] = p;
+		if (f->owner[p] == BALANCE_FREE)
 			free_list[nfree++] = p;
 	}
 	base = f->partitions / n;
 	extra = f->partitions % n;
-	rank_nodes(count, n, order);
+	rank_nodes(count, n, base, order);
 	for (int j = 0; j < n; j++)
 		target[order[j]] = base + (j < extra ? 1 : 0);
 	plan->target = target[f->me];
@@ -92,14 +107,19 @@ balance_plan(const struct balance_facts *f, struct balance_plan *plan)
 		plan->take[plan->ntake++] = free_list[idle % nfree];
 		taken[free_list[idle % nfree]] = true;
 	} else if (count[f->me] < target[f->me]) {
-		/* The free partitions, dealt out in order to the nodes below target by name. */
+		/* The partitions no member leads, dealt out in order to the nodes below target by
+		 * name; we try the free ones of our share.  Those held by a session that leads
+		 * nothing yet are dealt too: most often a node's take-over is on its way, and if
+		 * they were left out, our share would shift when another node's take went through
+		 * before our look and not when it was still in flight. */
 		for (int i = 0; i < f->me; i++)
 			if (count[i] < target[i])
 				skip += target[i] - count[i];
-		for (int k = skip; k < nfree && plan->ntake < target[f->me] - count[f->me]; k++) {
-			plan->take[plan->ntake++] = free_list[k];
-			taken[free_list[k]] = true;
-		}
+		for (int k = skip; k < nunled && k < skip + target[f->me] - count[f->me]; k++)
+			if (f->owner[unled[k]] == BALANCE_FREE) {
+				plan->take[plan->ntake++] = unled[k];
+				taken[unled[k]] = true;
+			}
 	}
 	/* A partition left free too long is taken by whoever sees it. */
 	for (int k = 0; k < nfree; k++)

@@ -27,13 +27,15 @@ sim_init(struct sim *s, int partitions, int nodes)
 		s->owner[p] = s->last_owner[p] = BALANCE_FREE;
 }
 
-/* One round: each node in turn plans and acts.  Returns the number of changes. */
+/* One round: each node in the given order (NULL: by name) plans and acts, from the map as
+ * those before it left it.  Returns the number of changes. */
 static int
-sim_round(struct sim *s)
+sim_round_in(struct sim *s, const int *order, bool in_transit)
 {
-	int changes = 0;
+	int changes = 0, taker[MAX_PARTITIONS];
 
-	for (int me = 0; me < s->nodes; me++) {
+	for (int turn = 0; turn < s->nodes; turn++) {
+		int me = order != NULL ? order[turn] : turn;
 		struct balance_facts f = {.partitions = s->partitions, .nodes = s->nodes, .me = me};
 		struct balance_plan plan;
 
@@ -55,9 +57,22 @@ sim_round(struct sim *s)
 			s->owner[p] = s->last_owner[p] = me;
 			s->since[p] = ++s->clock;
 			changes++;
+			if (in_transit) {
+				taker[p] = me;
+				s->owner[p] = BALANCE_BUSY;
+			}
 		}
 	}
+	for (int p = 0; p < s->partitions; p++)
+		if (in_transit && s->owner[p] == BALANCE_BUSY)
+			s->owner[p] = taker[p];
 	return changes;
+}
+
+static int
+sim_round(struct sim *s)
+{
+	return sim_round_in(s, NULL, false);
 }
 
 static void
@@ -179,6 +194,75 @@ START_TEST(test_death_then_three_each)
 }
 END_TEST
 
+/* The order in which the survivors of a death look: by name, backwards, from the middle,
+ * and scrambled (a fixed generator: the same orders every run). */
+static void
+look_order(int *order, int n, int which)
+{
+	unsigned x = 2463534242u + (unsigned) which;
+
+	for (int i = 0; i < n; i++)
+		order[i] = which == 0 ? i : which == 1 ? n - 1 - i : which == 2 ? (i + n / 2) % n : i;
+	for (int i = n - 1; which > 2 && i > 0; i--) {
+		int j, t;
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		j = (int) (x % (unsigned) (i + 1));
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
+/* A balanced cluster whose history chose which nodes lead one more than the others: the
+ * nodes, in a scrambled order, deal the partitions round-robin. */
+static void
+sim_balanced_by_history(struct sim *s, int which)
+{
+	int order[BALANCE_MAX_NODES];
+
+	look_order(order, s->nodes, which + 3);
+	for (int p = 0; p < s->partitions; p++) {
+		s->owner[p] = s->last_owner[p] = order[p % s->nodes];
+		s->since[p] = ++s->clock;
+	}
+}
+
+/* After a death, each survivor looks once, whatever the order, each seeing what those
+ * before it took (as theirs, or in transit: a lock won whose take-over has not committed
+ * yet, which the map shows held under the dead node's name): the dead node's partitions
+ * are all taken in that one round, the cluster is balanced, and no partition is left free
+ * for a re-look to find (a node's plan must not change under it because another took its
+ * own share first). */
+START_TEST(test_a_death_is_settled_in_one_look_whatever_the_order)
+{
+	static const int cases[][2] = {{64, 10}, {8, 4}, {12, 5}, {16, 5}, {64, 3}, {10, 4}};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (int victim = 0; victim < cases[c][1]; victim++)
+			for (int which = 0; which < 24; which++) {
+				struct sim s;
+				bool in_transit = which % 2 == 1;
+				int order[BALANCE_MAX_NODES], nfree = 0;
+
+				sim_init(&s, cases[c][0], cases[c][1]);
+				sim_balanced_by_history(&s, which / 2);
+				sim_remove(&s, victim);
+				look_order(order, s.nodes, which / 2);
+				sim_round_in(&s, order, in_transit);
+				for (int p = 0; p < s.partitions; p++)
+					nfree += s.owner[p] == BALANCE_FREE;
+				ck_assert_msg(nfree == 0, "K=%d N=%d, node %d died, order %d%s: %d "
+					      "partition(s) left free after one look each",
+					      cases[c][0], cases[c][1], victim, which / 2,
+					      in_transit ? ", takes in transit" : "", nfree);
+				assert_balanced(&s);
+			}
+}
+END_TEST
+
 START_TEST(test_join_takes_its_share_with_few_moves)
 {
 	struct sim s;
@@ -286,6 +370,7 @@ balance_suite(void)
 	tcase_add_test(tc, test_uneven_counts);
 	tcase_add_test(tc, test_fewer_partitions_than_nodes_every_idle_node_tries);
 	tcase_add_test(tc, test_death_then_three_each);
+	tcase_add_test(tc, test_a_death_is_settled_in_one_look_whatever_the_order);
 	tcase_add_test(tc, test_join_takes_its_share_with_few_moves);
 	tcase_add_test(tc, test_restart_moves_each_partition_at_most_once);
 	tcase_add_test(tc, test_no_release_without_taker);
