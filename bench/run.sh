@@ -5,7 +5,8 @@
 # the same run.  Starts its own PostgreSQL (fsync on: the server's defaults),
 # prints a table and writes every figure to bench/results/.
 # BENCH_QUICK=1 shortens every scenario (about a minute and a half in all);
-# BENCH_ONLY="partitions_scaling" (a scenario function and its arguments) runs one.
+# BENCH_ONLY="partitions_scaling" (a scenario function and its arguments) runs one;
+# BENCH_KEEP_WORK=1 keeps the nodes' logs (in the directory it prints at the end).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +34,7 @@ cleanup() {
 	pkill -f "^$RAW " 2>/dev/null || true
 	pkill -f "pgbench -h 127.0.0.1 -p $PGTMP_PORT " 2>/dev/null || true
 	pgtmp_stop
-	rm -rf "$WORK"
+	if [ -n "${BENCH_KEEP_WORK:-}" ]; then echo "bench: logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
