@@ -36,10 +36,10 @@ struct balance_plan {
 /*
  * Every live node leads ⌊K/N⌋ or ⌈K/N⌉ partitions; the ⌈K/N⌉ go to the nodes that lead
  * more than ⌊K/N⌋ now, the most first, so that nothing moves that need not, then to the
- * others by name (not by how many they lead: that changes as they take their shares).  A node above its
- * target hands over only what some node below its target is waiting for (beyond the
- * free partitions), the partitions it has led longest first: after a node comes back,
- * it gets partitions that have not just moved, so none moves twice.  The partitions no
+ * others by name (not by how many they lead: that changes as they take their shares).
+ * A node above its target hands over only what some node below its target is waiting
+ * for (beyond the free partitions), the partitions it has led longest first: after a
+ * node comes back, it gets partitions that have not just moved, so none moves twice.  The partitions no
  * member leads (free, or held by a take-over still in flight) are dealt out in order to
  * the nodes below target, by name, so that two nodes do not race for the same one and
  * each node's share is the same whichever of the others' takes it has seen.
