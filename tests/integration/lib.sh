@@ -147,3 +147,13 @@ netns_down() {
 	ip netns del "$1" 2>/dev/null || true
 	ip link del "$2" 2>/dev/null || true
 }
+
+# What a partitioned cluster's failure to move or ring needs to be understood, printed
+# when a wait for it times out: each member's session and recorded bell, and the nodes'
+# sessions (watches included) as the server sees them.
+bells_and_watches() {
+	q "SELECT node, backend_pid, bell_pid, bell_started, rings FROM clustered_nodes.members
+		WHERE cluster = '$1' ORDER BY node"
+	q "SELECT pid, backend_start, application_name, state, wait_event FROM pg_stat_activity
+		WHERE application_name LIKE 'clustered_nodes%' ORDER BY pid"
+}

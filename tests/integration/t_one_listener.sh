@@ -125,15 +125,6 @@ test_durable_events_wake_their_leaders_through_the_listener() {
 		{ bells_and_watches "$CLUSTER" >&2; return 1; }
 }
 
-# What a failure to ring needs to be understood: each member's recorded bell and the
-# watch sessions that run.
-bells_and_watches() {
-	q "SELECT node, backend_pid, bell_pid, bell_started, rings FROM clustered_nodes.members
-		WHERE cluster = '$1' ORDER BY node"
-	q "SELECT pid, backend_start, application_name, state, wait_event FROM pg_stat_activity
-		WHERE application_name LIKE 'clustered_nodes-watch:%' ORDER BY pid"
-}
-
 # A psql session of the nodes' login, fed statement by statement through a FIFO: open_psql
 # NAME opens it (its pid in PSQL_PID[NAME], its backend's in BACKEND[NAME]); in_psql NAME
 # SQL runs SQL in it and waits for its answer.

@@ -287,10 +287,7 @@ test_restarted_node_moves_each_partition_at_most_once() {
 		led_counts "$CLUSTER" 6 >&2
 		q "SELECT partition, leader, leader_pid, term FROM clustered_nodes.cluster_state
 			WHERE cluster = '$CLUSTER' ORDER BY partition" >&2
-		q "SELECT node, backend_pid, bell_pid, bell_started, rings FROM clustered_nodes.members
-			WHERE cluster = '$CLUSTER' ORDER BY node" >&2
-		q "SELECT pid, backend_start, application_name, state, wait_event FROM pg_stat_activity
-			WHERE application_name LIKE 'clustered_nodes%' ORDER BY pid" >&2
+		bells_and_watches "$CLUSTER" >&2
 		return 1; }
 	wait_for "every row current" 5000 partitions_ready "$CLUSTER" 6
 	after=$(terms "$CLUSTER")
